@@ -1,0 +1,10 @@
+"""MG3xx cluster state (cluster)."""
+
+import pytest
+
+from meshgrade.suite import params, verdict
+
+
+@pytest.mark.parametrize(**params("MG3"))
+def test_cluster(check_id, grading, cluster):
+    verdict(grading.evaluate(check_id))

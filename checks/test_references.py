@@ -1,0 +1,10 @@
+"""MG12x Istio references (repo, cluster)."""
+
+import pytest
+
+from meshgrade.suite import params, verdict
+
+
+@pytest.mark.parametrize(**params("MG12"))
+def test_references(check_id, grading, context):
+    verdict(grading.evaluate(check_id))

@@ -1,0 +1,1 @@
+"""Pure check functions over a Context, one module per check group."""

@@ -1,0 +1,184 @@
+"""MG101-MG104: files parse, documents are objects, objects match their schemas."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..context import Context
+from ..results import CheckReport, Finding, Outcome
+from .common import as_dict, finding
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_NAMELESS_KINDS = {"List", "Kustomization", "Component"}
+_LABEL_NAMED = {"Service", "Namespace"}
+
+
+def yaml_parses(ctx: Context) -> CheckReport:
+    """MG101: every YAML file parses, with no duplicate key, binary junk or escaping link."""
+    sub = ctx.submission
+    if sub is None:
+        return CheckReport(Outcome.SKIPPED, "no repository in this run")
+    findings = [finding("MG101", "file", file=i.file, line=i.line, message=i.message,
+                        hint=i.hint or "Fix the file.") for i in sub.issues]
+    for f, issue in zip(findings, sub.issues):
+        f.path = issue.path
+    return CheckReport.from_findings(
+        findings, f"{len(sub.files)} YAML file(s) parse cleanly",
+        f"{len({i.file for i in sub.issues})} file(s) with problems",
+        evidence={"files": len(sub.files), "ignored": [f"{f}: {why}" for f, why in sub.ignored]})
+
+
+def objects_well_formed(ctx: Context) -> CheckReport:
+    """MG102: each document is a mapping with apiVersion, kind, a valid metadata.name."""
+    sub = ctx.submission
+    if sub is None:
+        return CheckReport(Outcome.SKIPPED, "no repository in this run")
+    findings: list[Finding] = [
+        finding("MG102", "not-mapping", file=man.file, line=man.line, index=man.index + 1,
+                type=type(man.value).__name__)
+        for man in sub.manifests if not isinstance(man.value, dict)]
+    for obj in sub.objects:
+        findings.extend(_object_problems(obj))
+    return CheckReport.from_findings(findings, f"{len(sub.objects)} object(s) well formed",
+                                     parts=max(len(sub.objects), 1))
+
+
+def _object_problems(obj: Any) -> list[Finding]:
+    out = []
+    raw = obj.raw
+    for fld in ("apiVersion", "kind"):
+        if fld not in raw or raw[fld] in (None, ""):
+            out.append(finding("MG102", "missing", obj, fld, field=fld))
+        elif not isinstance(raw[fld], str):
+            out.append(finding("MG102", "not-string", obj, fld, field=fld,
+                               type=type(raw[fld]).__name__))
+    if obj.kind in _NAMELESS_KINDS:
+        return out
+    meta = raw.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if name is None or name == "":
+        if not (isinstance(meta, dict) and meta.get("generateName")):
+            out.append(finding("MG102", "missing", obj, "metadata", field="metadata.name"))
+    elif not isinstance(name, str):
+        out.append(finding("MG102", "not-string", obj, "metadata.name", field="metadata.name",
+                           type=type(name).__name__))
+    else:
+        rule = _name_rule(obj.kind, name)
+        if rule:
+            out.append(finding("MG102", "bad-name", obj, "metadata.name", name=name,
+                               rule=rule[0], rule_hint=rule[1]))
+    ns = as_dict(meta).get("namespace")
+    if isinstance(ns, str) and ns and not (len(ns) <= 63 and _DNS1123_LABEL.match(ns)):
+        out.append(finding("MG102", "bad-name", obj, "metadata.namespace", name=ns,
+                           rule="namespace name", rule_hint=_LABEL_HINT))
+    out.extend(_label_problems(obj, "metadata.labels", as_dict(meta).get("labels")))
+    template_meta = as_dict(as_dict(obj.spec.get("template")).get("metadata"))
+    out.extend(_label_problems(obj, "spec.template.metadata.labels", template_meta.get("labels")))
+    return out
+
+
+_LABEL_HINT = ("Use at most 63 lowercase letters, digits and '-', starting and ending with a "
+               "letter or digit (e.g. 'my-app').")
+
+
+def _name_rule(kind: str, name: str) -> tuple[str, str] | None:
+    if kind == "Service":
+        if len(name) > 63 or not _DNS1035_LABEL.match(name):
+            return ("Service name (DNS-1035 label)", _LABEL_HINT.replace("a letter or digit (",
+                                                                         "a letter (", 1))
+        return None
+    if kind in _LABEL_NAMED:
+        if len(name) > 63 or not _DNS1123_LABEL.match(name):
+            return (f"{kind} name (DNS-1123 label)", _LABEL_HINT)
+        return None
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        return ("object name (DNS-1123 subdomain)",
+                "Use lowercase letters, digits, '-' and '.', starting and ending with a letter "
+                "or digit (e.g. 'reviews-v2').")
+    return None
+
+
+def _label_problems(obj: Any, path: str, labels: Any) -> list[Finding]:
+    out = []
+    for key, value in as_dict(labels).items():
+        text = "" if value is None else value
+        if not isinstance(text, str):
+            why = f"the value must be a string, not {type(value).__name__} (quote it)"
+        elif len(text) > 63 or not _LABEL_VALUE.match(text):
+            why = "bad characters or longer than 63"
+        else:
+            continue
+        out.append(finding("MG102", "bad-label", obj, f"{path}.{key}" if str(key).isidentifier()
+                           else path, key=key, value=value, why=why))
+    return out
+
+
+def schema_valid(ctx: Context) -> CheckReport:
+    """MG103: objects of known kinds match their schema; other groups' CRDs are listed."""
+    from .. import schema
+
+    findings: list[Finding] = []
+    foreign: list[str] = []
+    checked = 0
+    for obj in ctx.index.submitted:
+        status = schema.classify(obj.api_version, obj.kind)
+        if status == "foreign":
+            foreign.append(f"{obj.ref} ({obj.api_version})")
+            continue
+        checked += 1
+        for issue in schema.validate(obj.raw):
+            findings.append(finding("MG103", "issue", obj, issue.path or None,
+                                    message=f"{issue.message}" + (f" at {issue.path}"
+                                                                  if issue.path else ""),
+                                    hint=issue.hint))
+    evidence = {"validated": checked, "not_validated": foreign}
+    msg = f"{checked} object(s) match their schema"
+    if foreign:
+        msg += f"; {len(foreign)} of other projects' kinds not validated"
+    return CheckReport.from_findings(findings, msg, evidence=evidence,
+                                     parts=max(checked, 1))
+
+
+# (apiVersion, kind or "*") -> (removed in, replacement)
+_REMOVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("extensions/v1beta1", "Ingress"): ("Kubernetes 1.22", "networking.k8s.io/v1"),
+    ("extensions/v1beta1", "NetworkPolicy"): ("Kubernetes 1.16", "networking.k8s.io/v1"),
+    ("extensions/v1beta1", "PodSecurityPolicy"): ("Kubernetes 1.16", "(none: use Pod Security)"),
+    ("extensions/v1beta1", "*"): ("Kubernetes 1.16", "apps/v1"),
+    ("apps/v1beta1", "*"): ("Kubernetes 1.16", "apps/v1"),
+    ("apps/v1beta2", "*"): ("Kubernetes 1.16", "apps/v1"),
+    ("networking.k8s.io/v1beta1", "*"): ("Kubernetes 1.22", "networking.k8s.io/v1"),
+    ("rbac.authorization.k8s.io/v1beta1", "*"): ("Kubernetes 1.22",
+                                                 "rbac.authorization.k8s.io/v1"),
+    ("apiextensions.k8s.io/v1beta1", "*"): ("Kubernetes 1.22", "apiextensions.k8s.io/v1"),
+    ("admissionregistration.k8s.io/v1beta1", "*"): ("Kubernetes 1.22",
+                                                    "admissionregistration.k8s.io/v1"),
+    ("batch/v1beta1", "*"): ("Kubernetes 1.25", "batch/v1"),
+    ("policy/v1beta1", "*"): ("Kubernetes 1.25", "policy/v1"),
+    ("discovery.k8s.io/v1beta1", "*"): ("Kubernetes 1.25", "discovery.k8s.io/v1"),
+    ("autoscaling/v2beta1", "*"): ("Kubernetes 1.25", "autoscaling/v2"),
+    ("autoscaling/v2beta2", "*"): ("Kubernetes 1.26", "autoscaling/v2"),
+    ("authentication.istio.io/v1alpha1", "*"): ("Istio 1.6", "security.istio.io/v1"),
+    ("rbac.istio.io/v1alpha1", "*"): ("Istio 1.6", "security.istio.io/v1 AuthorizationPolicy"),
+    ("config.istio.io/v1alpha2", "*"): ("Istio 1.8", "Telemetry API (telemetry.istio.io/v1)"),
+}
+
+
+def removed_api(api_version: str, kind: str) -> tuple[str, str] | None:
+    return _REMOVED.get((api_version, kind)) or _REMOVED.get((api_version, "*"))
+
+
+def api_versions_current(ctx: Context) -> CheckReport:
+    """MG104: no object uses an API version that current clusters no longer serve."""
+    findings = []
+    for obj in ctx.index.submitted:
+        found = removed_api(obj.api_version, obj.kind)
+        if found:
+            findings.append(finding("MG104", "removed", obj, "apiVersion", kind=obj.kind,
+                                    api_version=obj.api_version, removed_in=found[0],
+                                    replacement=found[1]))
+    return CheckReport.from_findings(findings, "all API versions are served by current clusters")

@@ -1,0 +1,154 @@
+"""MG111-MG114: Deployments, Services, version labels and port protocols."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from ..context import Context
+from ..objects import KObject
+from ..results import CheckReport, Finding
+from ..workloads import WORKLOAD_KINDS, selected_groups
+from .common import as_dict, as_list, finding, label_map
+from .hosts import resolve_service
+
+_HTTP_NAME = re.compile(r"^(http|http2|https?-.*|http2-.*|grpc.*)$")
+_HTTP_APP_PROTOCOLS = {"http", "http2", "grpc", "grpc-web", "h2c", "kubernetes.io/h2c"}
+_COMMON_HTTP_PORTS = {80, 3000, 5000, 8000, 8080, 8081, 8888, 9080}
+
+
+def _own(ctx: Context, *kinds: str) -> list[KObject]:
+    return [o for o in ctx.index.latest(*kinds) if o.origin != "baseline"]
+
+
+def matches_selector(selector: Any, labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels and matchExpressions) against labels."""
+    sel = as_dict(selector)
+    if not sel:
+        return False
+    for k, v in label_map(sel.get("matchLabels")).items():
+        if labels.get(k) != v:
+            return False
+    for expr in as_list(sel.get("matchExpressions")):
+        expr = as_dict(expr)
+        key, op, values = expr.get("key"), expr.get("operator"), as_list(expr.get("values"))
+        values = [str(v) for v in values]
+        present = key in labels
+        ok = {"In": present and labels.get(key) in values,
+              "NotIn": not present or labels.get(key) not in values,
+              "Exists": present, "DoesNotExist": not present}.get(str(op), False)
+        if not ok:
+            return False
+    return True
+
+
+def deployment_selector(ctx: Context) -> CheckReport:
+    """MG111: each Deployment's spec.selector matches its pod template labels."""
+    findings = []
+    deployments = _own(ctx, *WORKLOAD_KINDS)
+    for dep in deployments:
+        selector = dep.spec.get("selector")
+        labels = label_map(as_dict(as_dict(dep.spec.get("template")).get("metadata"))
+                           .get("labels"))
+        if not as_dict(selector):
+            findings.append(finding("MG111", "missing", dep, "spec"))
+        elif not matches_selector(selector, labels):
+            findings.append(finding("MG111", "mismatch", dep, "spec.selector",
+                                    selector=label_map(as_dict(selector).get("matchLabels"))
+                                    or selector, labels=labels or "{}"))
+    return CheckReport.from_findings(findings, f"{len(deployments)} workload selector(s) match",
+                                     parts=max(len(deployments), 1))
+
+
+def service_selects_pods(ctx: Context) -> CheckReport:
+    """MG112: each Service's selector matches at least one pod (template)."""
+    findings = []
+    services = [s for s in _own(ctx, "Service") if label_map(s.spec.get("selector"))]
+    groups = ctx.pods()
+    for svc in services:
+        selector = label_map(svc.spec.get("selector"))
+        if not selected_groups(groups, selector, svc.namespace):
+            guess = next((g.label_map.get("app") for g in groups
+                          if g.namespace == svc.namespace and "app" in g.label_map), svc.name)
+            findings.append(finding("MG112", "no-pods", svc, "spec.selector", selector=selector,
+                                    namespace=svc.namespace, guess=guess))
+    return CheckReport.from_findings(findings, f"{len(services)} Service(s) select pods",
+                                     parts=max(len(services), 1))
+
+
+def version_labels(ctx: Context) -> CheckReport:
+    """MG113: pods behind a multi-workload Service carry app and version, versions differ."""
+    findings: list[Finding] = []
+    groups = ctx.pods()
+    services = [s for s in _own(ctx, "Service") if label_map(s.spec.get("selector"))]
+    for svc in services:
+        behind = selected_groups(groups, label_map(svc.spec.get("selector")), svc.namespace)
+        if len({g.workload for g in behind}) < 2:
+            continue
+        for g in behind:
+            for label in ("app", "version"):
+                if label not in g.label_map and g.source.origin != "baseline":
+                    findings.append(finding("MG113", "missing", g.source,
+                                            "spec.template.metadata.labels",
+                                            workload=g.source.ref, service=svc.name, label=label))
+        by_version: dict[str, list[str]] = defaultdict(list)
+        for g in behind:
+            if g.version is not None:
+                by_version[g.version].append(g.workload)
+        for version, names in by_version.items():
+            if len(set(names)) > 1:
+                findings.append(finding("MG113", "same", svc, "spec.selector",
+                                        workloads=sorted(set(names)), service=svc.name,
+                                        version=version))
+    return CheckReport.from_findings(findings, "multi-version Services have distinct versions")
+
+
+def service_port_protocol(ctx: Context) -> CheckReport:
+    """MG114: HTTP ports are named http, http2, http-*, grpc* or set appProtocol."""
+    findings = []
+    http_routed = _http_routed_services(ctx)
+    services = _own(ctx, "Service")
+    for svc in services:
+        routed = svc.key in http_routed
+        for i, port in enumerate(as_list(svc.spec.get("ports"))):
+            port = as_dict(port)
+            if str(port.get("appProtocol", "")).lower() in _HTTP_APP_PROTOCOLS:
+                continue
+            name = port.get("name")
+            number = port.get("port")
+            path = f"spec.ports[{i}]"
+            if name is None or name == "":
+                if routed or number in _COMMON_HTTP_PORTS:
+                    findings.append(finding("MG114", "unnamed", svc, path, port=number))
+                continue
+            name = str(name)
+            if _HTTP_NAME.match(name) or name.startswith("https"):
+                continue
+            if routed:
+                proto = "TCP" if not name.startswith(("tls", "mongo", "redis", "mysql")) else name
+                findings.append(finding(
+                    "MG114", "not-http", svc, f"{path}.name", port=number, name=name,
+                    proto=proto, why="a VirtualService routes HTTP to this Service"))
+            elif number in _COMMON_HTTP_PORTS and not _is_other_protocol(name):
+                findings.append(finding(
+                    "MG114", "not-http", svc, f"{path}.name", port=number, name=name,
+                    proto="TCP", why=f"port {number} is a usual HTTP port"))
+    return CheckReport.from_findings(findings, "HTTP ports are named for Istio")
+
+
+def _is_other_protocol(name: str) -> bool:
+    return name.split("-")[0] in {"tcp", "tls", "udp", "mongo", "mysql", "redis", "https",
+                                  "grpc", "metrics", "status"}
+
+
+def _http_routed_services(ctx: Context) -> set[tuple[str, str, str]]:
+    out = set()
+    for vs in ctx.index.all_stages("VirtualService"):
+        for rule in as_list(vs.spec.get("http")):
+            for r in as_list(as_dict(rule).get("route")):
+                host = as_dict(as_dict(r).get("destination")).get("host")
+                svc = resolve_service(ctx, host, vs.namespace) if isinstance(host, str) else None
+                if svc is not None:
+                    out.add(svc.key)
+    return out

@@ -1,0 +1,27 @@
+"""The built-in baselines: the Istio demo install and Bookinfo, as located objects."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from . import yamlload
+from .objects import KObject
+
+
+@lru_cache(maxsize=4)
+def _load(name: str) -> tuple[KObject, ...]:
+    text = resources.files("meshgrade").joinpath(f"data/baseline-{name}.yaml").read_text("utf-8")
+    docs, issues = yamlload.parse(text)
+    if issues:
+        raise RuntimeError(f"built-in baseline {name} is broken: {issues}")
+    return tuple(KObject(d.value, f"<baseline:{name}>", d.line, d.index, origin="baseline",
+                         lines=d.lines) for d in docs if isinstance(d.value, dict))
+
+
+def objects(bookinfo: bool = True) -> list[KObject]:
+    """The Istio install, plus Bookinfo unless ``bookinfo`` is False."""
+    out = list(_load("istio"))
+    if bookinfo:
+        out.extend(_load("bookinfo"))
+    return out

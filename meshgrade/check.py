@@ -1,0 +1,62 @@
+"""A check: catalogue entry plus the pure function that evaluates it; running one safely."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .catalogue import Entry
+from .context import Context
+from .results import CheckReport, Outcome
+
+CheckFn = Callable[[Context], CheckReport]
+
+NO_LIVE_SOURCE = "no cluster or lab yet"
+
+
+@dataclass(frozen=True)
+class Check:
+    entry: Entry
+    fn: CheckFn | None
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def title(self) -> str:
+        """The text users see for this check."""
+        return self.entry.title
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.entry.sources
+
+    @property
+    def group(self) -> str:
+        return self.id[:3]
+
+    @property
+    def implemented(self) -> bool:
+        return self.fn is not None
+
+
+def run(check: Check, ctx: Context | None) -> tuple[CheckReport, float]:
+    """Evaluate one check; a crash becomes an ``error`` report with the traceback."""
+    start = time.perf_counter()
+    if check.fn is None or ctx is None or not (set(check.sources) & ctx.sources):
+        reason = NO_LIVE_SOURCE if check.fn is None or ctx is None else (
+            f"needs a {' or '.join(check.sources)} source; this run has {ctx.source}")
+        return CheckReport(Outcome.SKIPPED, reason), time.perf_counter() - start
+    try:
+        report = check.fn(ctx)
+    except Exception as exc:  # a crash in one check must not lose the run
+        report = CheckReport(Outcome.ERROR, f"internal error in {check.id}: {exc!r}",
+                             traceback=traceback.format_exc())
+    return report, time.perf_counter() - start

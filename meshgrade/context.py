@@ -1,0 +1,61 @@
+"""What a check reads: the object index, the settings, and routing models per stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .index import ObjectIndex
+from .loader import LoadedSubmission
+from .objects import KObject
+from .settings import Settings
+from .workloads import PodGroup, index_groups
+
+if TYPE_CHECKING:
+    from .routing import RoutingModel
+
+ROUTING_KINDS = ("VirtualService", "HTTPRoute")
+
+
+@dataclass
+class Context:
+    """Inputs of the static checks. ``source`` is "repo" or "cluster"."""
+
+    index: ObjectIndex
+    settings: Settings = field(default_factory=Settings)
+    source: str = "repo"
+    submission: LoadedSubmission | None = None
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def sources(self) -> set[str]:
+        return {self.source}
+
+    def pods(self) -> list[PodGroup]:
+        if "pods" not in self._cache:
+            self._cache["pods"] = index_groups(self.index)
+        return self._cache["pods"]
+
+    def infra(self) -> list[KObject]:
+        """Final state of everything except the routing objects, which come in stages."""
+        if "infra" not in self._cache:
+            self._cache["infra"] = [o for o in self.index.latest() if o.kind not in ROUTING_KINDS]
+        return self._cache["infra"]
+
+    def routing_stages(self) -> list[KObject]:
+        """Every version of every routing object the student wrote, in load order."""
+        return [o for o in self.index.all_stages(*ROUTING_KINDS) if o.origin != "baseline"]
+
+    def model(self, stage: KObject | None = None) -> RoutingModel:
+        """Routing model of the final state (``stage`` None) or of one routing object alone
+        on top of the final infrastructure."""
+        from .routing import RoutingModel
+
+        key = ("model", id(stage))
+        if key not in self._cache:
+            if stage is None:
+                objects = self.index.latest()
+            else:
+                objects = [*self.infra(), stage]
+            self._cache[key] = RoutingModel(objects, ingress_labels=self.settings.ingress_labels)
+        return self._cache[key]

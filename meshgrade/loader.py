@@ -1,0 +1,241 @@
+"""Loading a submission: every YAML file below a folder, as located objects and issues."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import yamlload
+from .limits import Limits
+from .objects import KObject
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class FileIssue:
+    """A problem with a file as a whole or one line of it (feeds MG101)."""
+
+    file: str
+    code: str
+    message: str
+    line: int | None = None
+    hint: str = ""
+    path: str | None = None
+
+
+@dataclass
+class Manifest:
+    """A YAML document that looks like a Kubernetes object (has ``kind`` or
+    ``apiVersion`` + ``metadata``), or any document of a file that holds one."""
+
+    file: str
+    index: int
+    line: int
+    value: Any
+    lines: dict[str, int]
+
+
+@dataclass
+class LoadedSubmission:
+    root: Path
+    source: str
+    commit: str | None = None
+    files: list[str] = field(default_factory=list)
+    manifests: list[Manifest] = field(default_factory=list)
+    objects: list[KObject] = field(default_factory=list)
+    issues: list[FileIssue] = field(default_factory=list)
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_folder(root: Path, *, source: str | None = None, commit: str | None = None,
+                limits: Limits = Limits()) -> LoadedSubmission:
+    """Read every ``*.yaml``/``*.yml`` below ``root`` (not ``.git``), never leaving ``root``."""
+    root = root.resolve()
+    sub = LoadedSubmission(root=root, source=source or str(root), commit=commit)
+    total = 0
+    for rel, full in _walk(root, sub, limits):
+        data = _read(full, rel, sub, limits)
+        if data is None:
+            continue
+        total += len(data)
+        if total > limits.max_total_bytes:
+            sub.issues.append(FileIssue(rel, "too-large", "the submission's YAML exceeds "
+                                        f"{limits.max_total_bytes // 2**20} MiB in all; "
+                                        "the rest was not read"))
+            break
+        text = _decode(data, rel, sub)
+        if text is not None:
+            sub.files.append(rel)
+            _parse(text, rel, sub, limits)
+    _make_objects(sub)
+    return sub
+
+
+def _walk(root: Path, sub: LoadedSubmission, limits: Limits):
+    """Yield (relative posix path, full path) of YAML files, sorted, without following links."""
+    found = 0
+    stack = [root]
+    out: list[tuple[str, str]] = []
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            sub.issues.append(FileIssue(_rel(root, folder), "unreadable", f"cannot list: {exc}"))
+            continue
+        for entry in entries:
+            rel = _rel(root, Path(entry.path))
+            if entry.is_symlink():
+                if entry.name.endswith(YAML_SUFFIXES) or _is_dir_link(entry):
+                    _report_link(root, entry, rel, sub)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != ".git":
+                    stack.append(Path(entry.path))
+                continue
+            if not entry.name.endswith(YAML_SUFFIXES):
+                continue
+            found += 1
+            if found > limits.max_files:
+                sub.issues.append(FileIssue(rel, "too-many", f"more than {limits.max_files} "
+                                            "YAML files; the rest were not read"))
+                return sorted(out)
+            out.append((rel, entry.path))
+    return sorted(out)
+
+
+def _is_dir_link(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
+
+
+def _report_link(root: Path, entry: os.DirEntry, rel: str, sub: LoadedSubmission) -> None:
+    try:
+        target = os.readlink(entry.path)
+    except OSError:
+        target = "?"
+    resolved = Path(os.path.realpath(entry.path))
+    inside = resolved == root or root in resolved.parents
+    if inside:
+        sub.ignored.append((rel, f"symbolic link to {target} inside the submission: not read twice"))
+    else:
+        sub.issues.append(FileIssue(
+            rel, "symlink", f"symbolic link pointing out of the submission ({target}): not read",
+            hint="Commit the file itself instead of a link to a file outside the repository."))
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix() if path != root else "."
+
+
+def _read(full: str, rel: str, sub: LoadedSubmission, limits: Limits) -> bytes | None:
+    try:
+        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        sub.issues.append(FileIssue(rel, "unreadable", f"cannot open: {exc.strerror or exc}"))
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            sub.issues.append(FileIssue(rel, "not-a-file", "not a regular file: not read"))
+            return None
+        if info.st_size > limits.max_file_bytes:
+            sub.issues.append(_too_big(rel, info.st_size, limits))
+            return None
+        data = handle.read(limits.max_file_bytes + 1)
+    if len(data) > limits.max_file_bytes:
+        sub.issues.append(_too_big(rel, len(data), limits))
+        return None
+    return data
+
+
+def _too_big(rel: str, size: int, limits: Limits) -> FileIssue:
+    return FileIssue(rel, "too-large", f"file is {size / 2**20:.1f} MiB, over the "
+                     f"{limits.max_file_bytes / 2**20:g} MiB limit: not read",
+                     hint="Manifests are small: remove generated or data files from the repo.")
+
+
+def _decode(data: bytes, rel: str, sub: LoadedSubmission) -> str | None:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:8192]:
+        sub.issues.append(FileIssue(rel, "binary", "binary file with a YAML name: not read",
+                                    hint="Save the manifest as UTF-8 text."))
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        sub.issues.append(FileIssue(rel, "encoding", f"not valid UTF-8 (byte {exc.start})", line,
+                                    hint="Save the file as UTF-8."))
+        return None
+
+
+def _parse(text: str, rel: str, sub: LoadedSubmission, limits: Limits) -> None:
+    if _is_helm_template(text, rel, sub.root):
+        sub.ignored.append((rel, "Helm template: not plain YAML, not graded"))
+        return
+    docs, issues = yamlload.parse(text, max_depth=limits.max_depth, max_nodes=limits.max_nodes)
+    for issue in issues:
+        sub.issues.append(FileIssue(rel, issue.code, issue.message, issue.line or None,
+                                    issue.hint, issue.path))
+    docs = [d for d in docs if d.value is not None]
+    if not any(_looks_like_object(d.value) for d in docs):
+        if docs:
+            sub.ignored.append((rel, "no Kubernetes object in it (not a manifest)"))
+        return
+    for d in docs:
+        sub.manifests.append(Manifest(rel, d.index, d.line, d.value, d.lines))
+
+
+def _is_helm_template(text: str, rel: str, root: Path) -> bool:
+    if "{{" not in text:
+        return False
+    parts = Path(rel).parts
+    return "templates" in parts and (root / Path(*parts[: parts.index("templates")])
+                                     / "Chart.yaml").is_file()
+
+
+def _looks_like_object(value: Any) -> bool:
+    return isinstance(value, dict) and ("kind" in value or
+                                        ("apiVersion" in value and "metadata" in value))
+
+
+def _make_objects(sub: LoadedSubmission) -> None:
+    order = 0
+    for man in sub.manifests:
+        value = man.value
+        if not isinstance(value, dict):
+            continue
+        items = value.get("items") if str(value.get("kind", "")).endswith("List") else None
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, dict):
+                    prefix = f"items[{i}]"
+                    lines = _rebase(man.lines, prefix)
+                    sub.objects.append(KObject(item, man.file, lines.get("", man.line), man.index,
+                                               order, lines=lines))
+                    order += 1
+            continue
+        sub.objects.append(KObject(value, man.file, man.line, man.index, order, lines=man.lines))
+        order += 1
+
+
+def _rebase(lines: dict[str, int], prefix: str) -> dict[str, int]:
+    out = {}
+    for path, line in lines.items():
+        if path == prefix:
+            out[""] = line
+        elif path.startswith(prefix + ".") or path.startswith(prefix + "["):
+            rest = path[len(prefix):]
+            out[rest[1:] if rest.startswith(".") else rest] = line
+    return out

@@ -1,0 +1,202 @@
+"""The pytest plugin: options, the grading session in ``config.stash``, result recording,
+and report writing. Inert unless ``--submission`` is given."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import registry
+from .limits import MIB, Limits
+from .reports import FORMATS, console, write_reports
+from .results import CheckResult, ExitCode, Outcome, RunResult
+from .rubric import RubricError, load
+from .session import GradingSession, Options
+
+SESSION = pytest.StashKey[GradingSession]()
+RUN = pytest.StashKey[RunResult]()
+FIXTURE_MODULES = ("submission", "live")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("meshgrade", "meshgrade grading")
+    group.addoption("--submission", metavar="PATH|URL", help="folder or git URL to grade")
+    group.addoption("--rubric", default="istio-full", metavar="NAME|FILE",
+                    help="built-in rubric name or rubric file (default: istio-full)")
+    group.addoption("--mode", default="auto", choices=("auto", "repo", "lab", "cluster"))
+    group.addoption("--out", default="reports", metavar="DIR", help="report folder")
+    group.addoption("--format", action="append", dest="formats", choices=FORMATS,
+                    help="report format, repeatable (default: json, junit, html)")
+    group.addoption("--student", default=None, help="student name for the reports")
+    group.addoption("--fail-under", default=None, metavar="SCORE",
+                    help="pass when the score reaches SCORE points (or N%%)")
+    group.addoption("--max-file-mib", type=float, default=1.0,
+                    help="skip YAML files larger than this (default 1 MiB)")
+    group.addoption("--meshgrade-quiet", action="store_true",
+                    help="do not print the meshgrade summary (the meshgrade command does)")
+
+
+def _options(config: pytest.Config, rubric) -> Options:
+    formats = config.getoption("formats") or ["json", "junit", "html"]
+    import os
+
+    if os.environ.get("GITHUB_ACTIONS") == "true" and "github" not in formats:
+        formats = [*formats, "github"]
+    limits = Limits(max_file_bytes=int(config.getoption("max_file_mib") * MIB))
+    return Options(submission=config.getoption("submission"), rubric=rubric,
+                   mode=config.getoption("mode"), out=Path(config.getoption("out")),
+                   formats=tuple(dict.fromkeys(formats)), student=config.getoption("student"),
+                   fail_under=config.getoption("fail_under"), limits=limits)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "meshgrade_check(id): a meshgrade check item")
+    if not config.getoption("submission", None):
+        return
+    try:
+        rubric = load(config.getoption("rubric"), set(registry.checks()))
+    except RubricError as exc:
+        raise pytest.UsageError(f"invalid rubric:\n{exc}") from None
+    fail_under = config.getoption("fail_under")
+    if fail_under is not None and not _is_number(fail_under.strip().rstrip("%")):
+        raise pytest.UsageError(f"--fail-under {fail_under!r}: give points (7.5) or a percentage (80%)")
+    config.stash[SESSION] = GradingSession(_options(config, rubric))
+    package = fixtures_package()
+    for name in FIXTURE_MODULES:
+        module = importlib.import_module(f"{package}.{name}")
+        if not config.pluginmanager.is_registered(module):
+            config.pluginmanager.register(module, f"meshgrade-fixtures-{name}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def fixtures_package() -> str:
+    """Import name of the fixture modules: installed as meshgrade._fixtures, or the
+    checkout's fixtures/ folder loaded under that name."""
+    name = "meshgrade._fixtures"
+    if name in sys.modules:
+        return name
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError:
+        folder = Path(__file__).resolve().parent.parent / "fixtures"
+        spec = importlib.util.spec_from_file_location(
+            name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+        if spec is None or spec.loader is None:
+            raise
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return name
+
+
+def grading_session(config: pytest.Config) -> GradingSession | None:
+    return config.stash.get(SESSION, None)
+
+
+def check_id_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get("check_id") if callspec else None
+    return value if isinstance(value, str) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = grading_session(config)
+    if session is None:
+        return
+    keep, drop = [], []
+    for item in items:
+        cid = check_id_of(item)
+        (drop if cid is not None and cid not in session.rubric.checks else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _extra_suite(session: GradingSession, item: pytest.Item):
+    path = Path(str(item.path)).resolve()
+    for suite in session.rubric.extra:
+        root = suite.path.resolve()
+        if path == root or root in path.parents:
+            return suite
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    session = grading_session(item.config)
+    if session is None:
+        return
+    report = outcome.get_result()
+    cid = check_id_of(item)
+    if cid is not None and cid in session.rubric.checks:
+        if report.failed and cid not in session.results:
+            from .results import CheckReport
+
+            session.record(cid, CheckReport(Outcome.ERROR, f"{cid} could not run ({report.when})",
+                                            traceback=report.longreprtext))
+        return
+    suite = _extra_suite(session, item)
+    if suite is None or (report.when != "call" and not (report.failed or report.skipped)):
+        return
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else "skipped"
+        session.record_extra(suite, item.name, Outcome.SKIPPED, str(reason))
+    elif report.failed:
+        kind = Outcome.FAILED if report.when == "call" else Outcome.ERROR
+        text = report.longreprtext
+        message = text.strip().splitlines()[-1] if text.strip() else "failed"
+        session.record_extra(suite, item.name, kind, message, text)
+    else:
+        session.record_extra(suite, item.name, Outcome.PASSED, "passed")
+
+
+def exit_code(run: RunResult, fail_under: str | None) -> ExitCode:
+    """0 all graded checks passed (or the score reached --fail-under), 1 otherwise,
+    3 not gradable."""
+    if not run.gradable:
+        return ExitCode.NOT_GRADABLE
+    if fail_under:
+        text = fail_under.strip()
+        target = float(text.rstrip("%"))
+        reached = (run.score / run.max_score * 100 if run.max_score else 100.0) if \
+            text.endswith("%") else run.score
+        return ExitCode.OK if reached >= target - 1e-9 else ExitCode.FAILED
+    graded: list[CheckResult] = [c for c in run.checks if c.max_score > 0]
+    return ExitCode.OK if all(c.outcome is Outcome.PASSED for c in graded) else ExitCode.FAILED
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    grading = grading_session(session.config)
+    if grading is None:
+        return
+    try:
+        run = grading.result()
+    finally:
+        grading.close()
+    written = write_reports(run, grading.options.out, grading.options.formats)
+    session.config.stash[RUN] = run
+    grading.written = written
+    session.exitstatus = int(exit_code(run, grading.options.fail_under))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    grading = grading_session(config)
+    if run is None or grading is None or config.getoption("meshgrade_quiet"):
+        return
+    terminalreporter.section("meshgrade")
+    terminalreporter.write_line(console.render(run, color=terminalreporter.hasmarkup))
+    for fmt, path in sorted(getattr(grading, "written", {}).items()):
+        terminalreporter.write_line(f"{fmt}: {path}")

@@ -1,0 +1,84 @@
+"""Small helpers shared by the report writers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Visibility
+
+GROUP_ORDER = ("MG1", "MG2", "MG3", "MG4", "extra")
+
+
+def shown_checks(run: RunResult, *, instructor: bool = False) -> list[CheckResult]:
+    """The checks a reader may see: every check for instructors, no ``hidden`` ones otherwise."""
+    if instructor:
+        return list(run.checks)
+    return [c for c in run.checks if c.visibility is not Visibility.HIDDEN]
+
+
+def totals(checks: Iterable[CheckResult]) -> tuple[float, float, dict[str, int]]:
+    """Score, max score and outcome counts over ``checks`` (a shown subset, say)."""
+    score = max_score = 0.0
+    counts = {o.value: 0 for o in Outcome}
+    for c in checks:
+        score += c.score
+        max_score += c.max_score
+        counts[c.outcome.value] += 1
+    return round(score, 4), round(max_score, 4), counts
+
+
+def fmt_points(value: float) -> str:
+    """``2.0`` -> ``2``, ``1.5`` -> ``1.5``, ``0.3333`` -> ``0.33``."""
+    return f"{round(value, 2):g}"
+
+
+def check_label(check: CheckResult) -> str:
+    """``MG122 subset-defined``."""
+    return f"{check.id} {check.name}".strip()
+
+
+def finding_line(f: Finding) -> str:
+    """One line of text: ``file:line  path: message``, parts left out when unknown."""
+    head = f.location or f.object or ""
+    body = f"{f.path}: {f.message}" if f.path else f.message
+    return f"{head}  {body}" if head else body
+
+
+def findings_text(check: CheckResult, *, indent: str = "") -> str:
+    """The findings of a check as text lines, each followed by its hint."""
+    lines = []
+    for f in check.findings:
+        lines.append(indent + finding_line(f))
+        if f.hint:
+            lines.append(f"{indent}  hint: {f.hint}")
+    return "\n".join(lines)
+
+
+def check_text(check: CheckResult, *, traceback: bool = False) -> str:
+    """Message, check hint and findings as plain text (JUnit and Gradescope bodies)."""
+    parts = [check.message] if check.message else []
+    if check.hint and check.outcome is not Outcome.PASSED:
+        parts.append(f"Hint: {check.hint}")
+    if check.findings:
+        parts.append(findings_text(check))
+    if traceback and check.traceback:
+        parts.append(check.traceback.rstrip())
+    return "\n".join(parts)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 text atomically (temp file + rename): no half-written reports."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,50 @@
+"""A compact terminal summary of a run (hidden checks left out)."""
+
+from __future__ import annotations
+
+from meshgrade.reports._common import finding_line, fmt_points, shown_checks, totals
+from meshgrade.results import CheckResult, Outcome, RunResult
+
+_WORD = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR",
+         Outcome.SKIPPED: "SKIP"}
+_COLOR = {Outcome.PASSED: "32", Outcome.FAILED: "31", Outcome.ERROR: "35", Outcome.SKIPPED: "33"}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def _details(check: CheckResult, color: bool) -> list[str]:
+    """Indented lines under a check that did not pass."""
+    if check.outcome is Outcome.PASSED:
+        return []
+    lines = []
+    if check.message:
+        lines.append(f"      {check.message}")
+    for f in check.findings:
+        lines.append(f"      {finding_line(f)}")
+        if f.hint:
+            lines.append("        " + _paint(f"hint: {f.hint}", "2", color))
+    if check.hint and check.outcome is Outcome.FAILED:
+        lines.append("      " + _paint(f"hint: {check.hint}", "2", color))
+    return lines
+
+
+def render(run: RunResult, *, color: bool) -> str:
+    """One line per check, failing findings indented, then the score and outcome counts."""
+    checks = shown_checks(run)
+    id_width = max((len(c.id) for c in checks), default=0)
+    width = max((len(c.name) for c in checks), default=0)
+    lines = []
+    for c in checks:
+        word = _paint(f"{_WORD[c.outcome]:<5}", _COLOR[c.outcome], color)
+        pts = f"{fmt_points(c.score)}/{fmt_points(c.max_score)}"
+        lines.append(f"{word} {c.id:<{id_width}}  {c.name:<{width}}  {pts:>7}".rstrip())
+        lines += _details(c, color)
+    score, max_score, counts = totals(checks)
+    tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "no checks"
+    verdict = f"Score {fmt_points(score)}/{fmt_points(max_score)}"
+    if not run.gradable:
+        lines.append(_paint("Not gradable: a graded check could not run.", "35", color))
+    lines.append(f"{_paint(verdict, '1', color)}  ({tally})")
+    return "\n".join(lines) + "\n"

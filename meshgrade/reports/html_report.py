@@ -1,0 +1,105 @@
+"""``report.html``: one self-contained page (inline CSS and SVG, no scripts, no fetches).
+
+The student report (``instructor=False``) leaves out ``hidden`` checks and tracebacks and
+totals only the checks it shows; the instructor report shows everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from meshgrade.reports._common import fmt_points, shown_checks, totals, write_text
+from meshgrade.results import CheckResult, RunResult, Visibility
+
+FILENAME = "report.html"
+INSTRUCTOR_FILENAME = "report-instructor.html"
+LOG_COLUMNS = ("t", "cls", "status", "version", "latency_ms")
+LOG_LIMIT = 1000
+
+
+@dataclass
+class Bar:
+    """One version in the traffic chart: observed share vs expected share (0..1)."""
+
+    label: str
+    count: int
+    observed: float
+    expected: float
+
+
+def _number(value: Any) -> float:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def traffic_bars(evidence: dict[str, Any]) -> list[Bar]:
+    """Bars from ``evidence["counts"]`` and ``evidence["expected"]`` (shares, percentages
+    or weights: each side is normalised to sum 1). Empty when either is missing."""
+    counts, expected = evidence.get("counts"), evidence.get("expected")
+    if not isinstance(counts, dict) or not isinstance(expected, dict) or not counts:
+        return []
+    labels = list(dict.fromkeys([*expected, *counts]))
+    n_total = sum(_number(v) for v in counts.values()) or 1.0
+    e_total = sum(_number(v) for v in expected.values()) or 1.0
+    return [Bar(str(k), int(_number(counts.get(k))), _number(counts.get(k)) / n_total,
+                _number(expected.get(k)) / e_total) for k in labels]
+
+
+def _log_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    log = evidence.get("requests_log")
+    return [r for r in log if isinstance(r, dict)] if isinstance(log, list) else []
+
+
+def _check_view(check: CheckResult, instructor: bool) -> dict[str, Any]:
+    rows = _log_rows(check.evidence)
+    restricted = instructor and check.visibility is not Visibility.VISIBLE
+    return {
+        "c": check,
+        "points": f"{fmt_points(check.score)} / {fmt_points(check.max_score)}",
+        "bars": traffic_bars(check.evidence),
+        "requests": check.evidence.get("requests"),
+        "log": rows[:LOG_LIMIT],
+        "log_total": len(rows),
+        "traceback": check.traceback if instructor else None,
+        "tag": str(check.visibility) if restricted else None,
+    }
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined)
+    env.filters["pct"] = lambda x: f"{x * 100:.0f}%"
+    env.filters["cell"] = lambda x: f"{x:.2f}" if isinstance(x, float) else x
+    return env.get_template("report.html.j2")
+
+
+def render(run: RunResult, *, instructor: bool = False) -> str:
+    """The report as an HTML string."""
+    checks = shown_checks(run, instructor=instructor)
+    score, max_score, counts = totals(checks)
+    return _template().render(
+        run=run, instructor=instructor, checks=[_check_view(c, instructor) for c in checks],
+        score=fmt_points(score), max_score=fmt_points(max_score),
+        percent=round(100 * score / max_score) if max_score else None, counts=counts,
+        log_columns=LOG_COLUMNS, log_limit=LOG_LIMIT)
+
+
+def needs_instructor_report(run: RunResult) -> bool:
+    """True when the student report leaves something out (a hidden check or a traceback)."""
+    return any(c.visibility is Visibility.HIDDEN or c.traceback for c in run.checks)
+
+
+def write(run: RunResult, out_dir: Path, *, instructor: bool = False) -> Path:
+    """Write ``report.html`` (or ``report-instructor.html``) into ``out_dir``."""
+    name = INSTRUCTOR_FILENAME if instructor else FILENAME
+    return write_text(out_dir / name, render(run, instructor=instructor))

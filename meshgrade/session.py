@@ -1,0 +1,104 @@
+"""One grading run: rubric, source, recorded results, and the run's result model."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__, registry
+from .check import run as run_check
+from .context import Context
+from .results import CheckReport, CheckResult, Outcome, RunResult, Submission
+from .rubric import ExtraSuite, Rubric
+from .scoring import score
+from .source import OpenedSource, SourceError, build_context, open_source
+from .limits import Limits
+
+
+@dataclass
+class Options:
+    submission: str
+    rubric: Rubric
+    mode: str = "auto"
+    out: Path = Path("reports")
+    formats: tuple[str, ...] = ("json", "junit", "html")
+    student: str | None = None
+    fail_under: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+
+class GradingSession:
+    """Collects one CheckResult per rubric check (and per instructor test)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.rubric = options.rubric
+        self.started = time.perf_counter()
+        self.results: dict[str, CheckResult] = {}
+        self.notes: list[str] = []
+        self.mode = "repo"
+        self._opened: OpenedSource | None = None
+        self._context: Context | None = None
+        self.source_error: str | None = None
+        self.commit: str | None = None
+        self.written: dict[str, Path] = {}
+        if options.mode in ("auto", "lab", "cluster"):
+            self.notes.append(f"mode {options.mode}: the lab and cluster sources are not "
+                              "available yet; graded in repo mode, live checks skipped")
+
+    def context(self) -> Context | None:
+        """The static checks' context, loaded once; None when the source failed."""
+        if self._context is None and self.source_error is None:
+            try:
+                self._opened = open_source(self.options.submission, self.options.limits)
+            except (SourceError, OSError) as exc:
+                self.source_error = str(exc)
+                return None
+            sub = self._opened.submission
+            self.commit = sub.commit
+            self._context = build_context(sub, self.rubric.settings)
+        return self._context
+
+    def evaluate(self, check_id: str) -> CheckResult:
+        """Run one registered check against the context and record its result."""
+        check = registry.get(check_id)
+        ctx = self.context()
+        if ctx is None and check.fn is not None:
+            report = CheckReport(Outcome.ERROR, f"cannot load the submission: {self.source_error}")
+            duration = 0.0
+        else:
+            report, duration = run_check(check, ctx)
+        return self.record(check_id, report, duration)
+
+    def record(self, check_id: str, report: CheckReport, duration: float = 0.0) -> CheckResult:
+        check = registry.get(check_id)
+        result = score(check, self.rubric.checks[check_id], report, duration)
+        self.results[check_id] = result
+        return result
+
+    def record_extra(self, suite: ExtraSuite, name: str, outcome: Outcome, message: str,
+                     traceback: str | None = None) -> None:
+        counts = outcome is not Outcome.SKIPPED
+        rid = f"{suite.name}/{name}"
+        self.results[rid] = CheckResult(
+            id=rid, name=name, title=f"Instructor check {name}", outcome=outcome,
+            score=suite.points if outcome is Outcome.PASSED else 0.0,
+            max_score=suite.points if counts else 0.0, visibility=suite.visibility,
+            message=message, traceback=traceback)
+
+    def result(self) -> RunResult:
+        ordered = [self.results[c] for c in self.rubric.checks if c in self.results]
+        ordered += [r for k, r in self.results.items() if k not in self.rubric.checks]
+        run = RunResult(
+            submission=Submission(self.options.submission, self.commit, self.options.student),
+            mode=self.mode, rubric=self.rubric.name, checks=ordered,
+            duration_s=time.perf_counter() - self.started, tool_version=__version__,
+            notes=list(self.notes))
+        if self.source_error:
+            run.notes.append(f"submission not loaded: {self.source_error}")
+        return run
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
