@@ -5,6 +5,6 @@ import pytest
 from meshgrade.suite import params, verdict
 
 
-@pytest.mark.parametrize(**params("MG12"))
+@pytest.mark.parametrize(**params("MG12", "MG13"))
 def test_references(check_id, grading, context):
     verdict(grading.evaluate(check_id))

@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--namespace", default="default", metavar="NS",
                    help="application namespace (default: default)")
     g.add_argument("--gateway-url", metavar="URL", help="ingress gateway URL (cluster mode)")
-    g.add_argument("--out", default="reports", metavar="DIR", help="report folder (default: reports)")
+    g.add_argument("--out", default="reports", metavar="DIR",
+                   help="report folder (default: reports)")
     g.add_argument("--format", action="append", dest="formats", metavar="FMT",
                    choices=("json", "junit", "html", "gradescope", "github"),
                    help="json, junit, html, gradescope, github; repeatable "
@@ -97,7 +98,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
                            "sources": list(c.sources), "implemented": c.implemented}
                           for c in checks], indent=2))
     elif args.format == "markdown":
-        print(catalogue_markdown())
+        print(catalogue_markdown(), end="")
     else:
         for c in checks:
             state = "" if c.implemented else "  (pending: needs the lab or a cluster)"

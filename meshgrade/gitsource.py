@@ -82,7 +82,7 @@ def clone(url: str, limits: Limits, ref: str | None = None) -> tuple[Path, str |
         if time.monotonic() > deadline:
             reason = f"git clone took longer than {limits.clone_timeout_s:.0f} s"
         elif _du(dest) > limits.clone_max_bytes:
-            reason = f"the repository is larger than {limits.clone_max_bytes // 2**20} MiB"
+            reason = f"the repository is larger than {limits.clone_max_bytes / 2**20:g} MiB"
         if reason:
             proc.kill()
             proc.wait()
@@ -91,6 +91,8 @@ def clone(url: str, limits: Limits, ref: str | None = None) -> tuple[Path, str |
     stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
     if proc.stderr:
         proc.stderr.close()
+    if not reason and proc.returncode == 0 and _du(dest) > limits.clone_max_bytes:
+        reason = f"the repository is larger than {limits.clone_max_bytes / 2**20:g} MiB"
     if reason or proc.returncode != 0:
         shutil.rmtree(dest, ignore_errors=True)
         raise SourceError(f"cannot clone {url}: {reason or stderr.strip() or 'git failed'}")

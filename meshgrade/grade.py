@@ -32,7 +32,7 @@ def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
     suite = suite_dir()
     out = [str(suite), *[str(s.path) for s in rubric.extra],
            "-c", str(pytest_ini()), "--rootdir", str(suite.parent),
-           "-p", "no:cacheprovider", "-p", "no:cloudcoil",
+           "-p", "meshgrade.plugin", "-p", "no:cacheprovider", "-p", "no:cloudcoil",
            "--submission", args.submission, "--rubric", rubric.source or args.rubric,
            "--mode", args.mode, "--out", args.out, "--max-file-mib", str(args.max_file_mib),
            "--meshgrade-quiet"]

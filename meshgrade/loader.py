@@ -123,7 +123,8 @@ def _report_link(root: Path, entry: os.DirEntry, rel: str, sub: LoadedSubmission
     resolved = Path(os.path.realpath(entry.path))
     inside = resolved == root or root in resolved.parents
     if inside:
-        sub.ignored.append((rel, f"symbolic link to {target} inside the submission: not read twice"))
+        sub.ignored.append((rel, f"symbolic link to {target} inside the submission: "
+                                 "not read twice"))
     else:
         sub.issues.append(FileIssue(
             rel, "symlink", f"symbolic link pointing out of the submission ({target}): not read",
@@ -136,7 +137,8 @@ def _rel(root: Path, path: Path) -> str:
 
 def _read(full: str, rel: str, sub: LoadedSubmission, limits: Limits) -> bytes | None:
     try:
-        fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(full, flags)
     except OSError as exc:
         sub.issues.append(FileIssue(rel, "unreadable", f"cannot open: {exc.strerror or exc}"))
         return None

@@ -63,7 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"invalid rubric:\n{exc}") from None
     fail_under = config.getoption("fail_under")
     if fail_under is not None and not _is_number(fail_under.strip().rstrip("%")):
-        raise pytest.UsageError(f"--fail-under {fail_under!r}: give points (7.5) or a percentage (80%)")
+        raise pytest.UsageError(
+            f"--fail-under {fail_under!r}: give points (7.5) or a percentage (80%)")
     config.stash[SESSION] = GradingSession(_options(config, rubric))
     package = fixtures_package()
     for name in FIXTURE_MODULES:

@@ -79,7 +79,8 @@ class CheckReport:
         """Pass when there are no findings; partial credit over ``parts`` when given."""
         fraction = None
         if parts:
-            bad = len({(f.object, f.file, f.path) for f in findings})
+            bad = len({(f.object, f.file, f.path) if f.object or f.file else f.message
+                       for f in findings})
             fraction = max(0.0, 1.0 - bad / parts)
         if not findings:
             return cls(Outcome.PASSED, passed_msg, evidence=evidence or {}, fraction=fraction)

@@ -175,7 +175,8 @@ class _Validator:
         for key, val in value.items():
             want = types.get(key)
             if want is None:
-                self.err(f"settings.{key}", f"unknown setting (allowed: {', '.join(sorted(types))})")
+                allowed = ", ".join(sorted(types))
+                self.err(f"settings.{key}", f"unknown setting (allowed: {allowed})")
             elif not isinstance(val, want) or (want is not bool and isinstance(val, bool)):
                 self.err(f"settings.{key}", f"must be a {want.__name__}")
         split = value.get("expected_split")

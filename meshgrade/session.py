@@ -9,11 +9,11 @@ from pathlib import Path
 from . import __version__, registry
 from .check import run as run_check
 from .context import Context
+from .limits import Limits
 from .results import CheckReport, CheckResult, Outcome, RunResult, Submission
 from .rubric import ExtraSuite, Rubric
 from .scoring import score
 from .source import OpenedSource, SourceError, build_context, open_source
-from .limits import Limits
 
 
 @dataclass

@@ -15,9 +15,9 @@ class CheckError(Exception):
     """A check could not decide (infrastructure or internal error)."""
 
 
-def params(prefix: str) -> dict[str, Any]:
-    """``parametrize`` arguments for every registered check whose ID starts with ``prefix``."""
-    ids = [c for c in registry.checks() if c.startswith(prefix)]
+def params(*prefixes: str) -> dict[str, Any]:
+    """``parametrize`` arguments for every registered check whose ID starts with a prefix."""
+    ids = [c for c in registry.checks() if c.startswith(prefixes)]
     return {"argnames": "check_id", "argvalues": ids,
             "ids": [f"{c}-{registry.get(c).name}" for c in ids]}
 

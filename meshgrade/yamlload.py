@@ -149,7 +149,7 @@ class _Builder:
             path = self._child_path()
             top = self.stack[-1] if self.stack else None
             keyed = top is not None and isinstance(top.container, dict) and top.has_key
-            self.lines[path] = top.key_line if keyed else line
+            self.lines.setdefault(path, top.key_line if keyed else line)
             self.stack.append(_Frame(container, path, event.anchor))
             if self.root_line == 0:
                 self.root_line = line

@@ -54,7 +54,7 @@ def _need_app(ctx: Context) -> tuple[App | None, CheckReport | None]:
     app, why = find_app(ctx)
     if app is None:
         f = finding("MG211", "none", why=why)
-        return None, CheckReport(Outcome.FAILED, f"no application found: {why}", [f])
+        return None, CheckReport(Outcome.FAILED, "no application found", [f])
     return app, None
 
 
@@ -79,7 +79,7 @@ def app_subsets(ctx: Context) -> CheckReport:
            and resolve_service(ctx, dr.spec["host"], dr.namespace) is svc]
     if not drs:
         f = finding("MG212", "no-dr", service=svc.name)
-        return CheckReport(Outcome.FAILED, f.message, [f])
+        return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
     findings: list[Finding] = []
     for version in app.versions:
         pods = [g for g in app.groups if g.version == version]
@@ -114,7 +114,7 @@ def app_exposed(ctx: Context) -> CheckReport:
                     return report
     f = finding("MG213", "none", service=app.service.name, seen=seen(
         stages, lambda s: describe(gateway_outcome(ctx, s, hosts(s)[0], paths(s)[-1]))))
-    return CheckReport(Outcome.FAILED, f.message, [f])
+    return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
 
 def _app_stages(ctx: Context, app: App) -> list[KObject]:
@@ -153,7 +153,7 @@ def app_header_route(ctx: Context) -> CheckReport:
                     return report
     f = finding("MG214", "none", service=app.service.name,
                 seen=seen(stages, lambda s: describe(next(_requests(ctx, s, app))({}))))
-    return CheckReport(Outcome.FAILED, f.message, [f])
+    return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
 
 def app_weighted_route(ctx: Context) -> CheckReport:
@@ -172,4 +172,4 @@ def app_weighted_route(ctx: Context) -> CheckReport:
                 return report
     f = finding("MG215", "none", service=app.service.name,
                 seen=seen(stages, lambda s: describe(next(_requests(ctx, s, app))({}))))
-    return CheckReport(Outcome.FAILED, f.message, [f])
+    return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])

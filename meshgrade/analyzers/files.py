@@ -11,7 +11,8 @@ from .common import as_dict, finding
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _NAMELESS_KINDS = {"List", "Kustomization", "Component"}
 _LABEL_NAMED = {"Service", "Namespace"}
@@ -22,10 +23,8 @@ def yaml_parses(ctx: Context) -> CheckReport:
     sub = ctx.submission
     if sub is None:
         return CheckReport(Outcome.SKIPPED, "no repository in this run")
-    findings = [finding("MG101", "file", file=i.file, line=i.line, message=i.message,
-                        hint=i.hint or "Fix the file.") for i in sub.issues]
-    for f, issue in zip(findings, sub.issues):
-        f.path = issue.path
+    findings = [finding("MG101", "file", None, i.path, file=i.file, line=i.line,
+                        message=i.message, hint=i.hint or "Fix the file.") for i in sub.issues]
     return CheckReport.from_findings(
         findings, f"{len(sub.files)} YAML file(s) parse cleanly",
         f"{len({i.file for i in sub.issues})} file(s) with problems",

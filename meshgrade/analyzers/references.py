@@ -79,6 +79,9 @@ def subset_defined(ctx: Context) -> CheckReport:
         for d in destinations(vs):
             if not isinstance(d.host, str) or d.subset is None:
                 continue
+            if resolve_service(ctx, d.host, vs.namespace) is None and \
+                    resolve_entry(ctx, d.host) is None:
+                continue  # MG121 reports the host
             count += 1
             drs = _dr_for(ctx, d.host, vs.namespace)
             known = sorted({n for dr in drs for n in subset_names(dr)})

@@ -69,12 +69,20 @@ def service_selects_pods(ctx: Context) -> CheckReport:
     for svc in services:
         selector = label_map(svc.spec.get("selector"))
         if not selected_groups(groups, selector, svc.namespace):
-            guess = next((g.label_map.get("app") for g in groups
-                          if g.namespace == svc.namespace and "app" in g.label_map), svc.name)
+            guess = _closest_app(groups, svc, selector)
             findings.append(finding("MG112", "no-pods", svc, "spec.selector", selector=selector,
                                     namespace=svc.namespace, guess=guess))
     return CheckReport.from_findings(findings, f"{len(services)} Service(s) select pods",
                                      parts=max(len(services), 1))
+
+
+def _closest_app(groups, svc: KObject, selector: dict[str, str]) -> str:
+    import difflib
+
+    apps = sorted({g.label_map["app"] for g in groups
+                   if g.namespace == svc.namespace and "app" in g.label_map})
+    close = difflib.get_close_matches(selector.get("app", svc.name), apps, n=1, cutoff=0.5)
+    return close[0] if close else (apps[0] if apps else svc.name)
 
 
 def version_labels(ctx: Context) -> CheckReport:

@@ -119,20 +119,19 @@ def resolve_gateway(name: str, namespace: str) -> str:
 
 
 def source_match(m: Mapping[str, Any], vs_namespace: str, ctx: Ctx) -> bool:
-    """Per-match ``gateways`` (or else ``sourceLabels``), ``port`` and ``sourceNamespace``."""
-    gateways = m.get("gateways")
-    if isinstance(gateways, list) and gateways:
-        if not any(resolve_gateway(_text(g), vs_namespace) in ctx.gateways for g in gateways):
-            return False
-    else:
-        wanted = m.get("sourceLabels")
-        if isinstance(wanted, Mapping) and wanted:
-            have = ctx.source_labels
-            if have is None or any(have.get(str(k)) != _text(v) for k, v in wanted.items()):
-                return False
+    """Per-match ``port``, then ``gateways`` or else ``sourceLabels`` and ``sourceNamespace``
+    (unknown source labels never match)."""
     port = m.get("port")
     if port is not None and (ctx.port is None or _text(port) != str(ctx.port)):
         return False
+    gateways = m.get("gateways")
+    if isinstance(gateways, list) and gateways:  # as Istio: then source conditions are unused
+        return any(resolve_gateway(_text(g), vs_namespace) in ctx.gateways for g in gateways)
+    wanted = m.get("sourceLabels")
+    if isinstance(wanted, Mapping) and wanted:
+        have = ctx.source_labels
+        if have is None or any(have.get(str(k)) != _text(v) for k, v in wanted.items()):
+            return False
     source_ns = m.get("sourceNamespace")
     return source_ns is None or _text(source_ns) == ctx.source_ns
 
@@ -161,7 +160,8 @@ def http_match(m: Any, vs_namespace: str, ctx: Ctx) -> bool:
         if not without_header_match(spec, headers.get(name)):
             return False
     query = req.query
-    return all(query_match(spec, query.get(name)) for name, spec in _raw_items(m.get("queryParams")))
+    params = _raw_items(m.get("queryParams"))
+    return all(query_match(spec, query.get(name)) for name, spec in params)
 
 
 def _items(value: Any) -> list[tuple[str, Any]]:

@@ -125,7 +125,7 @@ class VsEngine:
         if total <= 0:
             acc.fail(500, "route weights total 0", share, vs, f"{path}.route")
             return
-        for i, (route, weight) in enumerate(zip(routes, weights)):
+        for i, (route, weight) in enumerate(zip(routes, weights, strict=True)):
             if weight > 0:
                 dest = route.get("destination") if isinstance(route, Mapping) else None
                 self.destination(vs, f"{path}.route[{i}].destination", dest, ctx, acc,

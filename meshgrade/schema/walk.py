@@ -46,19 +46,18 @@ class Walker:
             raise _Full
 
     def check(self, node: Node, value: Any, path: str, depth: int) -> None:
-        kind = type(node)
-        if kind is Obj:
-            self.obj(node, value, path, depth)  # type: ignore[arg-type]
-        elif kind is Scalar:
-            self.scalar(node, value, path)  # type: ignore[arg-type]
-        elif kind is ListOf:
-            self.list_of(node, value, path, depth)  # type: ignore[arg-type]
-        elif kind is Enum:
-            self.enum(node, value, path)  # type: ignore[arg-type]
-        elif kind is MapOf:
-            self.map_of(node, value, path, depth)  # type: ignore[arg-type]
-        elif kind is Either:
-            self.either(node, value, path, depth)  # type: ignore[arg-type]
+        if isinstance(node, Obj):
+            self.obj(node, value, path, depth)
+        elif isinstance(node, Scalar):
+            self.scalar(node, value, path)
+        elif isinstance(node, ListOf):
+            self.list_of(node, value, path, depth)
+        elif isinstance(node, Enum):
+            self.enum(node, value, path)
+        elif isinstance(node, MapOf):
+            self.map_of(node, value, path, depth)
+        elif isinstance(node, Either):
+            self.either(node, value, path, depth)
 
     def obj(self, node: Obj, value: Any, path: str, depth: int) -> None:
         if not isinstance(value, dict):
@@ -193,9 +192,12 @@ class Walker:
 
     def missing(self, node: Obj, key: str, path: str) -> None:
         child = node.fields.get(key, ANY)
+        what = _article(child.describe())
+        if isinstance(child, Obj) and child.names:
+            what += f" with fields such as {_shorten(child.names)}"
         where = f"to {path}" if path else "at the top level"
         self.add(paths.join(path, key), MISSING_REQUIRED, f"missing required field '{key}'",
-                 f"add '{key}' ({_article(child.describe())}) {where}")
+                 f"add '{key}' ({what}) {where}")
 
     def too_deep(self, path: str) -> None:
         self.add(path, INVALID_VALUE, f"data nested deeper than {MAX_DEPTH} levels",
@@ -205,31 +207,33 @@ class Walker:
 def accepts(node: Node, value: Any) -> bool:
     """Whether a value has the shape of a node (scalars and enums by value; containers by
     their container type only)."""
-    kind = type(node)
-    if kind is Scalar:
-        scalar: str = node.kind  # type: ignore[attr-defined]
-        if scalar == "string":
-            return isinstance(value, _TEXT_TYPES)
-        if isinstance(value, bool):
-            return scalar == "boolean"
-        if scalar == "integer":
-            return isinstance(value, int)
-        if scalar == "number":
-            return isinstance(value, (int, float))
-        if scalar == "int-or-string":
-            return isinstance(value, (int, str))
-        if scalar == "quantity":
-            return isinstance(value, (int, float, str))
-        return False
-    if kind is Enum:
-        return any(v == value and type(v) is type(value) for v in node.values)  # type: ignore[attr-defined]
-    if kind is Obj or kind is MapOf:
+    if isinstance(node, Scalar):
+        return _scalar_accepts(node.kind, value)
+    if isinstance(node, Enum):
+        return any(v == value and type(v) is type(value) for v in node.values)
+    if isinstance(node, (Obj, MapOf)):
         return isinstance(value, dict)
-    if kind is ListOf:
+    if isinstance(node, ListOf):
         return isinstance(value, list)
-    if kind is Either:
-        return any(accepts(o, value) for o in node.options)  # type: ignore[attr-defined]
+    if isinstance(node, Either):
+        return any(accepts(o, value) for o in node.options)
     return True
+
+
+def _scalar_accepts(kind: str, value: Any) -> bool:
+    if kind == "string":
+        return isinstance(value, _TEXT_TYPES)
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, (int, float))
+    if kind == "int-or-string":
+        return isinstance(value, (int, str))
+    if kind == "quantity":
+        return isinstance(value, (int, float, str))
+    return False
 
 
 def _closest(key: str, names: list[str]) -> str | None:
@@ -247,22 +251,30 @@ def _type_hint(node: Node, value: Any) -> str:
     expected = node.describe()
     if isinstance(node, Scalar) and isinstance(value, str):
         text = value.strip()
-        if node.kind in ("integer", "int-or-string") and _is_int(text):
+        if node.kind == "integer" and _is_int(text):
             return f"remove the quotes: write {text}, not \"{value}\""
         if node.kind == "number" and _is_number(text):
             return f"remove the quotes: write {text}, not \"{value}\""
         if node.kind == "boolean" and text.lower() in ("true", "false"):
             return f"write {text.lower()} without quotes"
-    if isinstance(node, Scalar) and node.kind == "string" and _is_plain_scalar(value):
-        return "put the value in quotes so that YAML reads it as text, e.g. \"1.0\" or \"true\""
+    if isinstance(node, Scalar) and node.kind == "string":
+        if isinstance(value, bool):
+            return f'put the value in quotes: "{"true" if value else "false"}"'
+        if isinstance(value, int):
+            return f'put the value in quotes: "{value}"'
+        if isinstance(value, float):
+            return (f'put the value in quotes, e.g. "{value}" (unquoted, YAML reads 1.10 as '
+                    "the number 1.1)")
     if isinstance(node, Scalar) and node.kind == "integer" and isinstance(value, float):
+        if value.is_integer():
+            return f"write {int(value)} without a decimal point"
         return "use a whole number"
     if isinstance(node, Obj):
         if isinstance(value, list):
             return "this field takes a single object, not a list: remove the leading '-'"
         if value is None:
             return "remove the empty entry or fill it in"
-        return f"write an object with fields such as: {node.names or '(none)'}"
+        return f"write an object with fields such as: {_shorten(node.names) or '(none)'}"
     if isinstance(node, ListOf):
         if isinstance(value, dict):
             return "this field takes a list: start each entry with '- '"
@@ -272,6 +284,11 @@ def _type_hint(node: Node, value: Any) -> str:
     if isinstance(node, Enum):
         return "Allowed values: " + ", ".join(_show_literal(v) for v in node.values)
     return f"use {_article(expected)}"
+
+
+def _shorten(names: str, limit: int = 8) -> str:
+    parts = names.split(", ")
+    return ", ".join(parts[:limit]) + (", ..." if len(parts) > limit else "")
 
 
 def _is_int(text: str) -> bool:
@@ -284,10 +301,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _is_plain_scalar(value: Any) -> bool:
-    return isinstance(value, (bool, int, float))
 
 
 def _article(desc: str) -> str:

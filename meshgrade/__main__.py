@@ -1,0 +1,7 @@
+"""``python -m meshgrade``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

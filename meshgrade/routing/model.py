@@ -1,0 +1,283 @@
+"""The routing model: where requests entering at the ingress or sent by a sidecar end up."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from ..objects import KObject, selects
+from .cluster import Inventory, is_http_port, spread, str_map
+from .gatewayapi import GROUP as GWAPI_GROUP
+from .gatewayapi import GatewayApi
+from .hosts import best_match, host_matches
+from .match import Ctx, resolve_gateway
+from .request import Acc, Outcome, Request, Target
+from .virtualservice import VsEngine, http_rules
+
+DEFAULT_INGRESS_LABELS: Mapping[str, str] = MappingProxyType({"istio": "ingressgateway"})
+_HTTP_SERVER_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB"})
+
+
+@dataclass
+class _Bound:
+    """A classic Gateway that accepts the request host: its server host namespace scopes."""
+
+    gateway: KObject
+    scopes: list[str] = field(default_factory=list)
+    port: int | None = None
+
+
+def _vs_gateways(vs: KObject) -> frozenset[str]:
+    names = vs.spec.get("gateways")
+    if not isinstance(names, list) or not names:
+        return frozenset({"mesh"})
+    return frozenset(resolve_gateway(str(n), vs.namespace) for n in names)
+
+
+def _scope_allows(scope: str, gateway_ns: str, vs_ns: str) -> bool:
+    """Server host namespace part: ``*`` any, ``.`` the Gateway's own, else that namespace."""
+    if scope == "*":
+        return True
+    if scope == ".":
+        return vs_ns == gateway_ns
+    return scope == vs_ns
+
+
+def _exported_to(obj: KObject, namespace: str) -> bool:
+    export = obj.spec.get("exportTo")
+    if not isinstance(export, list) or not export:
+        return True
+    return any(e == "*" or e == namespace or (e == "." and obj.namespace == namespace)
+               for e in map(str, export))
+
+
+class RoutingModel:
+    """Routing over one cluster state (one object per kind/namespace/name, later ones win).
+
+    ``ingress_labels`` pick the ingress gateway pods; classic Gateways apply when their
+    ``selector`` selects those pods. ``sniff_protocol`` makes Service ports with unknown or
+    missing names HTTP (Istio's protocol sniffing) instead of opaque TCP.
+    """
+
+    def __init__(self, objects: Iterable[KObject], *,
+                 ingress_labels: Mapping[str, str] = DEFAULT_INGRESS_LABELS,
+                 sniff_protocol: bool = False) -> None:
+        latest: dict[tuple[str, str, str, str], KObject] = {}
+        for obj in objects:
+            if obj.kind and obj.name:
+                latest[(obj.group, obj.kind, obj.namespace, obj.name)] = obj
+        self.objects = list(latest.values())
+        self.sniff_protocol = sniff_protocol
+        self.inv = inv = Inventory(self.objects)
+        vss = [o for o in self.objects if o.kind == "VirtualService"]
+        self.engine = VsEngine(inv, {(o.namespace, o.name): o for o in vss})
+        self._mesh_exact: dict[str, list[KObject]] = defaultdict(list)
+        self._mesh_wild: list[tuple[str, KObject]] = []
+        self._gateway_vs: list[tuple[KObject, frozenset[str], list[str]]] = []
+        for vs in vss:
+            hosts = [inv.canonical(str(h), vs.namespace) for h in vs.spec.get("hosts") or []]
+            gateways = _vs_gateways(vs)
+            if "mesh" in gateways:
+                for host in hosts:
+                    if "*" not in host:
+                        self._mesh_exact[host].append(vs)
+                    elif host != "*":  # Istio rejects "*" for the mesh
+                        self._mesh_wild.append((host, vs))
+            if gateways - {"mesh"}:
+                self._gateway_vs.append((vs, gateways, hosts))
+        self.gateways = {(o.namespace, o.name): o for o in self.objects
+                         if o.kind == "Gateway" and o.group != GWAPI_GROUP}
+        self.gwapi = GatewayApi(
+            inv, [o for o in self.objects if o.kind == "Gateway" and o.group == GWAPI_GROUP],
+            [o for o in self.objects if o.kind == "HTTPRoute"])
+        pods = inv.pods_matching(ingress_labels)
+        self.ingress_pod_labels = [g.labels for g in pods] or [dict(ingress_labels)]
+        self.ingress_namespace = pods[0].namespace if pods else "istio-system"
+        self._port_alias = self._ingress_port_aliases()
+
+    # -- public API -------------------------------------------------------------------------
+
+    def service_for_host(self, host: str, namespace: str) -> KObject | None:
+        """The Service a host names from ``namespace``: short, ``name.ns``, ``name.ns.svc``,
+        FQDN or cluster IP."""
+        return self.inv.service_for_host(host, namespace)
+
+    def via_gateway(self, request: Request) -> Outcome:
+        """A request entering through the ingress gateway."""
+        acc = Acc()
+        host, rport = request.hostname, request.effective_port
+        bound = self._bound_gateways(host, rport, acc)
+        chosen = self._gateway_virtual_services(host, bound)
+        first_port = next((b.port for b in bound.values() if b.port is not None), rport)
+        ctx = Ctx(request, first_port, frozenset(bound), self.ingress_namespace,
+                  self.ingress_pod_labels[0], self.ingress_namespace)
+        if chosen:
+            rules = [r for vs in chosen for r in http_rules(vs)]
+            for vs in chosen:
+                acc.note(vs, "spec.hosts", f"routes host '{host}' at the ingress")
+            self.engine.run(rules, ctx, acc, 1.0)
+        elif not self.gwapi.at_ingress(ctx, acc, 1.0, lambda p: self._port_ok(p, rport)):
+            acc.fail(404, f"no route for host '{host}' at the ingress gateway", 1.0)
+        return acc.outcome()
+
+    def from_mesh(self, request: Request, source_namespace: str = "default", *,
+                  source_labels: Mapping[str, str] | None = None) -> Outcome:
+        """A sidecar in ``source_namespace`` calling ``request.host``; ``source_labels`` are
+        the caller's pod labels for ``sourceLabels`` matches (unknown: those never match)."""
+        acc = Acc()
+        host = request.hostname
+        backend = self.inv.resolve(host, source_namespace)
+        fqdn = backend.fqdn if backend else self.inv.canonical(host, source_namespace)
+        svc = backend.obj if backend and not backend.external else None
+        port, port_path, http = self._service_port(svc, request.effective_port)
+        if svc is not None and port_path is None and http is None:
+            acc.fail(503, f"port {port} not on Service {svc.namespace}/{svc.name}", 1.0,
+                     svc, "spec.ports")
+            return acc.outcome()
+        ctx = Ctx(request, port, frozenset({"mesh"}), source_namespace,
+                  dict(source_labels) if source_labels is not None else None, source_namespace)
+        vs = self._mesh_virtual_service(fqdn, source_namespace)
+        if svc is not None and not http:
+            acc.note(svc, port_path or "spec.ports",
+                     "port is not HTTP by name/appProtocol: opaque TCP, HTTP rules do not apply")
+            if vs is not None and self.engine.tcp(vs, ctx, acc, 1.0):
+                return acc.outcome()
+        elif vs is not None and http_rules(vs):
+            acc.note(vs, "spec.hosts", f"routes host '{fqdn}' in the mesh")
+            self.engine.run(http_rules(vs), ctx, acc, 1.0)
+            return acc.outcome()
+        elif svc is not None and self.gwapi.for_service(svc, port, ctx, acc, 1.0):
+            return acc.outcome()
+        self._default(backend, host, acc)
+        return acc.outcome()
+
+    # -- mesh helpers -----------------------------------------------------------------------
+
+    def _default(self, backend: Any, host: str, acc: Acc) -> None:
+        """No route object: the Service's ready pods share the traffic evenly."""
+        if backend is None:
+            acc.fail(503, f"host '{host}' not found", 1.0)
+            return
+        obj = backend.obj
+        if backend.external:
+            name = obj.name if obj.kind == "Service" else backend.fqdn
+            acc.add(Target(200, obj.namespace, name), 1.0)
+            acc.note(obj, "", f"{backend.fqdn} has no workload ({obj.kind})")
+            return
+        pods = self.inv.endpoints(obj)
+        if not pods:
+            acc.fail(503, f"Service {obj.namespace}/{obj.name} selects no ready pods", 1.0,
+                     obj, "spec.selector")
+            return
+        acc.note(obj, "spec.selector", "no route object: spread evenly over the Service's pods")
+        spread(acc, obj, pods, 1.0)
+
+    def _service_port(self, svc: KObject | None, rport: int | None
+                      ) -> tuple[int | None, str | None, bool | None]:
+        """(port, field path, is HTTP); HTTP is None when ``rport`` is not on the Service."""
+        ports = [p for p in (svc.spec.get("ports") or []) if isinstance(p, Mapping)] if svc else []
+        if not ports:
+            return rport, "", True
+        indexed = list(enumerate(ports))
+        if rport is not None:
+            found = [(i, p) for i, p in indexed if p.get("port") == rport]
+        else:
+            found = ([(i, p) for i, p in indexed if is_http_port(p, self.sniff_protocol)]
+                     or indexed)
+        if not found:
+            return rport, None, None
+        i, port = found[0]
+        number = port.get("port")
+        return (number if isinstance(number, int) else rport, f"spec.ports[{i}]",
+                is_http_port(port, self.sniff_protocol))
+
+    def _mesh_virtual_service(self, fqdn: str, source_ns: str) -> KObject | None:
+        """The VirtualService for the host seen from ``source_ns``: exact host over the most
+        specific wildcard; the first (oldest) one when several claim the same host."""
+        for vs in self._mesh_exact.get(fqdn, ()):
+            if _exported_to(vs, source_ns):
+                return vs
+        best: tuple[int, KObject] | None = None
+        for pattern, vs in self._mesh_wild:
+            if host_matches(pattern, fqdn) and _exported_to(vs, source_ns):
+                score = len(pattern)
+                if best is None or score > best[0]:
+                    best = (score, vs)
+        return best[1] if best else None
+
+    # -- ingress helpers --------------------------------------------------------------------
+
+    def _ingress_port_aliases(self) -> dict[int, set[int]]:
+        """Request port (Service port or nodePort) -> gateway ports it reaches (targetPort)."""
+        alias: dict[int, set[int]] = defaultdict(set)
+        for svc in self.inv.services.values():
+            selector = str_map(svc.spec.get("selector"))
+            if not any(selects(selector, labels) for labels in self.ingress_pod_labels):
+                continue
+            for port in svc.spec.get("ports") or []:
+                if not isinstance(port, Mapping):
+                    continue
+                target = port.get("targetPort", port.get("port"))
+                for key in (port.get("port"), port.get("nodePort")):
+                    if isinstance(key, int) and isinstance(target, int):
+                        alias[key].add(target)
+        return alias
+
+    def _port_ok(self, gateway_port: Any, request_port: int | None) -> bool:
+        return (request_port is None or gateway_port == request_port
+                or gateway_port in self._port_alias.get(request_port, ()))
+
+    def _selects_ingress(self, gw: KObject) -> bool:
+        selector = gw.spec.get("selector")
+        if not isinstance(selector, Mapping) or not selector:
+            return True  # no selector: every gateway workload
+        wanted = str_map(selector)
+        return any(selects(wanted, labels) for labels in self.ingress_pod_labels)
+
+    def _bound_gateways(self, host: str, rport: int | None, acc: Acc) -> dict[str, _Bound]:
+        """Classic Gateways on the ingress with an HTTP server that accepts the host."""
+        bound: dict[str, _Bound] = {}
+        for (ns, name), gw in self.gateways.items():
+            if not self._selects_ingress(gw):
+                acc.note(gw, "spec.selector", "does not select the ingress gateway pods")
+                continue
+            for i, server in enumerate(gw.spec.get("servers") or []):
+                port = server.get("port") if isinstance(server, Mapping) else None
+                if not isinstance(port, Mapping):
+                    continue
+                number = port.get("number")
+                if str(port.get("protocol", "")).upper() not in _HTTP_SERVER_PROTOCOLS:
+                    continue
+                if not self._port_ok(number, rport):
+                    continue
+                scopes = []
+                for entry in server.get("hosts") or []:
+                    scope, _, pattern = str(entry).rpartition("/")
+                    if host_matches(pattern.lower(), host):
+                        scopes.append(scope or "*")
+                if scopes:
+                    item = bound.setdefault(f"{ns}/{name}", _Bound(gw))
+                    item.scopes.extend(scopes)
+                    item.port = item.port if item.port is not None else number
+                    acc.note(gw, f"spec.servers[{i}]", f"accepts host '{host}' on port {number}")
+        return bound
+
+    def _gateway_virtual_services(self, host: str, bound: dict[str, _Bound]) -> list[KObject]:
+        """VirtualServices bound to those Gateways whose hosts fit; the most specific host
+        wins and VirtualServices sharing it are merged in order (as Istio does at gateways)."""
+        found: list[tuple[int, KObject]] = []
+        for vs, gateways, hosts in self._gateway_vs:
+            ok = any(name in bound and any(_scope_allows(s, bound[name].gateway.namespace,
+                                                         vs.namespace)
+                                           for s in bound[name].scopes)
+                     for name in gateways)
+            score = best_match(hosts, host) if ok else None
+            if score is not None:
+                found.append((score, vs))
+        if not found:
+            return []
+        top = max(score for score, _ in found)
+        return [vs for score, vs in found if score == top]

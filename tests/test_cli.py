@@ -1,0 +1,143 @@
+"""The command line, end to end: exit codes 0-3, reports, help, catalogue."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from meshgrade import registry
+from meshgrade.check import Check
+from meshgrade.cli import main
+
+from .conftest import EXAMPLES
+
+
+def meshgrade(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "meshgrade", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def grade(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+    out = tmp_path / "out"
+    proc = meshgrade("grade", *args, "--out", str(out), "--mode", "repo", cwd=tmp_path)
+    results = out / "results.json"
+    return proc, json.loads(results.read_text()) if results.exists() else {}
+
+
+@pytest.mark.parametrize("example, rubric", [("part1-bookinfo", "istio-part1"),
+                                             ("part2-app", "istio-part2")])
+def test_good_examples_get_full_marks(tmp_path: Path, example: str, rubric: str) -> None:
+    proc, results = grade(tmp_path, str(EXAMPLES / example), "--rubric", rubric)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert results["score"] == results["max_score"] > 0
+    outcomes = {c["id"]: c["outcome"] for c in results["checks"]}
+    assert all(o == "passed" for cid, o in outcomes.items() if registry.get(cid).implemented)
+    assert all(o == "skipped" for cid, o in outcomes.items() if not registry.get(cid).implemented)
+    skipped = [c for c in results["checks"] if c["outcome"] == "skipped"]
+    assert all(c["message"] == "no cluster or lab yet" and c["max_score"] == 0 for c in skipped)
+    for name in ("junit.xml", "report.html"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+def test_broken_example_fails_with_file_and_line(tmp_path: Path) -> None:
+    proc, results = grade(tmp_path, str(EXAMPLES / "broken"), "--rubric", "istio-full")
+    assert proc.returncode == 1, proc.stderr
+    failed = {c["id"]: c for c in results["checks"] if c["outcome"] == "failed"}
+    expected = {"MG101": "destination-rules.yaml", "MG103": "reviews-canary.yaml",
+                "MG104": "app.yaml", "MG111": "app.yaml", "MG112": "app.yaml",
+                "MG114": "app.yaml", "MG121": "ratings.yaml", "MG122": "reviews-canary.yaml",
+                "MG125": "gateway.yaml", "MG127": "reviews-jason.yaml",
+                "MG128": "reviews-canary.yaml"}
+    for cid, file in expected.items():
+        assert cid in failed, f"{cid} did not fail"
+        assert any(f.get("file") == file and f.get("line") for f in failed[cid]["findings"])
+    assert "reviews-canary.yaml:14" in proc.stdout  # the misspelled weigth
+
+
+def test_bad_rubric_is_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "r.yaml"
+    bad.write_text("name: r\nchecks:\n  MG101: {points: 1}\n  MG777: {}\n")
+    proc, _ = grade(tmp_path, str(EXAMPLES / "part1-bookinfo"), "--rubric", str(bad))
+    assert proc.returncode == 2 and "r.yaml:4" in proc.stderr
+
+
+def test_missing_folder_is_usage_error(tmp_path: Path) -> None:
+    proc, _ = grade(tmp_path, str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "no such folder" in proc.stderr
+
+
+def test_unreachable_git_url_is_not_gradable_and_reports_are_written(tmp_path: Path) -> None:
+    proc, results = grade(tmp_path, (tmp_path / "missing.git").as_uri())
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert results["gradable"] is False
+    assert any("cannot load the submission" in c["message"] for c in results["checks"])
+    assert (tmp_path / "out" / "junit.xml").is_file()
+
+
+def test_fail_under(tmp_path: Path) -> None:
+    proc, results = grade(tmp_path, str(EXAMPLES / "broken"), "--rubric", "istio-part1",
+                          "--fail-under", "1")
+    assert proc.returncode == 0 and results["score"] >= 1
+    proc, _ = grade(tmp_path, str(EXAMPLES / "broken"), "--fail-under", "99%")
+    assert proc.returncode == 1
+
+
+def test_crash_in_a_check_becomes_error_and_reports_are_written(tmp_path: Path, monkeypatch,
+                                                                capsys) -> None:
+    def boom(ctx):
+        raise RuntimeError("kaboom")
+
+    original = registry.get("MG203")
+    monkeypatch.setitem(registry.checks(), "MG203", Check(original.entry, boom))
+    code = main(["grade", str(EXAMPLES / "part1-bookinfo"), "--rubric", "istio-part1",
+                 "--mode", "repo", "--out", str(tmp_path), "--format", "json",
+                 "--format", "html", "--format", "junit", "--format", "gradescope"])
+    assert code == 3
+    results = json.loads((tmp_path / "results.json").read_text())
+    crashed = next(c for c in results["checks"] if c["id"] == "MG203")
+    assert crashed["outcome"] == "error" and "kaboom" in crashed["traceback"]
+    assert sum(c["outcome"] == "passed" for c in results["checks"]) > 10
+    assert "kaboom" in (tmp_path / "report-instructor.html").read_text()
+    assert "Traceback" not in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "gradescope" / "results.json").is_file()
+
+
+def test_help_shows_examples() -> None:
+    proc = meshgrade("grade", "--help")
+    assert proc.returncode == 0 and "examples:" in proc.stdout and "exit status" in proc.stdout
+    assert meshgrade("--help").returncode == 0
+    assert meshgrade("frobnicate").returncode == 2
+
+
+def test_checks_and_rubrics_commands(tmp_path: Path) -> None:
+    proc = meshgrade("checks")
+    assert proc.returncode == 0
+    for cid in registry.checks():
+        assert cid in proc.stdout
+    listed = json.loads(meshgrade("checks", "--format", "json").stdout)
+    assert len(listed) == len(registry.checks())
+    proc = meshgrade("rubrics")
+    assert proc.returncode == 0 and "istio-part2" in proc.stdout
+    ok = meshgrade("rubric", "check", "rubrics/istio-full.yaml",
+                   cwd=Path(__file__).resolve().parent.parent)
+    assert ok.returncode == 0 and "valid rubric" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: b\nchecks:\n  MG101: {points: many}\n")
+    proc = meshgrade("rubric", "check", str(bad))
+    assert proc.returncode == 2 and f"{bad}:3" in proc.stderr
+
+
+def test_grades_from_another_folder_and_ignores_submission_pytest_files(tmp_path: Path) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    for f in (EXAMPLES / "part2-app").glob("*.yaml"):
+        (sub / f.name).write_text(f.read_text())
+    (sub / "conftest.py").write_text("raise SystemExit('student code ran')\n")
+    (sub / "pytest.ini").write_text("[pytest]\naddopts = --this-option-does-not-exist\n")
+    proc = meshgrade("grade", str(sub), "--rubric", "istio-part2", "--mode", "repo",
+                     "--out", str(tmp_path / "r"), cwd=sub)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
