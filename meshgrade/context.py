@@ -36,6 +36,15 @@ class Context:
             self._cache["pods"] = index_groups(self.index)
         return self._cache["pods"]
 
+    def pods_in(self, namespace: str) -> list[PodGroup]:
+        """Pod groups of one namespace."""
+        if "pods-by-ns" not in self._cache:
+            by_ns: dict[str, list[PodGroup]] = {}
+            for group in self.pods():
+                by_ns.setdefault(group.namespace, []).append(group)
+            self._cache["pods-by-ns"] = by_ns
+        return self._cache["pods-by-ns"].get(namespace, [])
+
     def infra(self) -> list[KObject]:
         """Final state of everything except the routing objects, which come in stages."""
         if "infra" not in self._cache:
@@ -54,8 +63,12 @@ class Context:
         key = ("model", id(stage))
         if key not in self._cache:
             if stage is None:
-                objects = self.index.latest()
+                model = RoutingModel(self.index.latest(),
+                                     ingress_labels=self.settings.ingress_labels)
             else:
-                objects = [*self.infra(), stage]
-            self._cache[key] = RoutingModel(objects, ingress_labels=self.settings.ingress_labels)
+                if "infra-model" not in self._cache:
+                    self._cache["infra-model"] = RoutingModel(
+                        self.infra(), ingress_labels=self.settings.ingress_labels)
+                model = self._cache["infra-model"].with_routing([stage])
+            self._cache[key] = model
         return self._cache[key]

@@ -30,12 +30,12 @@ class App:
 def find_app(ctx: Context) -> tuple[App | None, str]:
     """The student's application: a Service over two workloads that differ by version."""
     candidates = []
-    groups = [g for g in ctx.pods() if g.source.origin != "baseline"]
     for svc in ctx.index.latest("Service"):
         if svc.origin == "baseline" or svc.namespace in SYSTEM_NAMESPACES:
             continue
         if ctx.settings.app_service and svc.name != ctx.settings.app_service:
             continue
+        groups = [g for g in ctx.pods_in(svc.namespace) if g.source.origin != "baseline"]
         behind = selected_groups(groups, label_map(svc.spec.get("selector")), svc.namespace)
         versions = {g.version for g in behind if g.version}
         if len({g.workload for g in behind}) >= 2 and len(versions) >= 2:

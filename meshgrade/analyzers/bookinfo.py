@@ -7,13 +7,12 @@ from ..objects import KObject, selects
 from ..results import CheckReport, Finding, Outcome
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
-from .probes import binds_gateway, claims_mesh_host
+from .probes import binds_gateway, claims_mesh_host, hosts
 from .stages import describe, gateway_outcome, mesh_outcome, only, seen
 
 SERVICES = ("productpage", "reviews", "ratings", "details")
 GATEWAY_PATHS = ("/productpage", "/login", "/logout", "/static/tailwind/tailwind.css",
                  "/api/v1/products")
-GATEWAY_HOST = "192.168.49.2"
 OTHER_USERS = ({}, {"end-user": "mike"}, {"end-user": "Jason"}, {"end-user": "jasmine"})
 
 
@@ -37,8 +36,9 @@ def bookinfo_gateway(ctx: Context) -> CheckReport:
     """MG201: the ingress gateway routes the Bookinfo paths to productpage."""
     best: tuple[int, KObject | None, list[str]] = (-1, None, list(GATEWAY_PATHS))
     for stage in [s for s in ctx.routing_stages() if binds_gateway(s)]:
+        host = hosts(stage)[0]
         missing = [p for p in GATEWAY_PATHS if not _reaches(
-            gateway_outcome(ctx, stage, GATEWAY_HOST, p), "productpage")]
+            gateway_outcome(ctx, stage, host, p), "productpage")]
         if not missing:
             return _passed(stage, "the Bookinfo pages are routed")
         if len(GATEWAY_PATHS) - len(missing) > best[0]:
@@ -55,7 +55,7 @@ def bookinfo_gateway(ctx: Context) -> CheckReport:
 def _why(ctx: Context, stage: KObject | None) -> str:
     if stage is None:
         return " (no VirtualService or HTTPRoute is bound to a gateway)"
-    outcome = gateway_outcome(ctx, stage, GATEWAY_HOST, GATEWAY_PATHS[0])
+    outcome = gateway_outcome(ctx, stage, hosts(stage)[0], GATEWAY_PATHS[0])
     reasons = sorted({t.reason for t in outcome.shares if t.status != 200 and t.reason})
     return f" ({GATEWAY_PATHS[0]} gets {describe(outcome)}: {'; '.join(reasons)})" if reasons \
         else ""

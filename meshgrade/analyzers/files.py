@@ -131,9 +131,7 @@ def schema_valid(ctx: Context) -> CheckReport:
         checked += 1
         for issue in schema.validate(obj.raw):
             findings.append(finding("MG103", "issue", obj, issue.path or None,
-                                    message=f"{issue.message}" + (f" at {issue.path}"
-                                                                  if issue.path else ""),
-                                    hint=issue.hint))
+                                    message=issue.message, hint=issue.hint))
     evidence = {"validated": checked, "not_validated": foreign}
     msg = f"{checked} object(s) match their schema"
     if foreign:

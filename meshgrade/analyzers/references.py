@@ -61,10 +61,13 @@ def vs_host_resolves(ctx: Context) -> CheckReport:
 
 def _dr_for(ctx: Context, host: str, namespace: str) -> list[KObject]:
     """DestinationRules (latest) for the host a VirtualService in ``namespace`` names."""
-    target = fqdn(host, namespace)
-    return [dr for dr in ctx.index.latest("DestinationRule")
-            if isinstance(dr.spec.get("host"), str)
-            and fqdn(dr.spec["host"], dr.namespace) == target]
+    if "dr-by-host" not in ctx._cache:
+        by_host: dict[str, list[KObject]] = {}
+        for dr in ctx.index.latest("DestinationRule"):
+            if isinstance(dr.spec.get("host"), str):
+                by_host.setdefault(fqdn(dr.spec["host"], dr.namespace), []).append(dr)
+        ctx._cache["dr-by-host"] = by_host
+    return ctx._cache["dr-by-host"].get(fqdn(host, namespace), [])
 
 
 def subset_names(dr: KObject) -> list[str]:
@@ -96,14 +99,14 @@ def subset_defined(ctx: Context) -> CheckReport:
 def subset_selects_pods(ctx: Context) -> CheckReport:
     """MG123: each DestinationRule subset selects at least one pod of the host's Service."""
     findings: list[Finding] = []
-    groups = ctx.pods()
     count = 0
     for dr in _own_latest(ctx, "DestinationRule"):
         host = dr.spec.get("host")
         svc = resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
         if svc is None:
             continue
-        behind = selected_groups(groups, label_map(svc.spec.get("selector")), svc.namespace)
+        behind = selected_groups(ctx.pods_in(svc.namespace),
+                                 label_map(svc.spec.get("selector")), svc.namespace)
         for i, subset in enumerate(as_list(dr.spec.get("subsets"))):
             subset = as_dict(subset)
             labels = label_map(subset.get("labels"))
@@ -162,17 +165,15 @@ def gateway_routed(ctx: Context) -> CheckReport:
     """MG126: every Gateway is used by a VirtualService whose hosts fit its servers."""
     findings = []
     gateways = _own_latest(ctx, "Gateway")
-    stages = [o for o in ctx.index.all_stages("VirtualService")]
+    bound: dict[tuple[str, str], list[KObject]] = {}
+    for vs in ctx.index.all_stages("VirtualService"):
+        for _path, ref in gateway_refs(vs):
+            bound.setdefault(split_gateway_ref(ref, vs.namespace), []).append(vs)
     for gw in gateways:
         hosts = server_hosts(gw)
-        used = False
-        for vs in stages:
-            for _path, ref in gateway_refs(vs):
-                if split_gateway_ref(ref, vs.namespace) != (gw.namespace, gw.name):
-                    continue
-                if any(host_fits(str(h), g, vs.namespace)
-                       for h in as_list(vs.spec.get("hosts")) for g in hosts):
-                    used = True
+        used = any(host_fits(str(h), g, vs.namespace)
+                   for vs in bound.get((gw.namespace, gw.name), [])
+                   for h in as_list(vs.spec.get("hosts")) for g in hosts)
         if not used:
             findings.append(finding("MG126", "unused", gw, "spec.servers", hosts=hosts or "none"))
     return CheckReport.from_findings(findings, f"{len(gateways)} Gateway(s) in use",

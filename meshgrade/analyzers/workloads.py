@@ -65,11 +65,10 @@ def service_selects_pods(ctx: Context) -> CheckReport:
     """MG112: each Service's selector matches at least one pod (template)."""
     findings = []
     services = [s for s in _own(ctx, "Service") if label_map(s.spec.get("selector"))]
-    groups = ctx.pods()
     for svc in services:
         selector = label_map(svc.spec.get("selector"))
-        if not selected_groups(groups, selector, svc.namespace):
-            guess = _closest_app(groups, svc, selector)
+        if not selected_groups(ctx.pods_in(svc.namespace), selector, svc.namespace):
+            guess = _closest_app(ctx.pods_in(svc.namespace), svc, selector)
             findings.append(finding("MG112", "no-pods", svc, "spec.selector", selector=selector,
                                     namespace=svc.namespace, guess=guess))
     return CheckReport.from_findings(findings, f"{len(services)} Service(s) select pods",
@@ -88,10 +87,10 @@ def _closest_app(groups, svc: KObject, selector: dict[str, str]) -> str:
 def version_labels(ctx: Context) -> CheckReport:
     """MG113: pods behind a multi-workload Service carry app and version, versions differ."""
     findings: list[Finding] = []
-    groups = ctx.pods()
     services = [s for s in _own(ctx, "Service") if label_map(s.spec.get("selector"))]
     for svc in services:
-        behind = selected_groups(groups, label_map(svc.spec.get("selector")), svc.namespace)
+        behind = selected_groups(ctx.pods_in(svc.namespace), label_map(svc.spec.get("selector")),
+                                 svc.namespace)
         if len({g.workload for g in behind}) < 2:
             continue
         for g in behind:

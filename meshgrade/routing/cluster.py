@@ -118,6 +118,8 @@ class Inventory:
         self._by_ip: dict[str, KObject] = {}
         self._entries: list[tuple[str, KObject]] = []
         self._drs: list[tuple[str, KObject]] = []
+        self._dr_index: tuple[dict[str, list[tuple[str, KObject]]],
+                              list[tuple[str, KObject]]] | None = None
         self.pods: dict[str, list[PodGroup]] = defaultdict(list)
         self.namespace_labels: dict[str, dict[str, str]] = {}
         self._svc_keys: set[tuple[str, str]] = set()
@@ -201,7 +203,14 @@ class Inventory:
         """Look the subset up in the DestinationRules for ``fqdn`` that the client sees: the
         client's namespace first, then the service's, the root namespace, then any other;
         within a namespace the most specific host wins and rules for it are merged."""
-        visible = [(p, dr) for p, dr in self._drs
+        if self._dr_index is None:
+            exact: dict[str, list[tuple[str, KObject]]] = defaultdict(list)
+            wild: list[tuple[str, KObject]] = []
+            for p, dr in self._drs:
+                (wild if "*" in p else exact[p]).append((p, dr))
+            self._dr_index = (exact, wild)
+        exact, wild = self._dr_index
+        visible = [(p, dr) for p, dr in [*exact.get(fqdn, ()), *wild]
                    if host_matches(p, fqdn) and _exported_to(dr, client_ns)]
         if not visible:
             return SubsetLookup(None, None)

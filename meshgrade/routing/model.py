@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -72,7 +73,24 @@ class RoutingModel:
         self.objects = list(latest.values())
         self.sniff_protocol = sniff_protocol
         self.inv = inv = Inventory(self.objects)
-        vss = [o for o in self.objects if o.kind == "VirtualService"]
+        self.gateways = {(o.namespace, o.name): o for o in self.objects
+                         if o.kind == "Gateway" and o.group != GWAPI_GROUP}
+        self._gwapi_gateways = [o for o in self.objects
+                                if o.kind == "Gateway" and o.group == GWAPI_GROUP]
+        self._bound_cache: dict[tuple[str, int | None], tuple[dict[str, _Bound], list]] = {}
+        self._gw_by_host: tuple[list, dict[str, list[int]], list[int]] | None = None
+        self._gateway_candidates("")  # index now, so that with_routing copies share it
+        self._index_routing(self.objects)
+        pods = inv.pods_matching(ingress_labels)
+        self.ingress_pod_labels = [g.labels for g in pods] or [dict(ingress_labels)]
+        self.ingress_namespace = pods[0].namespace if pods else "istio-system"
+        self._port_alias = self._ingress_port_aliases()
+
+    def _index_routing(self, objects: Iterable[KObject]) -> None:
+        """Index the routing objects (VirtualServices, HTTPRoutes) of this state."""
+        inv = self.inv
+        objects = list(objects)
+        vss = [o for o in objects if o.kind == "VirtualService"]
         self.engine = VsEngine(inv, {(o.namespace, o.name): o for o in vss})
         self._mesh_exact: dict[str, list[KObject]] = defaultdict(list)
         self._mesh_wild: list[tuple[str, KObject]] = []
@@ -88,15 +106,15 @@ class RoutingModel:
                         self._mesh_wild.append((host, vs))
             if gateways - {"mesh"}:
                 self._gateway_vs.append((vs, gateways, hosts))
-        self.gateways = {(o.namespace, o.name): o for o in self.objects
-                         if o.kind == "Gateway" and o.group != GWAPI_GROUP}
-        self.gwapi = GatewayApi(
-            inv, [o for o in self.objects if o.kind == "Gateway" and o.group == GWAPI_GROUP],
-            [o for o in self.objects if o.kind == "HTTPRoute"])
-        pods = inv.pods_matching(ingress_labels)
-        self.ingress_pod_labels = [g.labels for g in pods] or [dict(ingress_labels)]
-        self.ingress_namespace = pods[0].namespace if pods else "istio-system"
-        self._port_alias = self._ingress_port_aliases()
+        self.gwapi = GatewayApi(inv, self._gwapi_gateways,
+                                [o for o in objects if o.kind == "HTTPRoute"])
+
+    def with_routing(self, routing: Iterable[KObject]) -> RoutingModel:
+        """The same cluster with only ``routing`` as its VirtualServices and HTTPRoutes;
+        Services, pods, DestinationRules and Gateways are shared, not rebuilt."""
+        other = copy.copy(self)
+        other._index_routing(routing)
+        return other
 
     # -- public API -------------------------------------------------------------------------
 
@@ -238,9 +256,40 @@ class RoutingModel:
         return any(selects(wanted, labels) for labels in self.ingress_pod_labels)
 
     def _bound_gateways(self, host: str, rport: int | None, acc: Acc) -> dict[str, _Bound]:
-        """Classic Gateways on the ingress with an HTTP server that accepts the host."""
+        """Classic Gateways on the ingress with an HTTP server that accepts the host
+        (cached per host and port: Gateways are shared by every routing stage)."""
+        key = (host, rport)
+        if key not in self._bound_cache:
+            scratch = Acc()
+            self._bound_cache[key] = (self._find_bound_gateways(host, rport, scratch),
+                                      scratch.steps)
+        bound, steps = self._bound_cache[key]
+        acc.steps.extend(steps)
+        return {k: _Bound(b.gateway, list(b.scopes), b.port) for k, b in bound.items()}
+
+    def _gateway_candidates(self, host: str) -> list[tuple[tuple[str, str], KObject]]:
+        """Gateways with a server host that names ``host`` exactly or by a wildcard, in
+        their original order."""
+        if self._gw_by_host is None:
+            exact: dict[str, list[int]] = defaultdict(list)
+            wild: list[int] = []
+            items = list(self.gateways.items())
+            for i, (_key, gw) in enumerate(items):
+                patterns = {str(h).rpartition("/")[2].lower()
+                            for server in gw.spec.get("servers") or []
+                            if isinstance(server, Mapping) for h in server.get("hosts") or []}
+                if any("*" in p for p in patterns):
+                    wild.append(i)
+                for p in patterns:
+                    exact[p].append(i)
+            self._gw_by_host = (items, exact, wild)
+        items, exact, wild = self._gw_by_host
+        return [items[i] for i in sorted(set(exact.get(host.lower(), ())) | set(wild))]
+
+    def _find_bound_gateways(self, host: str, rport: int | None, acc: Acc
+                             ) -> dict[str, _Bound]:
         bound: dict[str, _Bound] = {}
-        for (ns, name), gw in self.gateways.items():
+        for (ns, name), gw in self._gateway_candidates(host):
             if not self._selects_ingress(gw):
                 acc.note(gw, "spec.selector", "does not select the ingress gateway pods")
                 continue
