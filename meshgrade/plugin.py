@@ -157,7 +157,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     elif report.failed:
         kind = Outcome.FAILED if report.when == "call" else Outcome.ERROR
         text = report.longreprtext
-        message = text.strip().splitlines()[-1] if text.strip() else "failed"
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = getattr(crash, "message", None) or (
+            text.strip().splitlines()[-1] if text.strip() else "failed")
         session.record_extra(suite, item.name, kind, message, text)
     else:
         session.record_extra(suite, item.name, Outcome.PASSED, "passed")

@@ -141,3 +141,22 @@ def test_grades_from_another_folder_and_ignores_submission_pytest_files(tmp_path
     proc = meshgrade("grade", str(sub), "--rubric", "istio-part2", "--mode", "repo",
                      "--out", str(tmp_path / "r"), cwd=sub)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_instructor_extra_checks_count_with_points(tmp_path: Path) -> None:
+    extra = tmp_path / "instructor_checks"
+    extra.mkdir()
+    (extra / "test_extra.py").write_text(
+        "def test_has_readme():\n    assert True\n\n"
+        "def test_always_fails():\n    assert 1 == 2, 'expected failure'\n")
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("name: with-extra\nchecks:\n  MG101: {points: 1}\n"
+                      "extra:\n  - {path: instructor_checks, points: 2}\n")
+    proc, results = grade(tmp_path, str(EXAMPLES / "part2-app"), "--rubric", str(rubric))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    extras = {c["name"]: c for c in results["checks"] if not c["id"].startswith("MG")}
+    assert extras["test_has_readme"]["outcome"] == "passed"
+    assert extras["test_has_readme"]["score"] == 2
+    assert extras["test_always_fails"]["outcome"] == "failed"
+    assert "expected failure" in extras["test_always_fails"]["message"]
+    assert results["max_score"] == 5 and results["score"] == 3

@@ -39,7 +39,11 @@ def render(run: RunResult, *, color: bool) -> str:
     for c in checks:
         word = _paint(f"{_WORD[c.outcome]:<5}", _COLOR[c.outcome], color)
         pts = f"{fmt_points(c.score)}/{fmt_points(c.max_score)}"
-        lines.append(f"{word} {c.id:<{id_width}}  {c.name:<{width}}  {pts:>7}".rstrip())
+        line = f"{word} {c.id:<{id_width}}  {c.name:<{width}}  {pts:>7}"
+        if c.outcome is Outcome.SKIPPED:  # one line: the reason only
+            lines.append(f"{line}  {_paint(c.message, '2', color)}".rstrip())
+            continue
+        lines.append(line.rstrip())
         lines += _details(c, color)
     score, max_score, counts = totals(checks)
     tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "no checks"
