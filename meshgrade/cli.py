@@ -10,7 +10,8 @@ from pathlib import Path
 
 from . import __version__, registry
 from .results import ExitCode
-from .rubric import RubricError, builtin_names, load
+from .rubric import Rubric, RubricError, builtin_names, load
+from .scoring import parse_fail_under
 
 GRADE_EXAMPLES = """\
 examples:
@@ -139,12 +140,19 @@ def cmd_rubrics(_args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def cmd_rubric_check(args: argparse.Namespace) -> int:
+def _load_rubric(name: str) -> Rubric | None:
+    """The rubric, or None after printing its problems (with file and line)."""
     try:
-        rubric = load(args.file, set(registry.checks()))
+        return load(name, set(registry.checks()))
     except RubricError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
+        return None
+
+
+def cmd_rubric_check(args: argparse.Namespace) -> int:
+    rubric = _load_rubric(args.file)
+    if rubric is None:
         return ExitCode.USAGE
     total = sum(r.points for r in rubric.checks.values())
     print(f"{args.file}: valid rubric '{rubric.name}', {len(rubric.checks)} checks, "
@@ -154,19 +162,16 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from .grade import grade
+    from .plugin import FAIL_UNDER_HELP
 
-    try:
-        rubric = load(args.rubric, set(registry.checks()))
-    except RubricError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    rubric = _load_rubric(args.rubric)
+    if rubric is None:
         return ExitCode.USAGE
     if args.fail_under is not None:
         try:
-            float(args.fail_under.strip().rstrip("%"))
+            parse_fail_under(args.fail_under)
         except ValueError:
-            print(f"error: --fail-under {args.fail_under!r}: give points (7.5) or a percentage "
-                  "(80%)", file=sys.stderr)
+            print(f"error: --fail-under {args.fail_under!r}: {FAIL_UNDER_HELP}", file=sys.stderr)
             return ExitCode.USAGE
     if not _looks_like_source(args.submission):
         print(f"error: {args.submission}: no such folder (give a folder or a git URL)",

@@ -15,7 +15,10 @@ from .limits import MIB, Limits
 from .reports import FORMATS, console, write_reports
 from .results import CheckResult, ExitCode, Outcome, RunResult
 from .rubric import RubricError, load
+from .scoring import parse_fail_under
 from .session import GradingSession, Options
+
+FAIL_UNDER_HELP = "give points (7.5) or a percentage (80%)"
 
 SESSION = pytest.StashKey[GradingSession]()
 RUN = pytest.StashKey[RunResult]()
@@ -62,23 +65,17 @@ def pytest_configure(config: pytest.Config) -> None:
     except RubricError as exc:
         raise pytest.UsageError(f"invalid rubric:\n{exc}") from None
     fail_under = config.getoption("fail_under")
-    if fail_under is not None and not _is_number(fail_under.strip().rstrip("%")):
-        raise pytest.UsageError(
-            f"--fail-under {fail_under!r}: give points (7.5) or a percentage (80%)")
+    if fail_under is not None:
+        try:
+            parse_fail_under(fail_under)
+        except ValueError:
+            raise pytest.UsageError(f"--fail-under {fail_under!r}: {FAIL_UNDER_HELP}") from None
     config.stash[SESSION] = GradingSession(_options(config, rubric))
     package = fixtures_package()
     for name in FIXTURE_MODULES:
         module = importlib.import_module(f"{package}.{name}")
         if not config.pluginmanager.is_registered(module):
             config.pluginmanager.register(module, f"meshgrade-fixtures-{name}")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def fixtures_package() -> str:
@@ -171,10 +168,9 @@ def exit_code(run: RunResult, fail_under: str | None) -> ExitCode:
     if not run.gradable:
         return ExitCode.NOT_GRADABLE
     if fail_under:
-        text = fail_under.strip()
-        target = float(text.rstrip("%"))
-        reached = (run.score / run.max_score * 100 if run.max_score else 100.0) if \
-            text.endswith("%") else run.score
+        target, percent = parse_fail_under(fail_under)
+        reached = (run.score / run.max_score * 100 if run.max_score else 100.0) if percent \
+            else run.score
         return ExitCode.OK if reached >= target - 1e-9 else ExitCode.FAILED
     graded: list[CheckResult] = [c for c in run.checks if c.max_score > 0]
     return ExitCode.OK if all(c.outcome is Outcome.PASSED for c in graded) else ExitCode.FAILED

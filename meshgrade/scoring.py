@@ -7,6 +7,12 @@ from .results import CheckReport, CheckResult, Outcome
 from .rubric import CheckRule
 
 
+def parse_fail_under(text: str) -> tuple[float, bool]:
+    """``--fail-under`` as (value, is_percent): ``7.5`` points or ``80%``; ValueError if bad."""
+    text = text.strip()
+    return float(text.rstrip("%")), text.endswith("%")
+
+
 def score(check: Check, rule: CheckRule, report: CheckReport, duration_s: float = 0.0
           ) -> CheckResult:
     """A CheckResult: skipped counts 0 of 0 unless the rubric says skipped checks count."""

@@ -160,3 +160,21 @@ def test_instructor_extra_checks_count_with_points(tmp_path: Path) -> None:
     assert extras["test_always_fails"]["outcome"] == "failed"
     assert "expected failure" in extras["test_always_fails"]["message"]
     assert results["max_score"] == 5 and results["score"] == 3
+
+
+def test_bad_fail_under_is_usage_error(tmp_path: Path) -> None:
+    proc, _ = grade(tmp_path, str(EXAMPLES / "part2-app"), "--fail-under", "lots")
+    assert proc.returncode == 2 and "--fail-under" in proc.stderr
+
+
+def test_github_format_under_actions(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    out = tmp_path / "out"
+    env = {**__import__("os").environ, "GITHUB_ACTIONS": "true",
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    proc = subprocess.run([sys.executable, "-m", "meshgrade", "grade", str(EXAMPLES / "broken"),
+                           "--mode", "repo", "--out", str(out)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == 1
+    assert "::error file=reviews-canary.yaml,line=14," in proc.stdout
+    assert "MG103" in summary.read_text()

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..objects import KObject, selects
-from .cluster import Inventory, is_http_port, spread, str_map
+from .cluster import Inventory, _exported_to, is_http_port, spread, str_map
 from .gatewayapi import GROUP as GWAPI_GROUP
 from .gatewayapi import GatewayApi
 from .hosts import best_match, host_matches
@@ -45,14 +45,6 @@ def _scope_allows(scope: str, gateway_ns: str, vs_ns: str) -> bool:
     if scope == ".":
         return vs_ns == gateway_ns
     return scope == vs_ns
-
-
-def _exported_to(obj: KObject, namespace: str) -> bool:
-    export = obj.spec.get("exportTo")
-    if not isinstance(export, list) or not export:
-        return True
-    return any(e == "*" or e == namespace or (e == "." and obj.namespace == namespace)
-               for e in map(str, export))
 
 
 class RoutingModel:
