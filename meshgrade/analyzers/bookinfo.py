@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..context import Context
-from ..objects import KObject, selects
+from ..objects import KObject
 from ..results import CheckReport, Finding, Outcome
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
@@ -88,12 +88,22 @@ def _has_version_subset(ctx: Context, service: str, version: str) -> bool:
         for subset in as_list(dr.spec.get("subsets")):
             if label_map(as_dict(subset).get("labels")).get("version") == version:
                 return True
-    # the Gateway API form: a per-version Service (reviews-v2) selecting that version
+    # the Gateway API form: routes name a per-version Service (reviews-v2) for that version
+    routed = _backend_names(ctx)
     for svc in ctx.index.latest("Service"):
         sel = label_map(svc.spec.get("selector"))
-        if svc.namespace == ns and selects({"app": service, "version": version}, sel):
+        if svc.namespace == ns and svc.name in routed and sel.get("version") == version \
+                and sel.get("app") == service:
             return True
     return False
+
+
+def _backend_names(ctx: Context) -> set[str]:
+    """Services that the submission's HTTPRoutes send traffic to."""
+    return {str(as_dict(ref).get("name")) for route in ctx.routing_stages()
+            if route.kind == "HTTPRoute"
+            for rule in as_list(route.spec.get("rules"))
+            for ref in as_list(as_dict(rule).get("backendRefs"))}
 
 
 def route_all_v1(ctx: Context) -> CheckReport:
