@@ -19,9 +19,14 @@ def _load(name: str) -> tuple[KObject, ...]:
                          lines=d.lines) for d in docs if isinstance(d.value, dict))
 
 
-def objects(bookinfo: bool = True) -> list[KObject]:
-    """The Istio install, plus Bookinfo unless ``bookinfo`` is False."""
+def objects(bookinfo: bool = True, *, lab: bool = False) -> list[KObject]:
+    """The Istio install, plus Bookinfo unless ``bookinfo`` is False. ``lab`` adds what the
+    course's Quick start leaves running: Kiali, Prometheus and the Bookinfo gateway."""
     out = list(_load("istio"))
+    if lab:
+        out.extend(_load("addons"))
     if bookinfo:
         out.extend(_load("bookinfo"))
+        if lab:
+            out.extend(_load("bookinfo-gateway"))
     return out

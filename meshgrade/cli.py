@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                        description="The check catalogue: ID, name, sources, title.")
     c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
+    from .lab.commands import add_parser as add_lab_parser
+
+    add_lab_parser(sub)
     sub.add_parser("rubrics", help="list the built-in rubrics")
     r = sub.add_parser("rubric", help="rubric tools: `meshgrade rubric check FILE`")
     rsub = r.add_subparsers(dest="rubric_command", metavar="ACTION")
@@ -88,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: 0 for --help, 2 for bad usage
         return int(exc.code or 0)
     handler = {"grade": cmd_grade, "checks": cmd_checks, "rubrics": cmd_rubrics,
-               "rubric": cmd_rubric_check}[args.command]
+               "rubric": cmd_rubric_check, "lab": cmd_lab}[args.command]
     return int(handler(args))
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from .lab.commands import run
+
+    return run(args)
 
 
 def cmd_checks(args: argparse.Namespace) -> int:

@@ -1,0 +1,56 @@
+"""Reading files for the lab (like ``kubectl apply -f``) and keying objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..loader import load_folder
+from ..objects import GATEWAY_API_GROUP
+
+ROUTING_KINDS = frozenset({"VirtualService", "DestinationRule", "Gateway", "HTTPRoute",
+                           "ServiceEntry"})
+CLUSTER_SCOPED = frozenset({"Namespace", "CustomResourceDefinition"})
+
+
+class ManifestError(Exception):
+    """A file given to the lab does not parse; the message names the file and line."""
+
+
+def key_of(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(API group, kind, namespace, name): one object whatever its version."""
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    kind = str(obj.get("kind", ""))
+    meta = obj.get("metadata") or {}
+    ns = "" if kind in CLUSTER_SCOPED else (meta.get("namespace") or "default")
+    if group == GATEWAY_API_GROUP or not group.startswith("networking.istio.io"):
+        return group, kind, ns, str(meta.get("name", ""))
+    return "networking.istio.io", kind, ns, str(meta.get("name", ""))
+
+
+def load_paths(paths: list[Path]) -> list[dict[str, Any]]:
+    """Objects of files and folders, in the order given (files of a folder sorted)."""
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            root, only = path, None
+        elif path.is_file():
+            root, only = path.parent, path.name
+        else:
+            raise ManifestError(f"{path}: no such file or folder")
+        sub = load_folder(root)
+        problems = [i for i in sub.issues if only is None or i.file == only]
+        if problems:
+            first = problems[0]
+            where = f"{root / first.file}:{first.line}" if first.line else str(root / first.file)
+            raise ManifestError(f"{where}: {first.message}")
+        for obj in sub.objects:
+            if only is None or obj.file == only:
+                if obj.kind and obj.name:
+                    raw = dict(obj.raw)
+                    raw["metadata"] = dict(obj.metadata)
+                    if obj.kind not in CLUSTER_SCOPED:
+                        raw["metadata"].setdefault("namespace", obj.namespace)
+                    out.append(raw)
+    return out

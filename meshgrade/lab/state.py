@@ -1,0 +1,43 @@
+"""A detached lab's state folder: ``state.json`` (pid, URLs, status) and ``lab.log``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def state_dir(given: str | None = None) -> Path:
+    """``--state``, else ``$MESHGRADE_LAB_STATE``, else one folder per user."""
+    if given:
+        return Path(given)
+    if os.environ.get("MESHGRADE_LAB_STATE"):
+        return Path(os.environ["MESHGRADE_LAB_STATE"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "meshgrade" / "lab"
+
+
+def write(folder: Path, data: dict[str, Any]) -> None:
+    """Replace state.json atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "state.json.tmp"
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, folder / "state.json")
+
+
+def read(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

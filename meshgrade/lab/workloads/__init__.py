@@ -1,0 +1,149 @@
+"""Emulated pods for the lab: Bookinfo services, a generic echo workload and the addons.
+
+Each pod is an HTTP/1.1 server on its own loopback port. Pods call other services through the
+mesh (`http://127.0.0.1:<mesh port><path>` with `Host: <service>:9080`), count the requests they
+receive in a shared `Telemetry`, and obey the `Faults` set for their workload."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from .addons import AddonServer, start_addon
+from .bookinfo import SessionCodec, is_bookinfo, make_app
+from .generic import Generic
+from .server import (
+    SERVICE_HEADER,
+    SOURCE_HEADER,
+    App,
+    Fault,
+    Faults,
+    MeshClient,
+    PodServer,
+    PodSpec,
+    Request,
+    Response,
+)
+from .telemetry import Telemetry
+
+__all__ = ["AddonServer", "Fault", "Faults", "PodSpec", "Request", "Response", "Telemetry",
+           "Workloads", "start_addon"]
+
+
+class Pod:
+    """A running pod: its server plus the pipeline faults -> app -> identity headers ->
+    telemetry."""
+
+    def __init__(self, spec: PodSpec, app: App, *, telemetry: Telemetry, faults: Faults,
+                 mesh: MeshClient | None = None, port: int = 0) -> None:
+        self.spec = spec
+        self.app = app
+        self.telemetry = telemetry
+        self.faults = faults
+        self.mesh = mesh
+        self.server = PodServer(self._handle, spec.name, port)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def _handle(self, request: Request) -> Response | None:
+        spec = self.spec
+        fault = self.faults.get(spec.workload)
+        if fault.down:
+            return None
+        if fault.latency_s:
+            self.server.sleep(fault.latency_s)
+        if fault.error_rate and self.faults.roll(fault.error_rate):
+            response = Response.text("fault injected", 503)
+        else:
+            try:
+                response = self.app(request)
+            except Exception:  # answer 500 like a crashed handler
+                response = Response.text("internal server error", 500)
+        response.headers.append(("x-meshgrade-pod", spec.name))
+        if spec.version is not None:
+            response.headers.append(("x-meshgrade-version", spec.version))
+        service = request.header(SERVICE_HEADER) or spec.app or spec.workload
+        self.telemetry.record(service, spec.workload, spec.version,
+                              request.header(SOURCE_HEADER) or "unknown", response.status)
+        return response
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.mesh is not None:
+            self.mesh.close()
+
+
+class Workloads:
+    """The running pods of one lab.
+
+    ``mesh_url`` (or a callable returning it, read at call time) is where pods send their calls
+    to other services. ``page_style`` "new" (Istio 1.23+) or "old" picks the product page."""
+
+    def __init__(self, mesh_url: Callable[[], str] | str, *, telemetry: Telemetry | None = None,
+                 faults: Faults | None = None, page_style: str = "new",
+                 mesh_timeout_s: float = 3.0) -> None:
+        if page_style not in ("new", "old"):
+            raise ValueError(f"page_style must be 'new' or 'old', not {page_style!r}")
+        self._mesh_url: Callable[[], str] = (
+            mesh_url if callable(mesh_url) else (lambda: str(mesh_url)))
+        self.telemetry = telemetry if telemetry is not None else Telemetry()
+        self.faults = faults if faults is not None else Faults()
+        self.page_style = page_style
+        self.mesh_timeout_s = mesh_timeout_s
+        self._sessions = SessionCodec(secrets.token_bytes(32))  # shared by productpage pods
+        self._lock = threading.Lock()
+        self._pods: dict[str, Pod] = {}
+
+    def start_pod(self, spec: PodSpec, port: int = 0) -> int:
+        """Start the pod (Bookinfo or generic, by its labels) and return its port."""
+        with self._lock:
+            if spec.name in self._pods:
+                raise ValueError(f"pod {spec.name!r} is already running")
+        mesh = None
+        if is_bookinfo(spec):
+            mesh = MeshClient(self._mesh_url, spec.workload, self.mesh_timeout_s)
+            app = make_app(spec, mesh, self._sessions, self.page_style)
+        else:
+            app = Generic(spec)
+        pod = Pod(spec, app, telemetry=self.telemetry, faults=self.faults, mesh=mesh, port=port)
+        with self._lock:
+            if spec.name in self._pods:
+                pod.stop()
+                raise ValueError(f"pod {spec.name!r} is already running")
+            self._pods[spec.name] = pod
+        return pod.port
+
+    def stop_pod(self, name: str) -> None:
+        """Stop one pod (unknown names are ignored)."""
+        with self._lock:
+            pod = self._pods.pop(name, None)
+        if pod is not None:
+            pod.stop()
+
+    def ports(self) -> dict[str, int]:
+        """Pod name -> port of every running pod."""
+        with self._lock:
+            return {name: pod.port for name, pod in self._pods.items()}
+
+    def specs(self) -> dict[str, PodSpec]:
+        with self._lock:
+            return {name: pod.spec for name, pod in self._pods.items()}
+
+    def stop(self) -> None:
+        """Stop every pod."""
+        with self._lock:
+            pods = list(self._pods.values())
+            self._pods.clear()
+        for pod in pods:
+            pod.stop()
+
+    def __enter__(self) -> Workloads:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
