@@ -22,7 +22,7 @@ FAIL_UNDER_HELP = "give points (7.5) or a percentage (80%)"
 
 SESSION = pytest.StashKey[GradingSession]()
 RUN = pytest.StashKey[RunResult]()
-FIXTURE_MODULES = ("submission", "live")
+FIXTURE_MODULES = ("submission", "live", "lab")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

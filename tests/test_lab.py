@@ -200,3 +200,34 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_faults_and_delayed_push() -> None:
+    with Lab().start() as lab:
+        url = f"http://{lab.gateway_url}/productpage"
+        lab.faults.set("reviews-v1", error_rate=1.0)
+        lab.faults.set("reviews-v2", error_rate=1.0)
+        lab.faults.set("reviews-v3", error_rate=1.0)
+        page = session().get(url, timeout=10).text
+        assert "Sorry, product reviews are currently unavailable" in page
+        lab.faults.clear()
+        lab.push_delay_s = 0.5
+        lab.apply([PART1 / "destination-rule-all.yaml", PART1 / "virtual-service-reviews-v3.yaml"])
+        early = sample(url, 9)
+        assert len(early) > 1  # the change has not reached Envoy yet
+        time.sleep(0.8)
+        assert sample(url, 6) == Counter({"v3": 6})
+
+
+def test_killed_lab_leaves_no_envoy(tmp_path: Path) -> None:
+    env = {**os.environ, "MESHGRADE_LAB_STATE": str(tmp_path / "state")}
+    up = meshgrade("lab", "up", "--detach", env=env)
+    assert up.returncode == 0, up.stderr
+    status = json.loads(meshgrade("lab", "status", "--json", env=env).stdout)
+    os.kill(status["pid"], 9)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(status["envoy_pid"]):
+        time.sleep(0.05)
+    assert not _alive(status["envoy_pid"])
+    gone = meshgrade("lab", "status", env=env)
+    assert gone.returncode == 3 and "no lab is running" in gone.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -100,8 +101,10 @@ def _serve(args: argparse.Namespace, folder: Path) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
+    run_dir = folder / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)  # left over by a lab that was killed
     try:
-        lab = Lab(bookinfo=not args.no_bookinfo, workdir=folder / "run").start(args.files)
+        lab = Lab(bookinfo=not args.no_bookinfo, workdir=run_dir).start(args.files)
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -118,6 +121,7 @@ def _serve(args: argparse.Namespace, folder: Path) -> int:
     finally:
         lab.stop()
         (folder / "state.json").unlink(missing_ok=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 

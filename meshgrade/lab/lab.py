@@ -54,6 +54,8 @@ class Lab:
         self._lock = threading.RLock()
         self.started_s = 0.0
         self.config_version = 0
+        self.push_delay_s = 0.0  # > 0: Envoy gets changes this late, as a slow istiod would
+        self._pending: threading.Timer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -77,6 +79,8 @@ class Lab:
 
     def stop(self) -> None:
         """Stop everything the lab started and remove its folder."""
+        if self._pending is not None:
+            self._pending.cancel()
         for step in (self.api.stop, self.envoy.stop, self.workloads.stop,
                      *[a.stop for a in self._addons.values()]):
             try:
@@ -164,7 +168,20 @@ class Lab:
 
     def _converge(self) -> None:
         self._sync_pods()
-        self.envoy.apply(self._envoy_config())
+        config = self._envoy_config()
+        if self.push_delay_s <= 0:
+            self.envoy.apply(config)
+            return
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending = threading.Timer(self.push_delay_s, self._push_late, (config,))
+        self._pending.daemon = True
+        self._pending.start()
+
+    def _push_late(self, config: xds.EnvoyConfig) -> None:
+        with self._lock:
+            if self.envoy.running:
+                self.envoy.apply(config)
 
     # -- pods and Envoy -------------------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""Benchmark: the local mesh lab, side by side in one run.
+
+- start: ``Lab().start()`` until the first 200 from /productpage through the gateway
+- requests per second through the gateway: a keep-alive client, a new connection per
+  request, and a ``curl`` subprocess per request (the official docs' method)
+- config change to effect: ``lab.apply`` of a routing file (returns once Envoy serves it),
+  and until a client sees the new version
+- resident memory of the lab process and of Envoy
+
+    python benchmarks/lab.py [--requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import resource
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from meshgrade.lab.lab import Lab
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "part1-bookinfo"
+POD = re.compile(r"reviews-(v\d+)-")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def rate(n: int, fn) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=300)
+    n = parser.parse_args().requests
+    print(f"meshgrade lab benchmark, {time.strftime('%Y-%m-%d')}; {n} requests per client")
+    t0 = time.perf_counter()
+    lab = Lab().start()
+    try:
+        host, port = lab.gateway_url.split(":")
+        session = requests.Session()
+        session.trust_env = False
+        url = f"http://{lab.gateway_url}/productpage"
+        while session.get(url, timeout=10).status_code != 200:
+            pass
+        ready = time.perf_counter() - t0
+        print(f"{'lab start to first 200':<44} {ready * 1000:9.0f} ms   (goal < 1000 ms)")
+        print(f"{'  of which Lab.start()':<44} {lab.started_s * 1000:9.0f} ms")
+
+        def keep_alive() -> None:
+            assert session.get(url, timeout=10).status_code == 200
+
+        def new_connection() -> None:
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+            conn.request("GET", "/productpage")
+            assert conn.getresponse().status == 200
+            conn.close()
+
+        curl = shutil.which("curl")
+
+        def curl_each() -> None:
+            subprocess.run([curl, "-s", "-o", "/dev/null", "-f", url], check=True)
+
+        rates = {"keep-alive client": rate(n, keep_alive),
+                 "new connection per request": rate(n, new_connection)}
+        if curl:
+            rates["curl subprocess per request"] = rate(max(n // 3, 10), curl_each)
+        base = rates.get("curl subprocess per request")
+        for name, value in rates.items():
+            ratio = f"   {value / base:4.1f}x the curl loop" if base else ""
+            print(f"{'requests/s, ' + name:<44} {value:9.0f}{ratio}")
+        lab.apply([EXAMPLES / "destination-rule-all.yaml"])
+        rounds = []
+        seen = []
+        for i in range(10):
+            target = EXAMPLES / ("virtual-service-reviews-v3.yaml" if i % 2 == 0
+                                 else "virtual-service-all-v1.yaml")
+            want = "v3" if i % 2 == 0 else "v1"
+            start = time.perf_counter()
+            lab.apply([target])
+            rounds.append(time.perf_counter() - start)
+            while POD.search(session.get(url, timeout=10).text).group(1) != want:
+                pass
+            seen.append(time.perf_counter() - start)
+        rounds.sort()
+        seen.sort()
+        print(f"{'config change, lab.apply round trip (median)':<44} "
+              f"{rounds[len(rounds) // 2] * 1000:9.1f} ms   (goal < 100 ms)")
+        print(f"{'config change, until a client sees it (max)':<44} {seen[-1] * 1000:9.1f} ms")
+        print(f"{'Envoy apply latency (last)':<44} {lab.envoy.last_apply_s * 1000:9.1f} ms")
+        print(f"{'resident memory, lab process':<44} "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:9.0f} MiB (peak)")
+        print(f"{'resident memory, Envoy':<44} {rss_mib(lab.envoy.pid):9.0f} MiB")
+    finally:
+        lab.stop()
+
+
+if __name__ == "__main__":
+    main()
