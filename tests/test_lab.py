@@ -16,7 +16,7 @@ import requests
 
 from meshgrade.lab.lab import Lab
 
-from .conftest import EXAMPLES
+from .conftest import CASES, EXAMPLES
 
 PART1 = EXAMPLES / "part1-bookinfo"
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -231,3 +231,15 @@ def test_killed_lab_leaves_no_envoy(tmp_path: Path) -> None:
     assert not _alive(status["envoy_pid"])
     gone = meshgrade("lab", "status", env=env)
     assert gone.returncode == 3 and "no lab is running" in gone.stderr
+
+
+def test_gateway_api_gateway_gets_istio_deployment_and_service(tmp_path: Path) -> None:
+    gw = tmp_path / "gw.yaml"
+    gw.write_text((CASES / "MG201" / "good-gateway-api" / "gw.yaml").read_text())
+    with Lab().start([gw]) as lab:
+        assert session().get(f"http://{lab.gateway_url}/productpage", timeout=10).ok
+        got = kubectl(lab, "get", "deploy,svc", "bookinfo-gateway-istio")
+        assert got.returncode == 0 and got.stdout.count("bookinfo-gateway-istio") == 2
+        waited = kubectl(lab, "wait", "--for=condition=programmed",
+                         "gateways.gateway.networking.k8s.io/bookinfo-gateway", "--timeout=5s")
+        assert waited.returncode == 0, waited.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import baseline
 from ..objects import KObject, selects
-from . import xds
+from . import gatewayapi, xds
 from .apiserver import ApiServer, ObjectStore
 from .envoy import EnvoyProxy
 from .manifests import CLUSTER_SCOPED, ROUTING_KINDS, key_of, load_paths
@@ -163,6 +163,10 @@ class Lab:
             obj["metadata"].setdefault("namespace", "default")
         if obj.get("kind") == "Deployment":
             obj = deployment_status(obj)
+        if gatewayapi.is_istio_gateway(obj):
+            obj = gatewayapi.with_status(obj, LOOPBACK)
+            for extra in gatewayapi.derived(obj):
+                self._put(extra)
         self.objects[key_of(obj)] = obj
         self.store.put(obj)
 
@@ -208,8 +212,8 @@ class Lab:
             self.store.put(pod)
             meta = pod["metadata"]
             labels = dict(meta.get("labels") or {})
-            if meta["namespace"] == "istio-system":
-                continue  # the control plane and gateways are not emulated as workloads
+            if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels:
+                continue  # the control plane and gateways are Envoy's job, not workloads
             self.workloads.start_pod(PodSpec(
                 name=name, namespace=meta["namespace"], app=labels.get("app", ""),
                 version=labels.get("version"), workload=meta["ownerReferences"][0]["name"]
