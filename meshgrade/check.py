@@ -50,10 +50,11 @@ class Check:
 def run(check: Check, ctx: Context | None) -> tuple[CheckReport, float]:
     """Evaluate one check; a crash becomes an ``error`` report with the traceback."""
     start = time.perf_counter()
-    if check.fn is None or ctx is None or not (set(check.sources) & ctx.sources):
-        reason = NO_LIVE_SOURCE if check.fn is None or ctx is None else (
-            f"needs a {' or '.join(check.sources)} source; this run has {ctx.source}")
-        return CheckReport(Outcome.SKIPPED, reason), time.perf_counter() - start
+    if check.fn is None or ctx is None:
+        return CheckReport(Outcome.SKIPPED, NO_LIVE_SOURCE), time.perf_counter() - start
+    if not set(check.sources) & ctx.sources:
+        outcome = Outcome.ERROR if ctx.live_error else Outcome.SKIPPED
+        return CheckReport(outcome, ctx.live_reason), time.perf_counter() - start
     try:
         report = check.fn(ctx)
     except Exception as exc:  # a crash in one check must not lose the run

@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: istio-full)")
     g.add_argument("--mode", default="auto", choices=("auto", "repo", "lab", "cluster"),
                    help="auto: cluster when a kubeconfig, context or gateway URL is given, "
-                        "else the local lab, else repo (default: auto)")
+                        "else the local lab (repo when the lab cannot start) (default: auto)")
     g.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (cluster mode)")
     g.add_argument("--context", metavar="NAME", help="kubeconfig context (cluster mode)")
     g.add_argument("--namespace", default="default", metavar="NS",
@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
                    "points, or N%% of the maximum")
     g.add_argument("--student", help="student name shown in the reports")
     g.add_argument("--seed", type=int, help="sampling order seed, for reproducible runs")
+    g.add_argument("--apply-stages", action="store_true",
+                   help="cluster mode: apply each routing stage of the submission, sample it, "
+                        "and restore the original objects (needs write access; see "
+                        "deploy/grader-rbac.yaml)")
+    g.add_argument("--allow-kubeconfig-exec", action="store_true",
+                   help="accept a kubeconfig whose user runs an exec or auth-provider plugin "
+                        "(refused by default: a student's kubeconfig must not run commands)")
     g.add_argument("--max-file-mib", type=float, default=1.0,
                    help="skip YAML files larger than this many MiB (default: 1)")
     g.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
@@ -75,6 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     from .lab.commands import add_parser as add_lab_parser
 
     add_lab_parser(sub)
+    d = sub.add_parser("doctor", help="what the given credentials may do, and whether the "
+                       "gateway answers", description="Check a cluster before grading: "
+                       "access (SelfSubjectAccessReview) and the gateway.")
+    rs = sub.add_parser("restore", help="undo an interrupted --apply-stages run from its "
+                        "journal", description="Put back the routing objects saved in a "
+                        "restore journal (reports/restore-RUN.json).")
+    rs.add_argument("journal", type=Path, help="the restore-*.json file")
+    for cluster_cmd in (d, rs):
+        cluster_cmd.add_argument("--kubeconfig", metavar="FILE")
+        cluster_cmd.add_argument("--context", metavar="NAME")
+        cluster_cmd.add_argument("--allow-kubeconfig-exec", action="store_true")
+    d.add_argument("--namespace", default="default")
+    d.add_argument("--gateway-url", metavar="URL")
     sub.add_parser("rubrics", help="list the built-in rubrics")
     r = sub.add_parser("rubric", help="rubric tools: `meshgrade rubric check FILE`")
     rsub = r.add_subparsers(dest="rubric_command", metavar="ACTION")
@@ -91,8 +111,50 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: 0 for --help, 2 for bad usage
         return int(exc.code or 0)
     handler = {"grade": cmd_grade, "checks": cmd_checks, "rubrics": cmd_rubrics,
-               "rubric": cmd_rubric_check, "lab": cmd_lab}[args.command]
+               "rubric": cmd_rubric_check, "lab": cmd_lab, "doctor": cmd_doctor,
+               "restore": cmd_restore}[args.command]
     return int(handler(args))
+
+
+def _connect(args: argparse.Namespace):
+    from .cluster.connect import ClusterError, connect
+
+    try:
+        return connect(args.kubeconfig, args.context, allow_exec=args.allow_kubeconfig_exec)
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .cluster.doctor import doctor
+
+    client = _connect(args)
+    if client is None:
+        return ExitCode.NOT_GRADABLE
+    rows = doctor(client, args.namespace, args.gateway_url)
+    for what, ok, detail in rows:
+        print(f"{'ok  ' if ok else 'NO  '} {what}: {detail}")
+    return ExitCode.OK if all(ok for _w, ok, _d in rows) else ExitCode.FAILED
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .cluster.connect import ClusterError
+    from .stagerun import restore_from_journal
+
+    if not args.journal.is_file():
+        print(f"error: {args.journal}: no such journal", file=sys.stderr)
+        return ExitCode.USAGE
+    client = _connect(args)
+    if client is None:
+        return ExitCode.NOT_GRADABLE
+    try:
+        count = restore_from_journal(client, args.journal)
+    except (ClusterError, OSError, ValueError, KeyError) as exc:
+        print(f"error: restore failed: {exc}", file=sys.stderr)
+        return ExitCode.NOT_GRADABLE
+    print(f"restored {count} routing object(s) from {args.journal}")
+    return ExitCode.OK
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

@@ -25,11 +25,14 @@ class Context:
     settings: Settings = field(default_factory=Settings)
     source: str = "repo"
     submission: LoadedSubmission | None = None
+    live: Any = None               # meshgrade.live.Live when a cluster or the lab is there
+    live_reason: str = "no cluster or lab yet"   # why there is no live source
+    live_error: bool = False       # the live source failed: live checks are errors
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def sources(self) -> set[str]:
-        return {self.source}
+        return {self.source, "cluster", "traffic"} if self.live is not None else {self.source}
 
     def pods(self) -> list[PodGroup]:
         if "pods" not in self._cache:

@@ -38,9 +38,16 @@ def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
            "--meshgrade-quiet"]
     for fmt in args.formats or []:
         out += ["--format", fmt]
-    for flag, value in (("--student", args.student), ("--fail-under", args.fail_under)):
+    for flag, value in (("--student", args.student), ("--fail-under", args.fail_under),
+                        ("--kubeconfig", args.kubeconfig), ("--context", args.context),
+                        ("--namespace", args.namespace), ("--gateway-url", args.gateway_url),
+                        ("--seed", None if args.seed is None else str(args.seed))):
         if value is not None:
             out += [flag, value]
+    for flag, on in (("--apply-stages", args.apply_stages),
+                     ("--allow-kubeconfig-exec", args.allow_kubeconfig_exec)):
+        if on:
+            out.append(flag)
     if not args.verbose:
         out += ["-p", "no:terminal"]
     else:

@@ -39,6 +39,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="pass when the score reaches SCORE points (or N%%)")
     group.addoption("--max-file-mib", type=float, default=1.0,
                     help="skip YAML files larger than this (default 1 MiB)")
+    group.addoption("--kubeconfig", default=None, help="kubeconfig file (cluster mode)")
+    group.addoption("--context", dest="kube_context", default=None, help="kubeconfig context")
+    group.addoption("--namespace", dest="app_namespace", default="default",
+                    help="application namespace (default: default)")
+    group.addoption("--gateway-url", default=None, help="ingress gateway URL (cluster mode)")
+    group.addoption("--apply-stages", action="store_true",
+                    help="cluster mode: apply each routing stage, sample, restore (writes!)")
+    group.addoption("--allow-kubeconfig-exec", action="store_true",
+                    help="accept a kubeconfig whose user runs an exec/auth-provider plugin")
+    group.addoption("--seed", type=int, default=None, help="sampling order seed")
     group.addoption("--meshgrade-quiet", action="store_true",
                     help="do not print the meshgrade summary (the meshgrade command does)")
 
@@ -53,7 +63,14 @@ def _options(config: pytest.Config, rubric) -> Options:
     return Options(submission=config.getoption("submission"), rubric=rubric,
                    mode=config.getoption("mode"), out=Path(config.getoption("out")),
                    formats=tuple(dict.fromkeys(formats)), student=config.getoption("student"),
-                   fail_under=config.getoption("fail_under"), limits=limits)
+                   fail_under=config.getoption("fail_under"), limits=limits,
+                   kubeconfig=config.getoption("kubeconfig"),
+                   kube_context=config.getoption("kube_context"),
+                   namespace=config.getoption("app_namespace"),
+                   gateway_url=config.getoption("gateway_url"),
+                   apply_stages=config.getoption("apply_stages"),
+                   allow_kubeconfig_exec=config.getoption("allow_kubeconfig_exec"),
+                   seed=config.getoption("seed"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from . import catalogue
-from .analyzers import app, bookinfo, files, references, workloads
+from .analyzers import app, apptraffic, bookinfo, files, references, traffic, workloads
 from .check import Check, CheckFn
 
 _FUNCTIONS: dict[str, CheckFn | None] = {
@@ -42,10 +42,18 @@ _FUNCTIONS: dict[str, CheckFn | None] = {
     "MG213": app.app_exposed,
     "MG214": app.app_header_route,
     "MG215": app.app_weighted_route,
-    # live checks: pending until the lab and the cluster source exist
+    # cluster state: pending until the cluster source lands
     **{cid: None for cid in ("MG301", "MG302", "MG303", "MG304", "MG305", "MG306", "MG307",
-                             "MG308", "MG309", "MG401", "MG402", "MG403", "MG404", "MG405",
-                             "MG406", "MG411", "MG412", "MG413")},
+                             "MG308", "MG309")},
+    "MG401": traffic.productpage_reachable,
+    "MG402": traffic.routing_observed,
+    "MG403": traffic.all_v1_observed,
+    "MG404": traffic.jason_v2_observed,
+    "MG405": traffic.shift_50_observed,
+    "MG406": traffic.shift_100_observed,
+    "MG411": apptraffic.app_reachable,
+    "MG412": apptraffic.app_header_observed,
+    "MG413": apptraffic.app_weights_observed,
 }
 
 

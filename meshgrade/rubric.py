@@ -171,7 +171,7 @@ class _Validator:
             return Settings()
         types = {"weights_total_100": bool, "expected_split": dict, "ingress_labels": dict,
                  "app_service": str, "namespace": str, "bookinfo_baseline": bool,
-                 "skipped_count": bool}
+                 "skipped_count": bool, "oracle": dict}
         for key, val in value.items():
             want = types.get(key)
             if want is None:

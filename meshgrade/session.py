@@ -26,6 +26,13 @@ class Options:
     student: str | None = None
     fail_under: str | None = None
     limits: Limits = field(default_factory=Limits)
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    namespace: str = "default"
+    gateway_url: str | None = None
+    apply_stages: bool = False
+    allow_kubeconfig_exec: bool = False
+    seed: int | None = None
 
 
 class GradingSession:
@@ -43,9 +50,7 @@ class GradingSession:
         self.source_error: str | None = None
         self.commit: str | None = None
         self.written: dict[str, Path] = {}
-        if options.mode in ("auto", "lab", "cluster"):
-            self.notes.append(f"mode {options.mode}: the lab and cluster sources are not "
-                              "available yet; graded in repo mode, live checks skipped")
+        self.live = None
 
     def context(self) -> Context | None:
         """The static checks' context, loaded once; None when the source failed."""
@@ -58,7 +63,31 @@ class GradingSession:
             sub = self._opened.submission
             self.commit = sub.commit
             self._context = build_context(sub, self.rubric.settings)
+            self._attach_live(self._context)
         return self._context
+
+    def wanted_mode(self) -> str:
+        """``auto`` is cluster when a kubeconfig, context or gateway URL is given, else lab."""
+        o = self.options
+        if o.mode != "auto":
+            return o.mode
+        return "cluster" if (o.kubeconfig or o.kube_context or o.gateway_url) else "lab"
+
+    def _attach_live(self, ctx: Context) -> None:
+        from .livesetup import open_live
+
+        mode = self.wanted_mode()
+        if mode == "repo":
+            ctx.live_reason = "repo mode: live checks need the lab (--mode lab) or a cluster"
+            return
+        live, reason, infra_error = open_live(mode, self.options, ctx)
+        if live is None:
+            ctx.live_reason, ctx.live_error = reason, infra_error
+            self.mode = mode if infra_error else "repo"
+            self.notes.append(reason)
+            return
+        self.live = ctx.live = live
+        self.mode = live.kind
 
     def evaluate(self, check_id: str) -> CheckResult:
         """Run one registered check against the context and record its result."""
@@ -100,5 +129,8 @@ class GradingSession:
         return run
 
     def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
+            self.live = None
         if self._opened is not None:
             self._opened.close()

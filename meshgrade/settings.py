@@ -17,6 +17,7 @@ class Settings:
     namespace: str = "default"
     bookinfo_baseline: bool = True
     skipped_count: bool = False
+    oracle: dict[str, str] | None = None   # Part 2 version oracle: header, regex or json
 
     @classmethod
     def names(cls) -> set[str]:

@@ -25,4 +25,6 @@ def test_wheel_ships_suites_fixtures_rubrics_and_data(tmp_path: Path) -> None:
                 prefix = {"checks": "meshgrade/_suite", "fixtures": "meshgrade/_fixtures",
                           "rubrics": "meshgrade/_rubrics"}.get(folder, folder)
                 wanted.add(f"{prefix}/{path.name}")
+    for init in (REPO / "meshgrade").rglob("__init__.py"):
+        wanted.add(init.relative_to(REPO).as_posix())
     assert wanted <= names, sorted(wanted - names)

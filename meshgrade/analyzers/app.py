@@ -103,15 +103,13 @@ def app_exposed(ctx: Context) -> CheckReport:
     app, failed = _need_app(ctx)
     if failed:
         return failed
+    entry = find_entry(ctx, app)
+    if entry is not None:
+        host, path = entry
+        report = CheckReport(Outcome.PASSED, f"http://{host}{path} reaches {app.service.name}")
+        report.evidence.update({"host": host, "path": path})
+        return report
     stages = [s for s in ctx.routing_stages() if binds_gateway(s)]
-    for stage in stages:
-        for host in hosts(stage):
-            for path in paths(stage):
-                if _app_share(gateway_outcome(ctx, stage, host, path), app) > 0:
-                    report = CheckReport(Outcome.PASSED, f"http://{host}{path} reaches "
-                                         f"{app.service.name} ({stage.ref} in {stage.where})")
-                    report.evidence.update({"host": host, "path": path, "stage": stage.ref})
-                    return report
     f = finding("MG213", "none", service=app.service.name, seen=seen(
         stages, lambda s: describe(gateway_outcome(ctx, s, hosts(s)[0], paths(s)[-1]))))
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
@@ -132,25 +130,62 @@ def _requests(ctx: Context, stage: KObject, app: App):
                 yield lambda h, host=host, path=path: gateway_outcome(ctx, stage, host, path, h)
 
 
-def app_header_route(ctx: Context) -> CheckReport:
-    """MG214: requests with a header go to one version, all other requests to the other."""
-    app, failed = _need_app(ctx)
-    if failed:
-        return failed
-    stages = _app_stages(ctx, app)
-    for stage in stages:
+@dataclass(frozen=True)
+class HeaderStage:
+    stage: KObject
+    header: str
+    value: str
+    with_version: str
+    without_version: str
+
+
+def find_header_stage(ctx: Context, app: App) -> HeaderStage | None:
+    """The first stage routing a header to one version and everything else to the other."""
+    for stage in _app_stages(ctx, app):
         for rule in header_rules(stage):
             for ask in _requests(ctx, stage, app):
                 with_h = single_version(ask({rule.name: rule.value}))
                 without = single_version(ask({}))
                 if with_h and without and with_h != without and {with_h, without} <= set(
                         app.versions):
-                    report = CheckReport(
-                        Outcome.PASSED, f"{rule.name}: {rule.value} -> {with_h}, others -> "
-                        f"{without} ({stage.ref} in {stage.where})")
-                    report.evidence.update({"header": rule.name, "value": rule.value,
-                                            "with": with_h, "without": without})
-                    return report
+                    return HeaderStage(stage, rule.name, rule.value, with_h, without)
+    return None
+
+
+def find_weighted_stage(ctx: Context, app: App) -> tuple[KObject, dict[str, float]] | None:
+    """The first stage splitting the app's plain traffic over two versions or more."""
+    for stage in _app_stages(ctx, app):
+        for ask in _requests(ctx, stage, app):
+            shares = {v: s for v, s in ask({}).versions().items() if v in app.versions}
+            if len([s for s in shares.values() if s > 0]) >= 2:
+                return stage, shares
+    return None
+
+
+def find_entry(ctx: Context, app: App) -> tuple[str, str] | None:
+    """(host, path) of a request through the gateway that reaches the app."""
+    for stage in [s for s in ctx.routing_stages() if binds_gateway(s)]:
+        for host in hosts(stage):
+            for path in paths(stage):
+                if _app_share(gateway_outcome(ctx, stage, host, path), app) > 0:
+                    return host, path
+    return None
+
+
+def app_header_route(ctx: Context) -> CheckReport:
+    """MG214: requests with a header go to one version, all other requests to the other."""
+    app, failed = _need_app(ctx)
+    if failed:
+        return failed
+    found = find_header_stage(ctx, app)
+    if found is not None:
+        report = CheckReport(
+            Outcome.PASSED, f"{found.header}: {found.value} -> {found.with_version}, others -> "
+            f"{found.without_version} ({found.stage.ref} in {found.stage.where})")
+        report.evidence.update({"header": found.header, "value": found.value,
+                                "with": found.with_version, "without": found.without_version})
+        return report
+    stages = _app_stages(ctx, app)
     f = finding("MG214", "none", service=app.service.name,
                 seen=seen(stages, lambda s: describe(next(_requests(ctx, s, app))({}))))
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
@@ -161,15 +196,14 @@ def app_weighted_route(ctx: Context) -> CheckReport:
     app, failed = _need_app(ctx)
     if failed:
         return failed
+    found = find_weighted_stage(ctx, app)
+    if found is not None:
+        stage, shares = found
+        report = CheckReport(Outcome.PASSED, "split " + ", ".join(
+            f"{v} {s:.0%}" for v, s in sorted(shares.items())) + f" ({stage.ref} in {stage.where})")
+        report.evidence["expected"] = shares
+        return report
     stages = _app_stages(ctx, app)
-    for stage in stages:
-        for ask in _requests(ctx, stage, app):
-            shares = {v: s for v, s in ask({}).versions().items() if v in app.versions}
-            if len([s for s in shares.values() if s > 0]) >= 2:
-                report = CheckReport(Outcome.PASSED, f"split {describe(ask({}))} "
-                                     f"({stage.ref} in {stage.where})")
-                report.evidence["expected"] = shares
-                return report
     f = finding("MG215", "none", service=app.service.name,
                 seen=seen(stages, lambda s: describe(next(_requests(ctx, s, app))({}))))
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])

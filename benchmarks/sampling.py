@@ -1,0 +1,115 @@
+"""Benchmark: deciding a weighted split, the docs' method against meshgrade's SplitTest.
+
+For true splits 50/50, 60/40, 65/35, 70/30, 80/20 and 100/0 (v1/v3) against an expected 50/50,
+and 80/20 and 65/35 against an expected 80/20, side by side:
+
+- the docs' method (bookinfo.md section 5): batches of 100, pass when the count of star pages
+  (v3) is strictly within 10 of the target, 7 batches in all;
+- meshgrade's SplitTest (alpha = beta = 0.001 at 15 points, cap 2000);
+
+each simulated with a fixed seed (pass / fail / inconclusive rates, mean and 95th percentile of
+requests), beside the exact values (the docs' formula; SplitTest by dynamic programming), and the
+fixed-sample size that reaches the same error rates.
+
+    python benchmarks/sampling.py [--runs N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from meshgrade.stats import (
+    DocsMethod,
+    SplitTest,
+    docs_method_pass_probability,
+    docs_method_requests,
+    exact_operating_characteristic,
+    fixed_sample_size,
+    simulate,
+)
+
+HALF = {"v1": 50, "v3": 50}
+EIGHTY = {"v1": 80, "v3": 20}
+CASES: list[tuple[dict[str, int], float]] = [
+    (HALF, 0.5), (HALF, 0.6), (HALF, 0.65), (HALF, 0.7), (HALF, 0.8), (HALF, 1.0),
+    (EIGHTY, 0.8), (EIGHTY, 0.65),
+]
+
+
+def split(expected: dict[str, int] | dict[str, float]) -> str:
+    total = sum(expected.values())
+    return "/".join(f"{round(100 * w / total)}" for w in expected.values())
+
+
+def simulated_rows(runs: int, seed: int) -> list[dict[str, Any]]:
+    """One row per case: the docs' method and SplitTest, simulated and exact."""
+    rows = []
+    for i, (expected, p_v1) in enumerate(CASES):
+        true = {"v1": p_v1, "v3": 1.0 - p_v1}
+        target = expected["v3"] / sum(expected.values())
+        docs = simulate(lambda t=target: DocsMethod("v3", target=t), true, runs, seed + i)
+        docs_mean, docs_p95 = docs_method_requests(true["v3"], target)
+        mesh = simulate(lambda e=expected: SplitTest(e), true, runs, seed + 100 + i)
+        exact = exact_operating_characteristic(lambda e=expected: SplitTest(e), true)
+        rows.append({"expected": split(expected), "true": split(true), "docs": docs,
+                     "docs_exact": {"pass": docs_method_pass_probability(true["v3"], target),
+                                    "mean_n": docs_mean, "p95_n": docs_p95},
+                     "meshgrade": mesh, "meshgrade_exact": exact})
+    return rows
+
+
+def lab_rows() -> list[dict[str, Any]]:
+    """The real-gateway half: the same cases sampled through the lab's ingress gateway.
+
+    Rows have the shape of ``simulated_rows()`` (``docs``/``meshgrade`` as ``simulate`` returns
+    them); ``docs_exact`` and ``meshgrade_exact`` may be left out.
+    """
+    # TODO(lead): sample through the lab gateway (meshgrade.lab) with each case's weights applied
+    # and return rows like simulated_rows(); until then the benchmark is simulation only.
+    return []
+
+
+def print_rows(title: str, rows: list[dict[str, Any]]) -> None:
+    print(title)
+    print(f"{'expected':>8} {'true':>7} | {'docs: pass':>10} {'mean':>6} {'p95':>5} | "
+          f"{'SplitTest: pass':>15} {'fail':>8} {'inconc':>8} {'mean':>6} {'p95':>5}")
+    for row in rows:
+        d, m = row["docs"], row["meshgrade"]
+        print(f"{row['expected']:>8} {row['true']:>7} | {d['pass']:>10.4f} {d['mean_n']:>6.0f} "
+              f"{d['p95_n']:>5} | {m['pass']:>15.4f} {m['fail']:>8.4f} {m['inconclusive']:>8.4f} "
+              f"{m['mean_n']:>6.0f} {m['p95_n']:>5}")
+        if "meshgrade_exact" in row:
+            d, m = row["docs_exact"], row["meshgrade_exact"]
+            print(f"{'exact':>16} | {d['pass']:>10.6f} {d['mean_n']:>6.0f} {d['p95_n']:>5} | "
+                  f"{m['pass']:>15.6f} {m['fail']:>8.6f} {m['inconclusive']:>8.6f} "
+                  f"{m['mean_n']:>6.0f} {m['p95_n']:>5}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=20261126)
+    args = parser.parse_args()
+    start = time.perf_counter()
+    print(f"meshgrade sampling benchmark, {time.strftime('%Y-%m-%d')}; {args.runs} simulated "
+          f"runs per row, seed {args.seed}")
+    print("docs' method: 100 requests, pass when the v3 count is strictly within 10 of the "
+          "target, 7 batches in all")
+    print("SplitTest: alpha = beta = 0.001 at 15 points, cap 2000 requests; 'exact' rows: "
+          "docs' formula, SplitTest by dynamic programming")
+    print(f"fixed-sample design for alpha = beta = 0.001 at 15 points: {fixed_sample_size(HALF)} "
+          f"requests for 50/50, {fixed_sample_size(EIGHTY)} for 80/20")
+    print()
+    print_rows("simulated (v1/v3 splits; pass = miss rate for wrong splits, fail = false-fail "
+               "rate for correct ones)", simulated_rows(args.runs, args.seed))
+    lab = lab_rows()
+    if lab:
+        print()
+        print_rows("through the lab gateway", lab)
+    print(f"\n{time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

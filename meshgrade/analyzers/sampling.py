@@ -1,0 +1,86 @@
+"""Judging sampled traffic: feed samples to the right statistical test, count errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..results import CheckReport, Finding, Outcome
+
+MAX_ERROR_SHARE = 0.05
+CAP_FACTOR = 1.25  # requests beyond the test's own cap, to absorb errors
+
+
+@dataclass
+class Judgement:
+    """One request class sampled against one expectation."""
+
+    label: str
+    ok: bool
+    inconclusive: bool
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def expectation(shares: dict[str, float]) -> dict[str, float]:
+    """Version shares only (no error statuses), normalised."""
+    versions = {v: s for v, s in shares.items() if s > 0 and not v.isdigit() and v}
+    total = sum(versions.values())
+    return {v: s / total for v, s in versions.items()} if total else {}
+
+
+def judge(live: Any, cls: Any, expected: dict[str, float], oracle: Any, label: str,
+          *, errors_expected: bool = False) -> Judgement:
+    """Sample ``cls`` until the test decides. 5xx and unclassified answers count against
+    the check (above 5% it fails) unless the routing itself expects errors."""
+    from ..stats import AllToOne, SplitTest
+    from ..traffic.evidence import summarise
+
+    expected = {v: s for v, s in expected.items() if s > 0}
+    single = [v for v, s in expected.items() if abs(s - 1.0) < 1e-9]
+    test = AllToOne(single[0]) if single else SplitTest(expected)
+    cap = int(getattr(test, "max_n", 200) * CAP_FACTOR) + 10
+    samples = []
+    errors = 0
+    sampler = live.sampler()
+    for sample in sampler.stream(cls, oracle):
+        samples.append(sample)
+        if sample.version is None:
+            errors += 1
+        else:
+            test.add(sample.version)
+        if test.done() or len(samples) >= cap:
+            break
+    verdict = test.verdict()
+    summary = summarise(samples)
+    share = errors / len(samples) if samples else 0.0
+    evidence = {"class": cls.name, "requests": len(samples), "counts": verdict.counts,
+                "expected": verdict.expected, "observed": verdict.observed,
+                "intervals": {k: list(v) for k, v in verdict.intervals.items()},
+                "statistic": verdict.statistic, "decision": verdict.outcome,
+                **summary, "error_count": errors, "error_share": round(share, 4)}
+    if share > MAX_ERROR_SHARE and not errors_expected:
+        statuses = summary.get("statuses") or {}
+        return Judgement(label, False, False,
+                         f"{label}: {errors} of {len(samples)} answers were errors or "
+                         f"unclassifiable ({share:.0%}, above 5%; statuses {statuses})", evidence)
+    ok = verdict.outcome == "pass"
+    return Judgement(label, ok, verdict.outcome == "inconclusive",
+                     f"{label}: {verdict.reason}", evidence)
+
+
+def report(judgements: list[Judgement], passed: str, hint: str) -> CheckReport:
+    """One check's report from its judgements (all must pass)."""
+    evidence = {j.label: j.evidence for j in judgements}
+    if len(judgements) == 1:
+        evidence = judgements[0].evidence
+    bad = [j for j in judgements if not j.ok]
+    if not bad:
+        return CheckReport(Outcome.PASSED, passed + ": " + "; ".join(j.message for j in judgements),
+                           evidence=evidence)
+    findings = [Finding(j.message, hint=hint) for j in bad]
+    if all(j.inconclusive for j in bad):
+        return CheckReport(Outcome.ERROR, "the sample could not decide within the request cap: "
+                           + "; ".join(j.message for j in bad), findings, evidence)
+    return CheckReport(Outcome.FAILED, "; ".join(j.message for j in bad), findings, evidence,
+                       fraction=(len(judgements) - len(bad)) / len(judgements))

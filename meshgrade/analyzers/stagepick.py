@@ -1,0 +1,58 @@
+"""Which of the submission's routing stages the traffic checks apply: the one the static
+check found, else the closest candidate (so a wrong 50/50 stage is still put to the test)."""
+
+from __future__ import annotations
+
+from ..context import Context
+from ..objects import KObject
+from . import bookinfo
+from .probes import header_rules
+from .stages import mesh_outcome, only
+
+JASON = {"end-user": "jason"}
+
+
+def _reviews(ctx: Context) -> list[KObject]:
+    return bookinfo._stages_for(ctx, "reviews")[1]
+
+
+def all_v1(ctx: Context) -> list[KObject]:
+    """For each Bookinfo service, the first stage sending it all to v1 (some may lack one)."""
+    out = []
+    for name in bookinfo.SERVICES:
+        stages = bookinfo._stages_for(ctx, name)[1]
+        found = next((s for s in stages if bookinfo._all_requests(ctx, s, name, "v1")), None)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def jason(ctx: Context) -> KObject | None:
+    stages = _reviews(ctx)
+    for s in stages:
+        if only(mesh_outcome(ctx, s, "reviews", JASON), "v2"):
+            return s
+    return next((s for s in stages if header_rules(s)), None)
+
+
+def split(ctx: Context, wanted: dict[str, float]) -> KObject | None:
+    """The reviews stage whose plain split is closest to ``wanted`` (at least two versions)."""
+    best: tuple[float, KObject] | None = None
+    for s in _reviews(ctx):
+        got = mesh_outcome(ctx, s, "reviews").versions()
+        if len([v for v, share in got.items() if share > 0]) < 2:
+            continue
+        distance = sum(abs(got.get(v, 0.0) - wanted.get(v, 0.0)) for v in set(got) | set(wanted))
+        if best is None or distance < best[0]:
+            best = (distance, s)
+    return best[1] if best else None
+
+
+def all_to(ctx: Context, version: str) -> KObject | None:
+    """The reviews stage sending the largest share to ``version``."""
+    best: tuple[float, KObject] | None = None
+    for s in _reviews(ctx):
+        share = mesh_outcome(ctx, s, "reviews").versions().get(version, 0.0)
+        if share > 0 and (best is None or share > best[0]):
+            best = (share, s)
+    return best[1] if best else None

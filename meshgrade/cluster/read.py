@@ -1,0 +1,248 @@
+"""Cluster objects: the kinds the grader reads, cleaning and comparing them, reading them
+as KObjects (for the same static checks as repo mode), and gathering the facts that
+MG301-MG309 judge."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import paths
+from ..objects import GATEWAY_API_GATEWAY, GATEWAY_API_GROUP, KObject
+
+if TYPE_CHECKING:
+    from .connect import ClusterClient
+
+ISTIO_GROUP = "networking.istio.io"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+SERVER_FIELDS = ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation",
+                 "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A readable kind: ``key`` as KObject.kind_key names it, versions in preference order,
+    and for built-in kinds the typed API (``core``, ``apps``, ``ext``) that serves it."""
+
+    key: str
+    group: str
+    versions: tuple[str, ...]
+    plural: str
+    namespaced: bool = True
+    api: str = ""  # "" for custom resources (CustomObjectsApi, after discovery)
+
+    @property
+    def kind(self) -> str:
+        return self.key.split(".")[0]
+
+    @property
+    def snake(self) -> str:
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", self.kind).lower()
+
+    def api_version(self, version: str) -> str:
+        return f"{self.group}/{version}" if self.group else version
+
+
+_ISTIO = ("v1", "v1beta1", "v1alpha3")
+_GWAPI = ("v1", "v1beta1")
+KINDS: dict[str, Kind] = {k.key: k for k in (
+    Kind("Namespace", "", ("v1",), "namespaces", False, "core"),
+    Kind("Node", "", ("v1",), "nodes", False, "core"),
+    Kind("Service", "", ("v1",), "services", api="core"),
+    Kind("Pod", "", ("v1",), "pods", api="core"),
+    Kind("ServiceAccount", "", ("v1",), "serviceaccounts", api="core"),
+    Kind("Deployment", "apps", ("v1",), "deployments", api="apps"),
+    Kind("CustomResourceDefinition", "apiextensions.k8s.io", ("v1",),
+         "customresourcedefinitions", False, "ext"),
+    Kind("VirtualService", ISTIO_GROUP, _ISTIO, "virtualservices"),
+    Kind("DestinationRule", ISTIO_GROUP, _ISTIO, "destinationrules"),
+    Kind("Gateway", ISTIO_GROUP, _ISTIO, "gateways"),
+    Kind("ServiceEntry", ISTIO_GROUP, _ISTIO, "serviceentries"),
+    Kind(GATEWAY_API_GATEWAY, GATEWAY_API_GROUP, _GWAPI, "gateways"),
+    Kind("HTTPRoute", GATEWAY_API_GROUP, _GWAPI, "httproutes"),
+)}
+#: What --apply-stages may write.
+ROUTING_KINDS = frozenset({"VirtualService", "DestinationRule", "Gateway", GATEWAY_API_GATEWAY,
+                           "HTTPRoute"})
+#: What read_objects returns, in this order.
+READ_KINDS = ("Namespace", "Service", "ServiceAccount", "Deployment", "Pod", "VirtualService",
+              "DestinationRule", "Gateway", "ServiceEntry", GATEWAY_API_GATEWAY, "HTTPRoute")
+
+
+def lookup(kind: str) -> Kind:
+    """The Kind of a kind key; ValueError for a kind the grader does not read."""
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})") from None
+
+
+def kind_key(raw: dict[str, Any]) -> str:
+    """KObject.kind_key of a plain dict."""
+    kind = str(raw.get("kind") or "")
+    group = str(raw.get("apiVersion") or "").rpartition("/")[0]
+    return GATEWAY_API_GATEWAY if kind == "Gateway" and group == GATEWAY_API_GROUP else kind
+
+
+def routing_kinds(kinds: Iterable[str] | None) -> list[str]:
+    """Routing kind keys; ``Gateway`` stands for both Gateway kinds, None for all."""
+    out: list[str] = []
+    for key in kinds if kinds is not None else sorted(ROUTING_KINDS):
+        for k in ((key, GATEWAY_API_GATEWAY) if key == "Gateway" else (key,)):
+            if k in ROUTING_KINDS and k not in out:
+                out.append(k)
+    return out
+
+
+def strip(raw: dict[str, Any]) -> dict[str, Any]:
+    """A copy without managedFields and the last-applied annotation."""
+    out = copy.deepcopy(raw)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+        notes = meta.get("annotations")
+        if isinstance(notes, dict):
+            notes.pop(LAST_APPLIED, None)
+            if not notes:
+                meta.pop("annotations")
+    return out
+
+
+def clean(raw: dict[str, Any]) -> dict[str, Any]:
+    """What a write or a snapshot keeps: no status, no server-set metadata."""
+    out = strip(raw)
+    out.pop("status", None)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for field in SERVER_FIELDS:
+            meta.pop(field, None)
+    return out
+
+
+# -- comparing a repo's spec with the cluster's (MG309) ----------------------------------
+_DEFAULTS = {  # server-side defaults (Gateway API) and Istio's implicit single weight
+    "spec.parentRefs[].group": "gateway.networking.k8s.io", "spec.parentRefs[].kind": "Gateway",
+    "spec.rules[].backendRefs[].group": "", "spec.rules[].backendRefs[].kind": "Service",
+    "spec.rules[].backendRefs[].weight": 1, "spec.rules[].matches[].path.type": "PathPrefix",
+    "spec.rules[].matches[].headers[].type": "Exact",
+    "spec.rules[].matches[].queryParams[].type": "Exact",
+    "spec.rules[].matches": [{"path": {"value": "/"}}],
+    "spec.listeners[].allowedRoutes": {"namespaces": {"from": "Same"}},
+}
+
+
+def normal(value: Any, path: str = "spec") -> Any:
+    """``value`` without empty values and defaults (``None`` when nothing is left)."""
+    if isinstance(value, dict):
+        out = {k: v for k, v in ((k, normal(v, f"{path}.{k}")) for k, v in value.items())
+               if v is not None}
+        route = out.get("route")
+        if isinstance(route, list) and len(route) == 1 and isinstance(route[0], dict) \
+                and route[0].get("weight") == 100:
+            route[0].pop("weight")  # one destination: 100% with or without a weight
+        value = out
+    elif isinstance(value, list):
+        value = [v for v in (normal(v, f"{path}[]") for v in value) if v is not None]
+    if value in (None, "", [], {}) or _DEFAULTS.get(path, ...) == value:
+        return None
+    return value
+
+
+def diff(a: Any, b: Any, path: str = "spec") -> list[tuple[str, Any, Any]]:
+    """(field path, repo value, cluster value) where two normalised values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in diff(a.get(k), b.get(k), paths.join(path, k))]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
+                for d in diff(x, y, paths.join(path, i))]
+    return [] if a == b else [(path, a, b)]
+
+
+def read_objects(client: ClusterClient, namespaces: list[str] | None = None, *,
+                 errors: dict[str, str] | None = None) -> list[KObject]:
+    """Namespaces, Services, ServiceAccounts, Deployments, Pods and the served routing kinds,
+    in ``namespaces`` (None: all). A kind that is not served is skipped. With ``errors``
+    given, a kind that cannot be read is recorded there (kind key -> message) instead of
+    raising ClusterError."""
+    from .connect import ClusterError
+
+    raws: list[dict[str, Any]] = []
+    for key in READ_KINDS:
+        try:
+            if key == "Namespace" and namespaces is not None:
+                raws.extend(o for ns in namespaces if (o := client.get(key, ns)) is not None)
+            elif namespaces is None or not lookup(key).namespaced:
+                raws.extend(client.list(key))
+            else:
+                for ns in namespaces:
+                    raws.extend(client.list(key, ns))
+        except ClusterError as exc:
+            if errors is None:
+                raise
+            errors[key] = str(exc)
+    return [KObject(strip(r), origin="cluster", order=i) for i, r in enumerate(raws)]
+
+
+@dataclass
+class ClusterFacts:
+    """Everything the MG3xx checks judge, read once. ``errors`` maps what could not be
+    read (``api``, a kind key, ``discovery``) to the reason."""
+
+    namespace: str
+    server: str = ""
+    reachable: bool = False
+    version: dict[str, Any] = field(default_factory=dict)
+    objects: list[KObject] = field(default_factory=list)
+    crds: dict[str, str] = field(default_factory=dict)  # served routing kind -> apiVersion
+    gateway_url: str | None = None
+    gateway_how: str = ""
+    gateway_tried: list[str] = field(default_factory=list)
+    gateway_error: str | None = None
+    kiali: tuple[int, str] | None = None  # /kiali/healthz status and body
+    kiali_error: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def gather(client: ClusterClient, namespace: str, gateway_url: str | None = None, *,
+           probe: Callable[[str], bool] | None = None,
+           namespaces: Iterable[str] = ("istio-system",)) -> ClusterFacts:
+    """Read what MG301-MG309 need from the app namespace and ``namespaces``: version,
+    served CRDs, objects, the gateway URL (given or discovered) and Kiali's health. Only
+    reads: no API write is made. Failures are recorded, never raised."""
+    from .connect import ClusterError
+    from .gateway import discover_gateway_url
+
+    facts = ClusterFacts(namespace, server=client.host)
+    try:
+        facts.version, facts.reachable = client.version(), True
+    except ClusterError as exc:
+        facts.errors["api"] = str(exc)
+        return facts
+    for key in ("VirtualService", "DestinationRule", "Gateway", "ServiceEntry",
+                GATEWAY_API_GATEWAY, "HTTPRoute"):
+        try:
+            if version := client.served_version(key):
+                facts.crds[key] = lookup(key).api_version(version)
+        except ClusterError as exc:
+            facts.errors["discovery"] = str(exc)
+    facts.objects = read_objects(client, list(dict.fromkeys([namespace, *namespaces])),
+                                 errors=facts.errors)
+    try:
+        facts.gateway_url, facts.gateway_tried = discover_gateway_url(
+            client, namespace, given=gateway_url, probe=probe)
+        facts.gateway_how = facts.gateway_tried[-1].partition(" (")[2].rstrip(")")
+    except ClusterError as exc:
+        facts.gateway_error = str(exc)
+    svc = next((o for o in facts.objects if o.kind == "Service" and o.name == "kiali"), None)
+    if svc is not None:
+        ports = [p for p in svc.spec.get("ports") or [] if isinstance(p, dict)]
+        port = next((p.get("port") for p in ports if p.get("name") == "http"), 20001)
+        try:
+            facts.kiali = client.proxy_get(svc.namespace, "kiali", port, "kiali/healthz")
+        except ClusterError as exc:
+            facts.kiali_error = str(exc)
+    return facts

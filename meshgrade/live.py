@@ -1,0 +1,64 @@
+"""The live sources of a run: a cluster (or the lab, read like a cluster) and its gateway."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .context import Context
+from .objects import KObject
+
+
+@dataclass
+class Live:
+    """What the cluster and traffic checks read. ``lab`` is set in lab mode (the grader
+    may then apply stages itself); ``apply_stages`` is the cluster opt-in."""
+
+    kind: str                      # "lab" | "cluster"
+    client: Any                    # meshgrade.cluster.ClusterClient
+    gateway_url: str               # host:port or a URL
+    gateway_tried: list[str]
+    namespace: str
+    lab: Any = None                # meshgrade.lab.lab.Lab
+    apply_stages: bool = False
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    seed: int | None = None
+    gateway_error: str | None = None   # nothing answered: traffic checks are errors
+    out_dir: Path = Path("reports")    # where a restore journal goes (--apply-stages)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        url = self.gateway_url
+        return url if "://" in url else f"http://{url}"
+
+    def objects(self, refresh: bool = False) -> list[KObject]:
+        """The cluster's objects (read once, again after a stage is applied)."""
+        from .cluster.read import read_objects
+
+        if refresh or "objects" not in self._cache:
+            self._cache["objects"] = read_objects(self.client)
+        return self._cache["objects"]
+
+    def sampler(self) -> Any:
+        from .traffic.sampler import Sampler
+
+        if "sampler" not in self._cache:
+            self._cache["sampler"] = Sampler(self.base_url, run_id=self.run_id, seed=self.seed)
+        return self._cache["sampler"]
+
+    def close(self) -> None:
+        sampler = self._cache.pop("sampler", None)
+        if sampler is not None:
+            sampler.close()
+        if self.lab is not None:
+            self.lab.stop()
+
+
+def live_of(ctx: Context) -> Live:
+    """The Live source of a context whose sources include cluster or traffic."""
+    live = ctx.live
+    assert isinstance(live, Live), "a live check ran without a live source"
+    return live

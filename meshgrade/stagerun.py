@@ -1,0 +1,87 @@
+"""Applying a routing stage to the live mesh for the duration of a sample, then restoring
+what was there: in the lab always; on a cluster only with ``--apply-stages``.
+
+Before the first write the snapshot goes to a journal file, so that an interrupted run
+(Ctrl-C, a crash, a kill) can be undone with ``meshgrade restore JOURNAL``."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .objects import KObject
+
+ROUTING = ("VirtualService", "DestinationRule", "Gateway", "HTTPRoute")
+SETTLE_TIMEOUT_S = 60.0
+
+
+class StageError(Exception):
+    """A stage could not be applied or restored; the message says which object."""
+
+
+def stage_objects(stage: list[KObject], infra: list[KObject], namespace: str
+                  ) -> list[dict[str, Any]]:
+    """The stage's routing objects plus the submission's DestinationRules (subsets must
+    exist before routes name them), each in ``namespace`` unless it names its own."""
+    out = []
+    for obj in [*[o for o in infra if o.kind == "DestinationRule" and o.origin != "baseline"],
+                *stage]:
+        raw = copy.deepcopy(obj.raw)
+        raw.setdefault("metadata", {})
+        raw["metadata"].setdefault("namespace", namespace)
+        out.append(raw)
+    return out
+
+
+def journal_path(out_dir: Path, run_id: str) -> Path:
+    return out_dir / f"restore-{run_id}.json"
+
+
+@contextlib.contextmanager
+def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None) -> Iterator[None]:
+    """Apply ``objects``, yield, and restore the routing objects as they were."""
+    client = live.client
+    snapshot = client.snapshot(ROUTING, live.namespace)
+    if journal is not None:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        tmp = journal.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"namespace": live.namespace, "kinds": list(ROUTING),
+                                   "objects": snapshot}, indent=1), "utf-8")
+        os.replace(tmp, journal)
+    try:
+        for obj in objects:
+            client.apply(obj)
+        yield
+    finally:
+        client.restore(snapshot, live.namespace)
+        if journal is not None:
+            journal.unlink(missing_ok=True)
+
+
+def restore_from_journal(client: Any, journal: Path) -> int:
+    """``meshgrade restore``: put the journal's snapshot back; returns objects restored."""
+    data = json.loads(journal.read_text("utf-8"))
+    client.restore(data["objects"], data["namespace"])
+    journal.unlink(missing_ok=True)
+    return len(data["objects"])
+
+
+def settle(live: Any, probe: Any, timeout_s: float = SETTLE_TIMEOUT_S) -> float:
+    """Wait until the change has reached the proxy. The lab's writes return only once Envoy
+    serves them; on a cluster ``probe()`` (two consecutive agreeing batches) is polled."""
+    if live.kind == "lab":
+        return 0.0
+    start = time.monotonic()
+    agreeing = 0
+    while time.monotonic() - start < timeout_s:
+        agreeing = agreeing + 1 if probe() else 0
+        if agreeing >= 2:
+            break
+        time.sleep(0.5)
+    return time.monotonic() - start
