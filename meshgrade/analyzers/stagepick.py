@@ -8,6 +8,7 @@ from ..objects import KObject
 from . import bookinfo
 from .probes import header_rules
 from .stages import mesh_outcome, only
+from .vsparts import destinations
 
 JASON = {"end-user": "jason"}
 
@@ -55,4 +56,9 @@ def all_to(ctx: Context, version: str) -> KObject | None:
         share = mesh_outcome(ctx, s, "reviews").versions().get(version, 0.0)
         if share > 0 and (best is None or share > best[0]):
             best = (share, s)
-    return best[1] if best else None
+    if best is None:  # the stage that names the subset most, even if it routes nowhere
+        scored = [(sum(d.subset == version for d in dests) / len(dests), s)
+                  for s in _reviews(ctx) if (dests := list(destinations(s)))]
+        scored = [x for x in scored if x[0] > 0]
+        return max(scored, key=lambda x: x[0])[1] if scored else None
+    return best[1]

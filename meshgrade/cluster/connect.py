@@ -347,23 +347,32 @@ class ClusterClient:
         """Make the routing objects of ``kinds`` (default: all routing kinds) in a namespace
         equal to the snapshot: delete extras, create or replace the rest. Returns what it
         did, e.g. ``["deleted VirtualService default/reviews"]``."""
-        done: list[str] = []
-        wanted = {(kind_key(o), o["metadata"]["name"]): o for o in snapshot}
-        for key in routing_kinds(kinds):
+        selected = routing_kinds(kinds)
+        done, failed = [], []
+        wanted = {(kind_key(o), o["metadata"]["name"]): o for o in snapshot
+                  if kind_key(o) in selected}
+
+        def act(verb: str, key: str, name: str, fn: Any, obj: dict[str, Any]) -> None:
+            try:  # keep going: restore as much as possible, then report what failed
+                fn(obj, namespace)
+                done.append(f"{verb} {key} {namespace}/{name}")
+            except ClusterError as exc:
+                failed.append(str(exc))
+
+        for key in selected:
             for current in self.list(key, namespace):
                 name = current["metadata"]["name"]
                 target = wanted.pop((key, name), None)
                 if target is None:
-                    self.delete(current, namespace)
-                    done.append(f"deleted {key} {namespace}/{name}")
+                    act("deleted", key, name, self.delete, current)
                 elif _view(current) != _view(target):
-                    self.apply(target, namespace)
-                    done.append(f"replaced {key} {namespace}/{name}")
+                    act("replaced", key, name, self.apply, target)
         for (key, name), obj in wanted.items():
-            self.apply(obj, namespace)
-            done.append(f"created {key} {namespace}/{name}")
+            act("created", key, name, self.apply, obj)
+        if failed:
+            raise ClusterError(f"restore of {namespace} incomplete: {'; '.join(failed)} "
+                               f"(done: {', '.join(done) or 'nothing'})")
         return done
-
 
 def _view(obj: dict[str, Any]) -> Any:
     """What a write sets: everything but metadata, plus labels and annotations."""
