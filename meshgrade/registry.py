@@ -1,7 +1,7 @@
 """The one explicit registry of checks, sorted by ID.
 
-Every catalogue ID appears here: with its function, or with None while it is pending (live
-checks in this release). Meta-tests keep this list and the catalogue in step.
+Every catalogue ID appears here with its function (None would mark a pending check).
+Meta-tests keep this list and the catalogue in step.
 """
 
 from __future__ import annotations
@@ -9,7 +9,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from . import catalogue
-from .analyzers import app, apptraffic, bookinfo, files, references, traffic, workloads
+from .analyzers import (
+    app,
+    apptraffic,
+    bookinfo,
+    clusterstate,
+    files,
+    references,
+    traffic,
+    workloads,
+)
 from .check import Check, CheckFn
 
 _FUNCTIONS: dict[str, CheckFn | None] = {
@@ -42,9 +51,15 @@ _FUNCTIONS: dict[str, CheckFn | None] = {
     "MG213": app.app_exposed,
     "MG214": app.app_header_route,
     "MG215": app.app_weighted_route,
-    # cluster state: pending until the cluster source lands
-    **{cid: None for cid in ("MG301", "MG302", "MG303", "MG304", "MG305", "MG306", "MG307",
-                             "MG308", "MG309")},
+    "MG301": clusterstate.cluster_reachable,
+    "MG302": clusterstate.istio_control_plane,
+    "MG303": clusterstate.ingress_ready,
+    "MG304": clusterstate.injection_enabled,
+    "MG305": clusterstate.bookinfo_running,
+    "MG306": clusterstate.sidecars_injected,
+    "MG307": clusterstate.kiali_running,
+    "MG308": clusterstate.app_running,
+    "MG309": clusterstate.cluster_matches_repo,
     "MG401": traffic.productpage_reachable,
     "MG402": traffic.routing_observed,
     "MG403": traffic.all_v1_observed,

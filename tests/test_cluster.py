@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes.config import incluster_config
 
 from meshgrade import registry
 from meshgrade.check import run
@@ -153,7 +154,7 @@ def test_unselected_exec_user_is_fine_and_bad_context_is_an_error(lab: Lab,
         connect(str(tmp_path / "missing"))
 
 
-def test_no_kubeconfig_anywhere_then_in_cluster(tmp_path: Path,
+def test_no_kubeconfig_anywhere_then_in_cluster(lab: Lab, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
@@ -163,10 +164,15 @@ def test_no_kubeconfig_anywhere_then_in_cluster(tmp_path: Path,
     token = tmp_path / "token"
     token.write_text("t")
     monkeypatch.setattr(importlib.import_module("meshgrade.cluster.connect"), "SA_TOKEN", token)
-    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
-    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "6443")
-    with pytest.raises(ClusterError, match="in-cluster config failed"):  # no real pod files
-        connect()
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(lab.api.ca_path))
+    host, port = lab.api.address.split(":")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
+    pod = connect()
+    assert pod.source == "in-cluster service account" and pod.host == lab.api.url
+    with pytest.raises(ClusterError, match="no answer"):  # the lab wants a client cert
+        pod.version()
     with pytest.raises(ClusterError, match="no kubeconfig"):  # a context needs a kubeconfig
         connect(context="minikube")
 

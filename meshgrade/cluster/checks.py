@@ -156,11 +156,14 @@ def ingress_ready(facts: ClusterFacts) -> CheckReport:
     for label, dep, svc in _gateways(facts):
         ports = [p for p in (svc.spec.get("ports") if svc else None) or []
                  if is_http_port(p) or p.get("port") in (80, 8080)]
+        look = f"kubectl get deployment,service,pods -n {label.split('/')[0]}"
         if dep is None or not available(dep):
             state = "missing" if dep is None else "not available"
-            findings.append(Finding(f"Deployment {label} is {state}", object=f"Deployment {label}"))
+            findings.append(Finding(f"Deployment {label} is {state}", object=f"Deployment {label}",
+                                    hint=look))
         elif not ports:
-            findings.append(Finding(f"Service {label} has no HTTP port", object=f"Service {label}"))
+            findings.append(Finding(f"Service {label} has no HTTP port", hint=look,
+                                    object=f"Service {label}"))
         else:
             ok.append(f"{label} (port {ports[0].get('name') or ports[0].get('port')})")
     if not ok:
@@ -221,7 +224,9 @@ def sidecars_injected(facts: ClusterFacts) -> CheckReport:
             if not any(k in p.labels for k in GATEWAY_LABELS)
             and (p.raw.get("status") or {}).get("phase") != "Succeeded"]
     if not pods:
-        return CheckReport(Outcome.FAILED, f"no pods in namespace {facts.namespace}")
+        return CheckReport(Outcome.FAILED, f"no pods in namespace {facts.namespace}",
+                           [Finding("no application pods", hint=f"kubectl get pods -n "
+                                    f"{facts.namespace}")])
     findings = _pod_problems(pods, facts.namespace)
     return CheckReport.from_findings(findings, f"{len(pods)} pods, each with istio-proxy and "
                                      "Ready", parts=len(pods))
@@ -261,8 +266,9 @@ def app_running(facts: ClusterFacts, deployments: list[str] | None = None) -> Ch
                                     hint=f"kubectl get deployment -n {ns} {name}"))
             continue
         match = (dep.spec.get("selector") or {}).get("matchLabels") or {}
-        findings += _pod_problems([p for p in _of(facts, "Pod", ns)
-                                   if selects(match, p.labels)], ns)
+        pods = [p for p in _of(facts, "Pod", ns) if selects(match, p.labels)]
+        findings += _pod_problems(pods, ns) or ([] if pods else [Finding(
+            "no pods", object=dep.ref, hint=f"kubectl describe deployment -n {ns} {name}")])
     return CheckReport.from_findings(findings, f"{', '.join(deployments)} available with "
                                      "sidecars", parts=len(deployments))
 
