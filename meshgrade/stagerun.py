@@ -75,9 +75,11 @@ def restore_from_journal(client: Any, journal: Path) -> int:
 def settle(live: Any, probe: Any, timeout_s: float = SETTLE_TIMEOUT_S) -> float:
     """Wait until the change has reached the proxy. The lab's writes return only once Envoy
     serves them; on a cluster ``probe()`` (two consecutive agreeing batches) is polled."""
-    if live.kind == "lab":
-        return 0.0
     start = time.monotonic()
+    if live.kind == "lab":  # the lab knows when Envoy serves its latest state
+        while not live.lab.synced() and time.monotonic() - start < timeout_s:
+            time.sleep(0.02)
+        return time.monotonic() - start
     agreeing = 0
     while time.monotonic() - start < timeout_s:
         agreeing = agreeing + 1 if probe() else 0

@@ -25,10 +25,9 @@ def test_ids_are_unique_sorted_and_well_formed() -> None:
     assert len(names) == len(set(names))
 
 
-def test_every_required_check_is_implemented_and_live_ones_pending() -> None:
+def test_every_catalogued_check_is_implemented() -> None:
     checks = registry.checks()
-    assert all(checks[i].implemented for i in REQUIRED)
-    assert all(not checks[i].implemented for i in LIVE)
+    assert all(checks[i].implemented for i in REQUIRED + LIVE)
     assert set(checks) == set(REQUIRED) | set(LIVE)
 
 

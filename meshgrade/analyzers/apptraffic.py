@@ -9,7 +9,7 @@ from ..live import live_of
 from ..results import CheckReport, Finding, Outcome
 from .app import find_app, find_entry, find_header_stage, find_weighted_stage
 from .sampling import judge, report
-from .traffic import _guard, _staged
+from .traffic import _guard, _staged, settle_probe
 
 LAB_ORACLE = {"header": "x-meshgrade-version"}
 DEFAULT_ORACLE = {"regex": r"\b(v\d+)\b"}
@@ -86,7 +86,9 @@ def app_header_observed(ctx: Context) -> CheckReport:
                              "without the header")],
                       "the header decides the version",
                       "The header rule must come first, the default route last.")
-    return _staged(ctx, [found.stage] if found else [], run, "header routing")
+    probe = settle_probe(ctx, _cls(entry, (found.header, found.value)), _oracle(ctx),
+                         {found.with_version}) if found else None
+    return _staged(ctx, [found.stage] if found else [], run, "header routing", probe)
 
 
 @_guard
@@ -103,4 +105,5 @@ def app_weights_observed(ctx: Context) -> CheckReport:
         return report([judge(live, _cls(entry), wanted, _oracle(ctx), "plain requests")],
                       "the observed split matches the weights",
                       "Check the weights and that both subsets select pods.")
-    return _staged(ctx, [found[0]] if found else [], run, "weighted")
+    probe = settle_probe(ctx, _cls(entry), _oracle(ctx), set(found[1])) if found else None
+    return _staged(ctx, [found[0]] if found else [], run, "weighted", probe)

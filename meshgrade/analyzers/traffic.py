@@ -125,10 +125,20 @@ def routing_observed(ctx: Context) -> CheckReport:
                   "Compare `kubectl get vs reviews -o yaml` with what you meant to apply.")
 
 
+def settle_probe(ctx: Context, cls: Any, oracle: Any, versions: set[str]
+                 ) -> Callable[[], bool]:
+    """A batch of 8 whose classified answers all fall in ``versions``."""
+    def probe() -> bool:
+        samples = live_of(ctx).sampler().sample(cls, 8, oracle)
+        return all(s.version in versions for s in samples)
+    return probe
+
+
 def _staged(ctx: Context, stage: list[KObject], run: Callable[[], CheckReport],
-            what: str) -> CheckReport:
-    """Run ``run`` with the stage applied (lab always, cluster with --apply-stages)."""
-    from ..stagerun import applied, journal_path, stage_objects
+            what: str, probe: Callable[[], bool] | None = None) -> CheckReport:
+    """Run ``run`` with the stage applied (lab always, cluster with --apply-stages); on a
+    cluster, ``probe`` is polled until the change shows before the deciding sample."""
+    from ..stagerun import applied, journal_path, settle, stage_objects
 
     live = live_of(ctx)
     if live.kind == "cluster" and not live.apply_stages:
@@ -142,8 +152,10 @@ def _staged(ctx: Context, stage: list[KObject], run: Callable[[], CheckReport],
     journal = None if live.kind == "lab" else journal_path(live.out_dir, live.run_id)
     with applied(live, objects, journal):
         live.objects(refresh=True)
+        waited = settle(live, probe) if probe is not None else 0.0
         result = run()
     result.evidence["stage"] = [f"{s.ref} ({s.where})" for s in stage]
+    result.evidence["settle_s"] = round(waited, 2)
     return result
 
 
@@ -157,7 +169,8 @@ def _all_to(ctx: Context, stage: list[KObject], version: str, users: tuple[str, 
         return report([judge(live, classes[u], {version: 1.0}, oracle, u) for u in users],
                       f"every page shows reviews {version}",
                       f"The {what} stage should send every reviews request to {version}.")
-    return _staged(ctx, stage, run, what)
+    return _staged(ctx, stage, run, what,
+                   settle_probe(ctx, _classes()[users[0]], _oracle(ctx), {version}))
 
 
 @_guard
@@ -181,7 +194,8 @@ def jason_v2_observed(ctx: Context) -> CheckReport:
                              "another user")],
                       "jason sees v2, everyone else v1",
                       "Log in as jason: the end-user header comes from productpage's session.")
-    return _staged(ctx, [stage] if stage else [], run, "jason")
+    return _staged(ctx, [stage] if stage else [], run, "jason",
+                   settle_probe(ctx, _classes()["jason"], _oracle(ctx), {"v2"}))
 
 
 @_guard
@@ -197,7 +211,8 @@ def shift_50_observed(ctx: Context) -> CheckReport:
                       "the observed split is consistent with "
                       + "/".join(f"{v} {s:.0%}" for v, s in wanted.items()),
                       "Weights 50 and 50 on subsets v1 and v3, and both subsets defined.")
-    return _staged(ctx, [stage] if stage else [], run, "50/50")
+    return _staged(ctx, [stage] if stage else [], run, "50/50",
+                   settle_probe(ctx, _classes()["anonymous"], _oracle(ctx), set(wanted)))
 
 
 @_guard

@@ -182,6 +182,10 @@ class Lab:
         self._pending.daemon = True
         self._pending.start()
 
+    def synced(self) -> bool:
+        """Whether Envoy serves the latest state (no delayed push pending)."""
+        return self._pending is None or not self._pending.is_alive()
+
     def _push_late(self, config: xds.EnvoyConfig) -> None:
         with self._lock:
             if self.envoy.running:
