@@ -60,15 +60,77 @@ def simulated_rows(runs: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-def lab_rows() -> list[dict[str, Any]]:
-    """The real-gateway half: the same cases sampled through the lab's ingress gateway.
+LAB_CASES: list[tuple[dict[str, int], float]] = [(HALF, 0.5), (HALF, 0.8), (EIGHTY, 0.8)]
 
-    Rows have the shape of ``simulated_rows()`` (``docs``/``meshgrade`` as ``simulate`` returns
-    them); ``docs_exact`` and ``meshgrade_exact`` may be left out.
-    """
-    # TODO(lead): sample through the lab gateway (meshgrade.lab) with each case's weights applied
-    # and return rows like simulated_rows(); until then the benchmark is simulation only.
-    return []
+
+def _run_live(lab: Any, factory: Any, runs: int, seed: int) -> dict[str, Any]:
+    """``runs`` decisions of one test through the lab's gateway, classified by the
+    Bookinfo oracle from the real pages; wall time per decision."""
+    from meshgrade.traffic.bookinfo_oracle import BookinfoOracle
+    from meshgrade.traffic.classes import RequestClass
+    from meshgrade.traffic.sampler import Sampler
+
+    outcomes, used, walls = [], [], []
+    oracle = BookinfoOracle()
+    for run in range(runs):
+        test = factory()
+        start = time.perf_counter()
+        with Sampler(lab.gateway_url, run_id=f"bench{seed}-{run}", seed=seed + run) as sampler:
+            for sample in sampler.stream(RequestClass.anonymous(), oracle):
+                if sample.version is not None:
+                    test.add(sample.version)
+                if test.done():
+                    break
+        walls.append(time.perf_counter() - start)
+        verdict = test.verdict()
+        outcomes.append(verdict.outcome)
+        used.append(verdict.n if hasattr(verdict, "n") else 0)
+    used.sort()
+    return {"pass": outcomes.count("pass") / runs, "fail": outcomes.count("fail") / runs,
+            "inconclusive": outcomes.count("inconclusive") / runs,
+            "mean_n": sum(used) / runs, "p95_n": used[min(runs - 1, int(0.95 * runs))],
+            "wall_s": sum(walls) / runs}
+
+
+def lab_rows(runs: int = 5, seed: int = 1) -> list[dict[str, Any]]:
+    """The same tests through the lab's real Envoy gateway: a reviews VirtualService with
+    the true split applied, pages classified by the pod name they show."""
+    import tempfile
+    from pathlib import Path
+
+    from meshgrade.lab.lab import Lab
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "part1-bookinfo"
+    rows = []
+    with Lab().start([examples / "destination-rule-all.yaml"]) as lab, \
+            tempfile.TemporaryDirectory() as tmp:
+        for expected, p_v1 in LAB_CASES:
+            vs = Path(tmp) / "vs.yaml"
+            vs.write_text(VS_TEMPLATE.format(v1=round(100 * p_v1), v3=round(100 - 100 * p_v1)))
+            lab.apply([vs])
+            target = expected["v3"] / sum(expected.values())
+            rows.append({"expected": split(expected), "true": f"{round(100 * p_v1)}/"
+                         f"{round(100 - 100 * p_v1)}",
+                         "docs": _run_live(lab, lambda t=target: DocsMethod("v3", target=t),
+                                           runs, seed),
+                         "meshgrade": _run_live(lab, lambda e=expected: SplitTest(e), runs,
+                                                seed)})
+    return rows
+
+
+VS_TEMPLATE = """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - destination: {{host: reviews, subset: v1}}
+      weight: {v1}
+    - destination: {{host: reviews, subset: v3}}
+      weight: {v3}
+"""
 
 
 def print_rows(title: str, rows: list[dict[str, Any]]) -> None:
@@ -80,6 +142,9 @@ def print_rows(title: str, rows: list[dict[str, Any]]) -> None:
         print(f"{row['expected']:>8} {row['true']:>7} | {d['pass']:>10.4f} {d['mean_n']:>6.0f} "
               f"{d['p95_n']:>5} | {m['pass']:>15.4f} {m['fail']:>8.4f} {m['inconclusive']:>8.4f} "
               f"{m['mean_n']:>6.0f} {m['p95_n']:>5}")
+        if "wall_s" in m:
+            print(f"{'wall time':>16} | {d['wall_s']:>10.2f} s{'':>11} | "
+                  f"{m['wall_s']:>15.2f} s")
         if "meshgrade_exact" in row:
             d, m = row["docs_exact"], row["meshgrade_exact"]
             print(f"{'exact':>16} | {d['pass']:>10.6f} {d['mean_n']:>6.0f} {d['p95_n']:>5} | "
@@ -91,6 +156,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20261126)
+    parser.add_argument("--lab-runs", type=int, default=5,
+                        help="decisions per row through the lab (0: simulation only)")
     args = parser.parse_args()
     start = time.perf_counter()
     print(f"meshgrade sampling benchmark, {time.strftime('%Y-%m-%d')}; {args.runs} simulated "
@@ -104,10 +171,10 @@ def main() -> None:
     print()
     print_rows("simulated (v1/v3 splits; pass = miss rate for wrong splits, fail = false-fail "
                "rate for correct ones)", simulated_rows(args.runs, args.seed))
-    lab = lab_rows()
-    if lab:
+    if args.lab_runs:
         print()
-        print_rows("through the lab gateway", lab)
+        print_rows(f"through the lab's real Envoy gateway ({args.lab_runs} decisions per "
+                   "row; mean wall time per decision)", lab_rows(args.lab_runs))
     print(f"\n{time.perf_counter() - start:.1f} s")
 
 

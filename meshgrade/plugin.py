@@ -199,9 +199,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     try:
         run = grading.result()
+        log = grading.write_request_log()
     finally:
         grading.close()
     written = write_reports(run, grading.options.out, grading.options.formats)
+    if log is not None:
+        written["requests"] = log
     session.config.stash[RUN] = run
     grading.written = written
     session.exitstatus = int(exit_code(run, grading.options.fail_under))

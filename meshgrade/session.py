@@ -128,6 +128,21 @@ class GradingSession:
             run.notes.append(f"submission not loaded: {self.source_error}")
         return run
 
+    def write_request_log(self) -> Path | None:
+        """Every sampled request of the run as ``requests.json`` beside the reports."""
+        sampler = self.live._cache.get("sampler") if self.live is not None else None
+        if sampler is None or not sampler.log:
+            return None
+        import dataclasses
+        import json
+
+        self.options.out.mkdir(parents=True, exist_ok=True)
+        path = self.options.out / "requests.json"
+        rows = [dataclasses.asdict(s) for s in sampler.log]
+        path.write_text(json.dumps({"run_id": self.live.run_id, "gateway": self.live.gateway_url,
+                                    "requests": rows}, indent=1, default=str), "utf-8")
+        return path
+
     def close(self) -> None:
         if self.live is not None:
             self.live.close()

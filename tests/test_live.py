@@ -222,3 +222,28 @@ def test_routing_observed_fails_when_traffic_disagrees(tmp_path: Path) -> None:
         assert "errors" in result.findings[0].message
     finally:
         session.close()
+
+
+def test_doctor_reports_access_and_gateway(cluster_lab: Lab) -> None:
+    proc = subprocess.run([sys.executable, "-m", "meshgrade", "doctor", "--kubeconfig",
+                           str(cluster_lab.kubeconfig), "--gateway-url", cluster_lab.gateway_url],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any("gateway" in line.lower() and line.startswith("ok") for line in lines), lines
+    assert any("virtualservices" in line for line in lines)
+
+
+def test_exec_kubeconfig_is_refused(tmp_path: Path, cluster_lab: Lab) -> None:
+    import yaml
+
+    config = yaml.safe_load(cluster_lab.kubeconfig.read_text())
+    marker = tmp_path / "ran"
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                           "command": "touch", "args": [str(marker)]}}
+    kc = tmp_path / "kc.yaml"
+    kc.write_text(yaml.safe_dump(config))
+    code, results, out = grade(tmp_path, PART1, "--rubric", "istio-part1", "--kubeconfig",
+                               str(kc), "--gateway-url", cluster_lab.gateway_url)
+    assert code == 3 and not marker.exists()
+    assert "exec" in check(results, "MG301")["message"]
