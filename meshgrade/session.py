@@ -88,6 +88,26 @@ class GradingSession:
             return
         self.live = ctx.live = live
         self.mode = live.kind
+        if live.kind == "cluster" and not ctx.index.submitted:
+            self._use_cluster_objects(ctx, live)
+
+    def _use_cluster_objects(self, ctx: Context, live: object) -> None:
+        """A submission without manifests (e.g. `grade .` beside a kubeconfig): the static
+        checks read the cluster's objects instead."""
+        from . import baseline
+        from .cluster.connect import ClusterError
+        from .index import ObjectIndex
+
+        try:
+            objects = live.objects()  # type: ignore[attr-defined]
+        except ClusterError as exc:
+            self.notes.append(f"cluster objects could not be read: {exc}")
+            return
+        ctx.index = ObjectIndex(objects, baseline.objects(bookinfo=False))
+        ctx.source = "cluster"
+        ctx._cache.clear()
+        self.notes.append("the submission holds no manifests: the static checks read the "
+                          "cluster's objects")
 
     def evaluate(self, check_id: str) -> CheckResult:
         """Run one registered check against the context and record its result."""

@@ -247,3 +247,16 @@ def test_exec_kubeconfig_is_refused(tmp_path: Path, cluster_lab: Lab) -> None:
                                str(kc), "--gateway-url", cluster_lab.gateway_url)
     assert code == 3 and not marker.exists()
     assert "exec" in check(results, "MG301")["message"]
+
+
+def test_static_checks_read_the_cluster_when_the_repo_has_no_manifests(
+        tmp_path: Path, cluster_lab: Lab) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.md").write_text("my homework is in the cluster\n")
+    code, results, out = grade(tmp_path, empty, "--rubric", "istio-part1", "--kubeconfig",
+                               str(cluster_lab.kubeconfig), "--gateway-url",
+                               cluster_lab.gateway_url)
+    got = outcomes(results)
+    assert got["MG202"] == "passed" and got["MG204"] == "passed", out
+    assert any("cluster's objects" in n for n in results["notes"])
