@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..objects import KObject
+from ..routing.gatewayapi import ordered_matches
 from ..routing.hosts import svc_fqdn
-from ..routing.match import route_precedence
 from .xds_match import HEADER_NAME, header_safe, valid_regex
 from .xds_routes import (
     REDIRECT_CODES,
@@ -126,16 +126,8 @@ def rule_action(route: KObject, rule: Mapping[str, Any], scope: Scope) -> dict[s
 
 def httproute_routes(routes: list[KObject], scope: Scope) -> list[Route]:
     """All rules of all routes, most precise match first (the model's route_precedence)."""
-    entries = []
-    for order, route in enumerate(routes):
-        for i, rule in enumerate(route.spec.get("rules") or [{}]):
-            if not isinstance(rule, Mapping):
-                continue
-            for j, m in enumerate(rule.get("matches") or [{}]):
-                entries.append((route_precedence(m), order, i, j, route, rule, m))
-    entries.sort(key=lambda e: e[:4])
     out: list[Route] = []
-    for _, _, i, j, route, rule, m in entries:
+    for i, j, route, rule, m in ordered_matches(routes):
         match = route_match(m)
         if match is None:
             continue

@@ -13,26 +13,12 @@ from typing import Any
 
 import re2
 
-from ..routing.match import Ctx, source_match
+from ..routing.match import Ctx, match_kind, source_match
 
 _IGNORED_HEADER_KEYS = frozenset({"uri", "scheme", "method", "authority"})
 HEADER_NAME = re2.compile(r"[0-9a-z!#$%&'*+\-.^_|~`]+")
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def _kind(spec: Any) -> tuple[str, str] | None:
-    if isinstance(spec, Mapping):
-        for kind in ("exact", "prefix", "regex"):
-            if kind in spec:
-                return kind, _text(spec[kind])
-    return None
 
 
 def header_safe(value: Any) -> bool:
@@ -57,7 +43,7 @@ def _string_matcher(kind: str, value: str) -> dict[str, Any] | None:
 
 
 def _is_presence(spec: Any) -> bool:
-    found = _kind(spec)
+    found = match_kind(spec)
     return found is None or (found[0] == "regex" and found[1] == "*") or (
         found[0] != "regex" and found[1] == "")
 
@@ -72,7 +58,7 @@ def _header(name: str, spec: Any, invert: bool = False) -> dict[str, Any] | None
     if presence:
         out["present_match"] = True
     else:
-        kind, value = _kind(spec) or ("exact", "")
+        kind, value = match_kind(spec) or ("exact", "")
         matcher = _string_matcher(kind, value)
         if matcher is None:  # never equal: "without" it means "present"
             return {"name": name, "present_match": True} if invert else None
@@ -84,7 +70,7 @@ def _header(name: str, spec: Any, invert: bool = False) -> dict[str, Any] | None
 
 def _pseudo(name: str, spec: Any) -> dict[str, Any] | None:
     """``method``/``authority``/``scheme``: plain string matches (no presence forms)."""
-    kind, value = _kind(spec) or ("prefix", "")
+    kind, value = match_kind(spec) or ("prefix", "")
     if kind == "prefix" and not value:
         return {}
     matcher = _string_matcher(kind, value) if value else None
@@ -92,7 +78,7 @@ def _pseudo(name: str, spec: Any) -> dict[str, Any] | None:
 
 
 def _uri(m: Mapping[str, Any]) -> dict[str, Any] | None:
-    found = _kind(m.get("uri"))
+    found = match_kind(m.get("uri"))
     if found is None:
         return {"prefix": "/"}
     kind, value = found
@@ -116,7 +102,7 @@ def http_match(m: Any, vs_namespace: str, ctx: Ctx) -> dict[str, Any] | None:
     headers: list[dict[str, Any] | None] = []
     for key, pseudo in (("method", ":method"), ("authority", ":authority"),
                         ("scheme", ":scheme")):
-        if _kind(m.get(key)) is not None:
+        if match_kind(m.get(key)) is not None:
             headers.append(_pseudo(pseudo, m[key]))
     for field_name, invert in (("headers", False), ("withoutHeaders", True)):
         items = m.get(field_name)
@@ -126,7 +112,7 @@ def http_match(m: Any, vs_namespace: str, ctx: Ctx) -> dict[str, Any] | None:
     params: list[dict[str, Any] | None] = []
     query = m.get("queryParams")
     for name, spec in (query.items() if isinstance(query, Mapping) else ()):
-        found = _kind(spec)
+        found = match_kind(spec)
         if not str(name):
             params.append(None)
         elif found is None or found[0] == "prefix":  # as the model: a presence test

@@ -120,15 +120,7 @@ class GatewayApi:
 
     def evaluate(self, routes: list[KObject], ctx: Ctx, acc: Acc, share: float) -> None:
         """Across all rules of all routes: the most precise match wins (see match.py)."""
-        entries = []
-        for order, route in enumerate(routes):
-            for i, rule in enumerate(route.spec.get("rules") or [{}]):
-                if not isinstance(rule, Mapping):
-                    continue
-                for j, m in enumerate(rule.get("matches") or [{}]):
-                    entries.append((route_precedence(m), order, i, j, route, rule, m))
-        entries.sort(key=lambda e: e[:4])
-        for _, _, i, j, route, rule, m in entries:
+        for i, j, route, rule, m in ordered_matches(routes):
             if route_match(m, ctx):
                 path = f"spec.rules[{i}]"
                 acc.note(route, f"{path}.matches[{j}]" if rule.get("matches") else path,
@@ -174,3 +166,17 @@ class GatewayApi:
             return
         acc.note(route, path, f"-> {ns}/{name}: {share:.4g}")
         spread(acc, svc, pods, share)
+
+
+def ordered_matches(routes: list[KObject]) -> list[tuple[int, int, KObject, Any, Any]]:
+    """(rule index, match index, route, rule, match) across all rules of all routes, most
+    precise match first (Gateway API precedence; ties by route order, then rule order)."""
+    entries = []
+    for order, route in enumerate(routes):
+        for i, rule in enumerate(route.spec.get("rules") or [{}]):
+            if not isinstance(rule, Mapping):
+                continue
+            for j, m in enumerate(rule.get("matches") or [{}]):
+                entries.append((route_precedence(m), order, i, j, route, rule, m))
+    entries.sort(key=lambda e: e[:4])
+    return [(i, j, route, rule, m) for _p, _o, i, j, route, rule, m in entries]

@@ -44,24 +44,24 @@ def full_match(pattern: Any, value: str) -> bool:
     return rx is not None and rx.fullmatch(value) is not None
 
 
-def _text(value: Any) -> str:
+def text_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
 
 
-def _kind(spec: Any) -> tuple[str, str] | None:
+def match_kind(spec: Any) -> tuple[str, str] | None:
     """The (kind, value) of a StringMatch, or None when it sets none of them."""
     if isinstance(spec, Mapping):
         for kind in _STRING_KINDS:
             if kind in spec:
-                return kind, _text(spec[kind])
+                return kind, text_of(spec[kind])
     return None
 
 
 def string_match(spec: Any, value: str, ignore_case: bool = False) -> bool:
     """Istio StringMatch; an empty one (``{}``) matches anything."""
-    found = _kind(spec)
+    found = match_kind(spec)
     if found is None:
         return True
     kind, want = found
@@ -74,7 +74,7 @@ def string_match(spec: Any, value: str, ignore_case: bool = False) -> bool:
 
 def is_presence(spec: Any) -> bool:
     """Header forms that only test presence: null, ``{}``, ``regex: "*"``, empty exact/prefix."""
-    found = _kind(spec)
+    found = match_kind(spec)
     if found is None:
         return True
     kind, want = found
@@ -100,7 +100,7 @@ def query_match(spec: Any, value: str | None) -> bool:
     translate ``prefix``, which leaves a presence test."""
     if value is None:
         return False
-    found = _kind(spec)
+    found = match_kind(spec)
     if found is None or found[0] == "prefix":
         return True
     kind, want = found
@@ -122,18 +122,18 @@ def source_match(m: Mapping[str, Any], vs_namespace: str, ctx: Ctx) -> bool:
     """Per-match ``port``, then ``gateways`` or else ``sourceLabels`` and ``sourceNamespace``
     (unknown source labels never match)."""
     port = m.get("port")
-    if port is not None and (ctx.port is None or _text(port) != str(ctx.port)):
+    if port is not None and (ctx.port is None or text_of(port) != str(ctx.port)):
         return False
     gateways = m.get("gateways")
     if isinstance(gateways, list) and gateways:  # as Istio: then source conditions are unused
-        return any(resolve_gateway(_text(g), vs_namespace) in ctx.gateways for g in gateways)
+        return any(resolve_gateway(text_of(g), vs_namespace) in ctx.gateways for g in gateways)
     wanted = m.get("sourceLabels")
     if isinstance(wanted, Mapping) and wanted:
         have = ctx.source_labels
-        if have is None or any(have.get(str(k)) != _text(v) for k, v in wanted.items()):
+        if have is None or any(have.get(str(k)) != text_of(v) for k, v in wanted.items()):
             return False
     source_ns = m.get("sourceNamespace")
-    return source_ns is None or _text(source_ns) == ctx.source_ns
+    return source_ns is None or text_of(source_ns) == ctx.source_ns
 
 
 def http_match(m: Any, vs_namespace: str, ctx: Ctx) -> bool:
@@ -194,7 +194,7 @@ def _path(m: Mapping[str, Any]) -> tuple[str, str]:
     path = m.get("path")
     if not isinstance(path, Mapping):
         return "PathPrefix", "/"
-    return _text(path.get("type") or "PathPrefix"), _text(path.get("value") or "/")
+    return text_of(path.get("type") or "PathPrefix"), text_of(path.get("value") or "/")
 
 
 def prefix_segments(prefix: str, path: str) -> bool:
@@ -218,12 +218,12 @@ def route_match(m: Any, ctx: Ctx) -> bool:
         return False
     if kind not in _PATH_RANK:
         return False
-    if "method" in m and _text(m["method"]) != req.method:
+    if "method" in m and text_of(m["method"]) != req.method:
         return False
     headers = req.header_map
     seen: set[str] = set()
     for item in m.get("headers") or []:
-        name = _text(item.get("name")).lower() if isinstance(item, Mapping) else ""
+        name = text_of(item.get("name")).lower() if isinstance(item, Mapping) else ""
         if not name or name in seen:
             continue  # only the first entry for a name counts
         seen.add(name)
@@ -231,7 +231,8 @@ def route_match(m: Any, ctx: Ctx) -> bool:
             return False
     query = req.query
     for item in m.get("queryParams") or []:
-        if isinstance(item, Mapping) and not _typed_match(item, query.get(_text(item.get("name")))):
+        if isinstance(item, Mapping) and \
+                not _typed_match(item, query.get(text_of(item.get("name")))):
             return False
     return True
 
@@ -239,7 +240,7 @@ def route_match(m: Any, ctx: Ctx) -> bool:
 def _typed_match(item: Mapping[str, Any], actual: str | None) -> bool:
     if actual is None:
         return False
-    want = _text(item.get("value"))
+    want = text_of(item.get("value"))
     if item.get("type", "Exact") == "RegularExpression":
         return full_match(want, actual)
     return actual == want
