@@ -56,13 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="reports", metavar="DIR",
                    help="report folder (default: reports)")
     g.add_argument("--format", action="append", dest="formats", metavar="FMT",
-                   choices=("json", "junit", "html", "gradescope", "github"),
-                   help="json, junit, html, gradescope, github; repeatable "
+                   choices=("json", "junit", "html", "gradescope", "github", "classroom"),
+                   help="json, junit, html, gradescope, github, classroom; repeatable "
                         "(default: json junit html; github is added under GitHub Actions)")
     g.add_argument("--fail-under", metavar="SCORE", help="exit 0 when the score reaches SCORE "
                    "points, or N%% of the maximum")
     g.add_argument("--student", help="student name shown in the reports")
     g.add_argument("--seed", type=int, help="sampling order seed, for reproducible runs")
+    g.add_argument("--sign-key-file", metavar="FILE",
+                   help="sign results.json with HMAC-SHA256 using this key (else "
+                        "$MESHGRADE_SIGN_KEY); check with `meshgrade verify`")
     g.add_argument("--apply-stages", action="store_true",
                    help="cluster mode: apply each routing stage of the submission, sample it, "
                         "and restore the original objects (needs write access; see "
@@ -79,9 +82,13 @@ def _parser() -> argparse.ArgumentParser:
                        description="The check catalogue: ID, name, sources, title.")
     c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
+    from .batch.cli import add_parser as add_batch_parser
+    from .gradebook_cli import add_parser as add_gradebook_parser
     from .lab.commands import add_parser as add_lab_parser
 
     add_lab_parser(sub)
+    add_gradebook_parser(sub)
+    add_batch_parser(sub)
     d = sub.add_parser("doctor", help="what the given credentials may do, and whether the "
                        "gateway answers", description="Check a cluster before grading: "
                        "access (SelfSubjectAccessReview) and the gateway.")
@@ -112,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     handler = {"grade": cmd_grade, "checks": cmd_checks, "rubrics": cmd_rubrics,
                "rubric": cmd_rubric_check, "lab": cmd_lab, "doctor": cmd_doctor,
-               "restore": cmd_restore}[args.command]
+               "restore": cmd_restore, "gradebook": cmd_gradebook, "verify": cmd_verify,
+               "batch": cmd_batch}[args.command]
     return int(handler(args))
 
 
@@ -155,6 +163,24 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return ExitCode.NOT_GRADABLE
     print(f"restored {count} routing object(s) from {args.journal}")
     return ExitCode.OK
+
+
+def cmd_gradebook(args: argparse.Namespace) -> int:
+    from .gradebook_cli import run_gradebook
+
+    return run_gradebook(args)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .gradebook_cli import run_verify
+
+    return run_verify(args)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch.cli import run
+
+    return run(args)
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

@@ -41,7 +41,8 @@ def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
     for flag, value in (("--student", args.student), ("--fail-under", args.fail_under),
                         ("--kubeconfig", args.kubeconfig), ("--context", args.context),
                         ("--namespace", args.namespace), ("--gateway-url", args.gateway_url),
-                        ("--seed", None if args.seed is None else str(args.seed))):
+                        ("--seed", None if args.seed is None else str(args.seed)),
+                        ("--sign-key-file", args.sign_key_file)):
         if value is not None:
             out += [flag, value]
     for flag, on in (("--apply-stages", args.apply_stages),
@@ -67,7 +68,8 @@ def grade(args: argparse.Namespace, rubric: Rubric, *, color: bool) -> int:
     print(console.render(run, color=color))
     written = getattr(capture.session, "written", {}) or {}
     for fmt, path in sorted(written.items()):
-        print(f"  {fmt}: {path}")
+        if fmt != "html-instructor":  # students need not learn that hidden checks exist
+            print(f"  {fmt}: {path}")
     for fmt, exc in getattr(written, "errors", {}).items():
         print(f"warning: the {fmt} report could not be written: {exc}", file=sys.stderr)
     for note in run.notes:

@@ -49,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--allow-kubeconfig-exec", action="store_true",
                     help="accept a kubeconfig whose user runs an exec/auth-provider plugin")
     group.addoption("--seed", type=int, default=None, help="sampling order seed")
+    group.addoption("--sign-key-file", default=None,
+                    help="sign results.json with HMAC-SHA256 (else $MESHGRADE_SIGN_KEY)")
     group.addoption("--meshgrade-quiet", action="store_true",
                     help="do not print the meshgrade summary (the meshgrade command does)")
 
@@ -70,7 +72,18 @@ def _options(config: pytest.Config, rubric) -> Options:
                    gateway_url=config.getoption("gateway_url"),
                    apply_stages=config.getoption("apply_stages"),
                    allow_kubeconfig_exec=config.getoption("allow_kubeconfig_exec"),
-                   seed=config.getoption("seed"))
+                   seed=config.getoption("seed"), sign_key=_sign_key(config))
+
+
+def _sign_key(config: pytest.Config) -> bytes | None:
+    import os
+
+    from .signing import load_key
+
+    try:
+        return load_key(config.getoption("sign_key_file"), os.environ)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -202,7 +215,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         log = grading.write_request_log()
     finally:
         grading.close()
-    written = write_reports(run, grading.options.out, grading.options.formats)
+    written = write_reports(run, grading.options.out, grading.options.formats,
+                            sign_key=grading.options.sign_key)
     if log is not None:
         written["requests"] = log
     session.config.stash[RUN] = run

@@ -70,7 +70,8 @@ def builtin_names() -> list[str]:
 def load(name_or_path: str, known_ids: set[str]) -> Rubric:
     """A built-in rubric by name, or a rubric file; raises RubricError."""
     path = Path(name_or_path)
-    if not path.is_file():
+    if name_or_path in builtin_names() or not path.is_file():
+        # a built-in name always means the built-in rubric, even beside a file of that name
         candidate = builtin_dir() / f"{name_or_path}.yaml"
         if not candidate.is_file():
             raise RubricError([f"{name_or_path}: no such rubric file, and not a built-in rubric "

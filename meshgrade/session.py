@@ -33,6 +33,7 @@ class Options:
     apply_stages: bool = False
     allow_kubeconfig_exec: bool = False
     seed: int | None = None
+    sign_key: bytes | None = None
 
 
 class GradingSession:

@@ -139,9 +139,14 @@ def test_grades_from_another_folder_and_ignores_submission_pytest_files(tmp_path
         (sub / f.name).write_text(f.read_text())
     (sub / "conftest.py").write_text("raise SystemExit('student code ran')\n")
     (sub / "pytest.ini").write_text("[pytest]\naddopts = --this-option-does-not-exist\n")
+    (sub / "meshgrade.yaml").write_text("rubric: mine\nfail_under: 0\n")
+    (sub / "istio-part2").write_text("name: istio-part2\nchecks:\n  MG101: {points: 100}\n")
+    (sub / "setup.cfg").write_text("[tool:pytest]\naddopts = -p no:meshgrade.plugin\n")
     proc = meshgrade("grade", str(sub), "--rubric", "istio-part2", "--mode", "repo",
                      "--out", str(tmp_path / "r"), cwd=sub)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["max_score"] == 31 and results["rubric"] == "istio-part2"
 
 
 def test_instructor_extra_checks_count_with_points(tmp_path: Path) -> None:
@@ -179,3 +184,20 @@ def test_github_format_under_actions(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "::error file=reviews-canary.yaml,line=14," in proc.stdout
     assert "MG103" in summary.read_text()
+
+
+def test_signed_results_and_a_tampered_score(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("course-secret\n")
+    proc, results = grade(tmp_path, str(EXAMPLES / "broken"), "--sign-key-file", str(key))
+    assert results["signature"]["alg"] == "HMAC-SHA256"
+    path = tmp_path / "out" / "results.json"
+    ok = meshgrade("verify", str(path), "--sign-key-file", str(key))
+    assert ok.returncode == 0, ok.stderr
+    results["score"] = results["max_score"]
+    path.write_text(json.dumps(results))
+    bad = meshgrade("verify", str(path), "--sign-key-file", str(key))
+    assert bad.returncode == 1 and "altered" in bad.stderr
+    refused = meshgrade("gradebook", "collect", str(tmp_path / "out"), "--sign-key-file",
+                        str(key), "--out", str(tmp_path / "gradebook.csv"))
+    assert refused.returncode == 1 and "altered" in (refused.stdout + refused.stderr)

@@ -2,7 +2,8 @@
 
 ``write_reports`` writes the requested formats into ``out_dir``:
 
-- ``json``: ``results.json`` (schema ``meshgrade.results/v1``, instructor view)
+- ``json``: ``results.json`` (schema ``meshgrade.results/v1``, instructor view), signed with
+  HMAC-SHA256 when ``sign_key`` is given
 - ``junit``: ``junit.xml``
 - ``html``: ``report.html`` (student view) and, only when it would differ (a hidden check or a
   traceback), ``report-instructor.html``
@@ -10,6 +11,8 @@
   too; it sits in a sub-folder so it does not clobber meshgrade's own)
 - ``github``: annotations on stdout and the Markdown summary appended to
   ``$GITHUB_STEP_SUMMARY`` (taken from ``env``; ``os.environ`` when None)
+- ``classroom``: ``classroom.json`` and ``classroom.b64`` (GitHub Classroom's
+  autograding-grading-reporter result, student view)
 
 A writer that fails does not stop the others: its exception is collected in
 ``WrittenReports.errors`` for the caller to print.
@@ -22,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from meshgrade.reports import (
+    classroom,
     github_report,
     gradescope_report,
     html_report,
@@ -30,11 +34,12 @@ from meshgrade.reports import (
 )
 from meshgrade.results import RunResult
 
-FORMATS = ("json", "junit", "html", "gradescope", "github")
+FORMATS = ("json", "junit", "html", "gradescope", "github", "classroom")
 
 
 class WrittenReports(dict[str, Path]):
-    """Format (``html-instructor`` for the second HTML file) -> path written, plus
+    """Format (``html-instructor`` for the second HTML file, ``classroom-b64`` for the
+    encoded Classroom result) -> path written, plus
     ``errors``: format -> the exception its writer raised."""
 
     def __init__(self) -> None:
@@ -53,30 +58,34 @@ def _html(run: RunResult, out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def _writers(env: Mapping[str, str]) -> dict[str, Callable[[RunResult, Path], dict[str, Path]]]:
+def _writers(env: Mapping[str, str], sign_key: bytes | None
+             ) -> dict[str, Callable[[RunResult, Path], dict[str, Path]]]:
     def github(run: RunResult, _out: Path) -> dict[str, Path]:
         path = github_report.write(run, env=env)
         return {"github": path} if path else {}
 
     return {
-        "json": lambda run, out: {"json": json_report.write(run, out)},
+        "json": lambda run, out: {"json": json_report.write(run, out, key=sign_key)},
         "junit": lambda run, out: {"junit": junit_report.write(run, out)},
         "html": _html,
         "gradescope": lambda run, out: {"gradescope": gradescope_report.write(run, out)},
         "github": github,
+        "classroom": classroom.write,
     }
 
 
 def write_reports(run: RunResult, out_dir: Path, formats: Iterable[str], *,
-                  env: Mapping[str, str] | None = None) -> WrittenReports:
-    """Write each format in ``formats`` (a subset of FORMATS) and return what was written."""
+                  env: Mapping[str, str] | None = None,
+                  sign_key: bytes | None = None) -> WrittenReports:
+    """Write each format in ``formats`` (a subset of FORMATS) and return what was written;
+    ``sign_key`` signs ``results.json``."""
     wanted = list(dict.fromkeys(formats))
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s): {', '.join(unknown)}; "
                          f"choose from {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
-    writers = _writers(os.environ if env is None else env)
+    writers = _writers(os.environ if env is None else env, sign_key)
     result = WrittenReports()
     for fmt in wanted:
         try:

@@ -5,6 +5,11 @@ Written to ``gradescope/results.json`` inside the output folder, because meshgra
 ``/autograder/results/results.json``. Every check becomes a test, hidden ones included (with
 Gradescope's own ``visibility``); tracebacks never go in, as test output reaches students.
 Skipped checks carry no ``status`` (Gradescope then goes by the points).
+
+The top-level ``output`` is shown to students at once, so its outcome counts cover only the
+``visible`` checks: counting hidden (or not yet released) checks there would tell a student
+how they did on them. The top-level ``score`` is the full grade, hidden checks included;
+Gradescope decides when students see it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.reports._common import check_text, totals, write_text
-from meshgrade.results import CheckResult, Outcome, RunResult
+from meshgrade.results import CheckResult, Outcome, RunResult, Visibility
 
 FILENAME = Path("gradescope") / "results.json"
 
@@ -35,9 +40,10 @@ def _test(check: CheckResult) -> dict[str, Any]:
 
 
 def _summary(run: RunResult) -> str:
-    _, _, counts = totals(run.checks)
+    _, _, counts = totals(c for c in run.checks if c.visibility is Visibility.VISIBLE)
+    tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
     lines = [f"meshgrade {run.tool_version}".rstrip() + f", rubric {run.rubric}, mode {run.mode}",
-             ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "no checks"]
+             f"Visible checks: {tally}" if tally else "No visible checks"]
     if not run.gradable:
         lines.append("Not gradable: a graded check could not run; ask your instructor.")
     lines += run.notes

@@ -1,4 +1,7 @@
-"""``results.json``: the full run, instructor view, schema ``meshgrade.results/v1``."""
+"""``results.json``: the full run, instructor view, schema ``meshgrade.results/v1``.
+
+With a key the document carries an HMAC-SHA256 ``signature`` (see :mod:`meshgrade.signing`).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,22 @@ from typing import Any
 
 from meshgrade.reports._common import write_text
 from meshgrade.results import RunResult
+from meshgrade.signing import sign
 
 FILENAME = "results.json"
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 
 
-def to_json(run: RunResult) -> str:
-    """The run as indented UTF-8 JSON; values JSON cannot hold become strings."""
-    data = run.to_dict(instructor=True)
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+def to_data(run: RunResult, key: bytes | None = None) -> dict[str, Any]:
+    """The run as plain JSON data (values JSON cannot hold become strings), signed when
+    ``key`` is given. Signing the parsed-back form makes the signature match the file."""
+    data = json.loads(json.dumps(run.to_dict(instructor=True), default=str))
+    return sign(data, key) if key else data
+
+
+def to_json(run: RunResult, key: bytes | None = None) -> str:
+    """The run as indented UTF-8 JSON, signed when ``key`` is given."""
+    return json.dumps(to_data(run, key), indent=2, ensure_ascii=False) + "\n"
 
 
 def load_schema() -> dict[str, Any]:
@@ -24,6 +34,6 @@ def load_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
-def write(run: RunResult, out_dir: Path) -> Path:
-    """Write ``out_dir/results.json``."""
-    return write_text(out_dir / FILENAME, to_json(run))
+def write(run: RunResult, out_dir: Path, key: bytes | None = None) -> Path:
+    """Write ``out_dir/results.json`` (signed when ``key`` is given)."""
+    return write_text(out_dir / FILENAME, to_json(run, key))

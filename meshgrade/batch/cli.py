@@ -1,0 +1,155 @@
+"""``meshgrade batch ROSTER.csv``: grade a class, one ``grade`` process per student.
+
+Test hook: the hidden ``--grade-cmd "PROGRAM ARGS"`` replaces ``python -m meshgrade grade``
+(the batch appends the usual grade arguments), so a test can stand in a process that hangs
+or crashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from meshgrade import registry
+from meshgrade.results import ExitCode
+from meshgrade.rubric import RubricError, builtin_names, load
+
+from . import classreport
+from .progress import Progress
+from .roster import MODES, RosterError, read_roster
+from .runner import BatchOptions, BatchSummary, run_batch
+
+FORMATS = ("json", "junit", "html", "gradescope", "github")
+EPILOG = """\
+roster columns: student, submission (folder or git URL; a relative folder resolves against
+the roster's folder), and optionally kubeconfig, context, gateway_url, mode.
+
+examples:
+  meshgrade batch class.csv --rubric istio-part1 --mode repo
+  meshgrade batch class.csv --out grades --workers 4 --timeout 300 --resume
+
+outputs: OUT/<student>/ (the grade reports and grade.log), OUT/gradebook.csv,
+OUT/class-report.html.
+exit status: 0 every student graded, 2 bad roster or usage, 3 some student not gradable.
+"""
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``batch`` to the ``meshgrade`` sub-commands."""
+    b = sub.add_parser("batch", help="grade a class from a roster CSV",
+                       description="Grade every student of a roster, each in its own process, "
+                                   "and write a gradebook and a class report.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("roster", type=Path, help="the roster CSV")
+    b.add_argument("--rubric", default="istio-full",
+                   help=f"built-in name ({', '.join(builtin_names())}) or a rubric file "
+                        "(default: istio-full)")
+    b.add_argument("--mode", default="auto", choices=MODES,
+                   help="mode for rows that give none (default: auto)")
+    b.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                   help="output folder (default: reports)")
+    b.add_argument("--workers", type=int, default=default_workers(), metavar="N",
+                   help="grade processes at a time (default: the CPU count)")
+    b.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="seconds per submission before its processes are killed (default: 600)")
+    b.add_argument("--resume", action="store_true",
+                   help="skip students already graded with this rubric at the same commit")
+    b.add_argument("--format", action="append", dest="formats", metavar="FMT", choices=FORMATS,
+                   help="passed to grade; repeatable (json is always added)")
+    b.add_argument("--sign-key-file", metavar="FILE", help="passed to grade")
+    b.add_argument("--grade-cmd", help=argparse.SUPPRESS)
+    return b
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return ExitCode.USAGE
+
+
+def options(args: argparse.Namespace) -> BatchOptions | int:
+    """BatchOptions from the parsed arguments, or an exit code after printing the problem."""
+    if args.workers < 1:
+        return _error(f"--workers {args.workers}: must be at least 1")
+    if not args.timeout > 0:
+        return _error(f"--timeout {args.timeout:g}: must be positive")
+    try:
+        rubric = load(args.rubric, set(registry.checks()))
+    except RubricError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return ExitCode.USAGE
+    rubric_arg = args.rubric
+    if args.rubric not in builtin_names():
+        rubric_arg = str(Path(args.rubric).resolve())
+    sign = None
+    if args.sign_key_file:
+        if not Path(args.sign_key_file).is_file():
+            return _error(f"--sign-key-file {args.sign_key_file}: no such file")
+        sign = str(Path(args.sign_key_file).resolve())
+    grade_cmd = tuple(shlex.split(args.grade_cmd)) if args.grade_cmd else None
+    return BatchOptions(
+        out=args.out.resolve(), rubric=rubric_arg, rubric_name=rubric.name,
+        workers=args.workers, timeout_s=args.timeout, resume=args.resume,
+        formats=tuple(args.formats or ()), sign_key_file=sign,
+        **({"grade_cmd": grade_cmd} if grade_cmd else {}))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``meshgrade batch``; the exit code (0, 2 or 3)."""
+    opts = options(args)
+    if isinstance(opts, int):
+        return opts
+    if not args.roster.is_file():
+        return _error(f"{args.roster}: no such roster file")
+    try:
+        rows = read_roster(args.roster, args.mode)
+    except RosterError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return ExitCode.USAGE
+    workers = min(opts.workers, len(rows))
+    print(f"meshgrade batch: {len(rows)} student(s), rubric {opts.rubric_name}, "
+          f"{workers} worker(s), timeout {opts.timeout_s:g} s, out {opts.out}", file=sys.stderr)
+    progress = Progress(len(rows))
+    # the grade processes run in sessions of their own: on SIGTERM, stop them as on Ctrl-C
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    try:
+        summary = run_batch(rows, opts, on_done=progress.finished)
+    except KeyboardInterrupt:
+        print("\ninterrupted: every grade process was stopped", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+    return report(summary, opts)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def report(summary: BatchSummary, opts: BatchOptions) -> int:
+    """Write the class outputs, print where they are, and return the exit code."""
+    book, html = classreport.write(summary, opts.out, opts.rubric_name)
+    bad = summary.not_gradable
+    print(f"gradebook: {book}\nclass report: {html}")
+    print(f"{len(summary.results) - len(bad)} graded ({summary.resumed} resumed), "
+          f"{len(bad)} not gradable; {summary.started} grade process(es) in "
+          f"{summary.elapsed_s:.1f} s")
+    for r in bad:
+        print(f"  not gradable: {r.row.student}: {r.reason}")
+    return ExitCode.NOT_GRADABLE if bad else ExitCode.OK

@@ -1,0 +1,185 @@
+"""The class roster (CSV), validated with line numbers; each row's current commit and
+earlier results (for ``--resume``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from meshgrade.gitsource import _git_env, is_git_url, read_head
+
+COLUMNS = ("student", "submission", "kubeconfig", "context", "gateway_url", "mode")
+REQUIRED = ("student", "submission")
+MODES = ("auto", "repo", "lab", "cluster")
+# files the batch writes beside the student folders
+RESERVED = frozenset({"gradebook.csv", "class-report.html"})
+LS_REMOTE_TIMEOUT_S = 30.0
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
+
+
+class RosterError(Exception):
+    """The roster is unusable; ``problems`` are ``ROSTER.csv:LINE: message`` strings."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One student of the roster, with paths resolved against the roster's folder."""
+
+    line: int
+    student: str
+    submission: str
+    folder: str
+    mode: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    gateway_url: str | None = None
+
+    @property
+    def is_url(self) -> bool:
+        return is_git_url(self.submission)
+
+    def current_commit(self) -> str | None:
+        """The commit the submission has now: read from .git, or ``git ls-remote URL HEAD``."""
+        if not self.is_url:
+            return read_head(Path(self.submission))
+        if self.submission.startswith("-"):
+            return None
+        try:
+            proc = subprocess.run(["git", "ls-remote", "--", self.submission, "HEAD"],
+                                  env=_git_env(), stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=LS_REMOTE_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        first = proc.stdout.split()
+        return first[0] if proc.returncode == 0 and first else None
+
+    def resumable(self, folder: Path, rubric_name: str) -> dict[str, Any] | None:
+        """The results in ``folder`` when gradable, for this rubric and the current commit."""
+        old = read_results(folder)
+        if not old or old.get("gradable") is not True or old.get("rubric") != rubric_name:
+            return None
+        commit = (old.get("submission") or {}).get("commit")
+        return old if commit and commit == self.current_commit() else None
+
+
+def read_results(folder: Path) -> dict[str, Any] | None:
+    """``folder/results.json`` as a dict, or None when missing or unreadable."""
+    try:
+        data = json.loads((folder / "results.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def safe_folder(student: str) -> str:
+    """A folder name for ``student``: no separators, no ``..``, no hidden or reserved names."""
+    name = _UNSAFE.sub("_", student.strip()).strip("._") or "student"
+    name = name[:100]
+    if name.lower() in RESERVED:
+        name = f"student-{name}"
+    return name
+
+
+def _header_key(text: str) -> str:
+    return text.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _resolve(value: str, base: Path, url_ok: bool) -> str:
+    """A relative folder or file resolves against the roster's folder; URLs stay as given."""
+    if url_ok and is_git_url(value):
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def read_roster(path: Path, default_mode: str = "auto") -> list[RosterRow]:
+    """Parse ``path``; raise RosterError listing every problem with its line."""
+    try:
+        text = path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RosterError([f"{path}: cannot read the roster: {exc}"]) from exc
+    where = str(path)
+    reader = csv.reader(text.splitlines(keepends=True))
+    problems: list[str] = []
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RosterError([f"{where}:1: empty roster (expected a header: "
+                           f"{', '.join(COLUMNS)})"]) from None
+    except csv.Error as exc:
+        raise RosterError([f"{where}:1: {exc}"]) from exc
+    keys = [_header_key(h) for h in header]
+    for col in REQUIRED:
+        if col not in keys:
+            problems.append(f"{where}:1: missing column '{col}' (columns: {', '.join(COLUMNS)})")
+    for key, raw in zip(keys, header, strict=True):
+        if key and key not in COLUMNS:
+            problems.append(f"{where}:1: unknown column '{raw.strip()}' "
+                            f"(columns: {', '.join(COLUMNS)})")
+        elif key and keys.count(key) > 1:
+            problems.append(f"{where}:1: column '{raw.strip()}' appears twice")
+    if problems:
+        raise RosterError(sorted(set(problems), key=problems.index))
+
+    base = path.resolve().parent
+    rows: list[RosterRow] = []
+    seen: dict[str, int] = {}
+    folders: dict[str, tuple[str, int]] = {}
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(f"{where}:{reader.line_num}: {exc}")
+            break
+        line = reader.line_num
+        if not any(f.strip() for f in fields):
+            continue
+        if len(fields) > len(keys):
+            problems.append(f"{where}:{line}: {len(fields)} fields, but the header has "
+                            f"{len(keys)}")
+            continue
+        cell = {k: v.strip() for k, v in zip(keys, fields, strict=False)}
+        student, submission = cell.get("student", ""), cell.get("submission", "")
+        mode = cell.get("mode") or default_mode
+        if not student:
+            problems.append(f"{where}:{line}: empty student")
+            continue
+        if student in seen:
+            problems.append(f"{where}:{line}: duplicate student '{student}' "
+                            f"(first on line {seen[student]})")
+            continue
+        seen[student] = line
+        if not submission:
+            problems.append(f"{where}:{line}: empty submission for student '{student}'")
+        if mode not in MODES:
+            problems.append(f"{where}:{line}: mode '{mode}' is not one of {', '.join(MODES)}")
+        folder = safe_folder(student)
+        if folder in folders:
+            other, other_line = folders[folder]
+            problems.append(f"{where}:{line}: student '{student}' would share the report folder "
+                            f"'{folder}' with '{other}' (line {other_line})")
+        folders[folder] = (student, line)
+        if problems:
+            continue
+        kubeconfig = cell.get("kubeconfig") or None
+        rows.append(RosterRow(
+            line=line, student=student, submission=_resolve(submission, base, url_ok=True),
+            folder=folder, mode=mode,
+            kubeconfig=_resolve(kubeconfig, base, url_ok=False) if kubeconfig else None,
+            context=cell.get("context") or None, gateway_url=cell.get("gateway_url") or None))
+    if not problems and not rows:
+        problems.append(f"{where}:{reader.line_num or 1}: the roster lists no students")
+    if problems:
+        raise RosterError(problems)
+    return rows

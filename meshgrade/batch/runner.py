@@ -1,0 +1,250 @@
+"""Grading each roster row in its own ``meshgrade grade`` process, a few at a time.
+
+A process that crashes, exits unexpectedly or outlives ``timeout_s`` marks only its student
+not gradable; its whole process group (the lab's Envoy included) is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .roster import RosterRow, read_results
+
+LOG_NAME = "grade.log"
+TERM_GRACE_S = 3.0
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What every student's ``grade`` run shares."""
+
+    out: Path
+    rubric: str                       # passed to grade (a name or an absolute file path)
+    rubric_name: str                  # the name results.json records, for --resume
+    workers: int = 1
+    timeout_s: float = 600.0
+    resume: bool = False
+    formats: tuple[str, ...] = ()
+    sign_key_file: str | None = None
+    grade_cmd: tuple[str, ...] = (sys.executable, "-m", "meshgrade", "grade")
+
+
+@dataclass
+class StudentResult:
+    """How one student's grading ended; ``results`` is their parsed results.json."""
+
+    row: RosterRow
+    gradable: bool
+    reason: str = ""
+    started: bool = False             # a grade process ran (False when resumed or refused)
+    resumed: bool = False
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    results: dict[str, Any] | None = None
+
+    @property
+    def score(self) -> float | None:
+        return self.results.get("score") if self.results else None
+
+    @property
+    def max_score(self) -> float | None:
+        return self.results.get("max_score") if self.results else None
+
+
+@dataclass
+class BatchSummary:
+    """Every student's result in roster order, and what the run cost."""
+
+    results: list[StudentResult] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def started(self) -> int:
+        return sum(r.started for r in self.results)
+
+    @property
+    def resumed(self) -> int:
+        return sum(r.resumed for r in self.results)
+
+    @property
+    def not_gradable(self) -> list[StudentResult]:
+        return [r for r in self.results if not r.gradable]
+
+
+def grade_command(row: RosterRow, opts: BatchOptions) -> list[str]:
+    """The argv of ``grade`` for one student."""
+    cmd = [*opts.grade_cmd, row.submission, "--out", str(opts.out / row.folder),
+           "--student", row.student, "--rubric", opts.rubric, "--mode", row.mode]
+    for flag, value in (("--kubeconfig", row.kubeconfig), ("--context", row.context),
+                        ("--gateway-url", row.gateway_url),
+                        ("--sign-key-file", opts.sign_key_file)):
+        if value:
+            cmd += [flag, value]
+    formats = list(opts.formats)
+    if formats and "json" not in formats:
+        formats.append("json")  # the gradebook reads results.json
+    for fmt in formats:
+        cmd += ["--format", fmt]
+    return cmd
+
+
+def _last_line(log: Path) -> str:
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 4096))
+            lines = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return next((s.strip() for s in reversed(lines) if s.strip()), "")
+
+
+def _not_gradable_reason(results: dict[str, Any]) -> str:
+    for note in results.get("notes") or []:
+        if isinstance(note, str) and note.strip():
+            return note.strip().splitlines()[0]
+    for check in results.get("checks") or []:
+        if check.get("outcome") == "error" and check.get("message"):
+            return f"{check.get('id')}: {str(check['message']).strip().splitlines()[0]}"
+    return "a graded check could not run"
+
+
+class Runner:
+    """Runs the grade processes; ``stop()`` (e.g. on Ctrl-C) kills every running group."""
+
+    def __init__(self, opts: BatchOptions) -> None:
+        self.opts = opts
+        self._groups: set[int] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:  # a group leaves the set before its leader is reaped
+            for pgid in self._groups:
+                _signal_group(pgid, signal.SIGKILL)
+
+    def grade(self, row: RosterRow) -> StudentResult:
+        """Grade one student (or reuse their results under --resume); never raises."""
+        try:
+            return self._grade(row)
+        except Exception as exc:  # one student's trouble never stops the batch
+            return StudentResult(row, False, f"batch error: {type(exc).__name__}: {exc}")
+
+    def _grade(self, row: RosterRow) -> StudentResult:
+        folder = self.opts.out / row.folder
+        if self.opts.resume:
+            old = row.resumable(self.opts.out / row.folder, self.opts.rubric_name)
+            if old is not None:
+                return StudentResult(row, True, "", resumed=True, results=old)
+        if not row.is_url and not Path(row.submission).is_dir():
+            return StudentResult(row, False, f"no such folder: {row.submission}")
+        if self._stopping.is_set():
+            return StudentResult(row, False, "interrupted before grading")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "results.json").unlink(missing_ok=True)  # never read a stale result
+        log = folder / LOG_NAME
+        start = time.monotonic()
+        code, timed_out = self._run(grade_command(row, self.opts), log)
+        results = read_results(folder)
+        res = StudentResult(row, False, started=True, exit_code=code, results=results,
+                            duration_s=time.monotonic() - start)
+        if timed_out:
+            res.reason = f"timeout after {self.opts.timeout_s:g} s"
+        elif code in (0, 1) and results is not None and results.get("gradable") is True:
+            res.gradable = True
+        elif code == 3 and results is not None:
+            res.reason = _not_gradable_reason(results)
+        else:
+            how = _describe_exit(code)
+            if code in (0, 1):
+                how += ", but no readable results.json"
+            last = _last_line(log)
+            res.reason = f"{how}: {last}" if last else how
+        return res
+
+    def _run(self, cmd: list[str], log: Path) -> tuple[int | None, bool]:
+        """Run ``cmd`` in a new session; return (exit code, timed out)."""
+        with log.open("wb") as fh:
+            fh.write(f"$ {subprocess.list2cmdline(cmd)}\n".encode())
+            fh.flush()
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fh,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        pgid = proc.pid  # the leader of its own session and group
+        with self._lock:
+            self._groups.add(pgid)
+        try:
+            exited = _wait_unreaped(proc.pid, time.monotonic() + self.opts.timeout_s,
+                                    self._stopping)
+            if not exited:
+                _signal_group(pgid, signal.SIGTERM)
+                _wait_unreaped(proc.pid, time.monotonic() + TERM_GRACE_S, None)
+            # the leader is a zombie (or still running): its PID, hence the group ID, cannot
+            # be reused yet, so this reaches only the grader's own leftovers
+            _signal_group(pgid, signal.SIGKILL)
+        finally:
+            with self._lock:
+                self._groups.discard(pgid)
+            code = proc.wait()
+        return code, not exited and not self._stopping.is_set()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None or code >= 0:
+        return f"exit code {code}"
+    return "killed by " + {s.value: s.name for s in signal.Signals}.get(-code, f"signal {-code}")
+
+
+def _wait_unreaped(pid: int, deadline: float, stop: threading.Event | None) -> bool:
+    """Wait until ``pid`` exits, without reaping it; False at the deadline or on stop."""
+    delay = 0.01
+    while True:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if info is not None:
+            return True
+        if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def run_batch(rows: list[RosterRow], opts: BatchOptions,
+              on_done: Callable[[StudentResult], None] | None = None) -> BatchSummary:
+    """Grade ``rows`` with ``opts.workers`` processes at a time, in roster order."""
+    opts.out.mkdir(parents=True, exist_ok=True)
+    runner = Runner(opts)
+    start = time.monotonic()
+    done: dict[int, StudentResult] = {}
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers),
+                            thread_name_prefix="meshgrade-batch") as pool:
+        pending: dict[Future[StudentResult], int] = {
+            pool.submit(runner.grade, row): i for i, row in enumerate(rows)}
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    i = pending.pop(fut)
+                    done[i] = fut.result()
+                    if on_done:
+                        on_done(done[i])
+        except BaseException:
+            runner.stop()
+            for fut in pending:
+                fut.cancel()
+            raise
+    return BatchSummary([done[i] for i in range(len(rows))], time.monotonic() - start)

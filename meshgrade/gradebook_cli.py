@@ -1,0 +1,111 @@
+"""``meshgrade gradebook collect DIR`` and ``meshgrade verify RESULTS.json``.
+
+``add_parser`` adds both commands to the main parser's sub-parsers; dispatch ``gradebook`` to
+:func:`run_gradebook` and ``verify`` to :func:`run_verify` (see ``COMMANDS``).
+
+Exit status: ``verify`` 0 valid signature, 1 unsigned or altered, 2 bad usage (no key, a
+file that cannot be read or is not a JSON object). ``gradebook collect`` 0 written with
+nothing refused, 1 written but some files were refused, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from meshgrade.gradebook import collect, write_csv
+from meshgrade.signing import ENV_VAR, load_key, verify
+
+KEY_HELP = f"HMAC key file (else ${ENV_VAR})"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``gradebook`` (with its ``collect`` action) and ``verify`` commands."""
+    gb = sub.add_parser("gradebook", help="collect results.json files into a CSV gradebook",
+                        description="Gradebook tools: `meshgrade gradebook collect DIR`.")
+    gsub = gb.add_subparsers(dest="gradebook_command", metavar="ACTION")
+    gsub.required = True
+    c = gsub.add_parser(
+        "collect", help="one CSV row per results.json found under DIR",
+        description="Read every results.json under DIR into one CSV. With a key, unsigned "
+                    "or altered results are refused and listed, not graded.")
+    c.add_argument("folder", type=Path, metavar="DIR")
+    c.add_argument("--out", type=Path, default=Path("gradebook.csv"),
+                   help="CSV file to write (default: gradebook.csv)")
+    c.add_argument("--sign-key-file", metavar="FILE", help=KEY_HELP)
+    v = sub.add_parser("verify", help="check the signature of a results.json",
+                       description="Exit 0 when the signature is valid, 1 when the file is "
+                                   "unsigned or was altered, 2 on bad usage.")
+    v.add_argument("results", type=Path, metavar="RESULTS.json")
+    v.add_argument("--sign-key-file", metavar="FILE", help=KEY_HELP)
+
+
+class _BadKey(Exception):
+    """The key file named on the command line cannot be used (message already printed)."""
+
+
+def _key(args: argparse.Namespace) -> bytes | None:
+    """The key from ``--sign-key-file`` or the environment, None when neither is set."""
+    try:
+        return load_key(getattr(args, "sign_key_file", None), os.environ)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise _BadKey from None
+
+
+def run_gradebook(args: argparse.Namespace) -> int:
+    """``gradebook collect``: write the CSV, list refused and skipped files on stderr."""
+    try:
+        key = _key(args)
+    except _BadKey:
+        return 2
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: {folder}: no such folder", file=sys.stderr)
+        return 2
+    book = collect(folder, key)
+    out = write_csv(book, Path(args.out))
+    for path, reason in book.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    for path, reason in book.refused:
+        print(f"REFUSED {path}: {reason}", file=sys.stderr)
+    checked = "signatures checked" if key else "signatures NOT checked (no key)"
+    print(f"{out}: {len(book.rows)} row(s), {len(book.refused)} refused, "
+          f"{len(book.skipped)} skipped; {checked}")
+    return 1 if book.refused else 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """``verify``: 0 valid, 1 unsigned or altered (reason on stderr), 2 bad usage."""
+    try:
+        key = _key(args)
+    except _BadKey:
+        return 2
+    if key is None:
+        print(f"error: no key: give --sign-key-file FILE or set ${ENV_VAR}", file=sys.stderr)
+        return 2
+    path = Path(args.results)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"error: {path}: cannot read it as JSON ({exc})", file=sys.stderr)
+        return 2
+    if not isinstance(data, dict):
+        print(f"error: {path}: not a JSON object", file=sys.stderr)
+        return 2
+    ok, reason = verify(data, key)
+    if not ok:
+        print(f"{path}: {reason}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "gradebook": run_gradebook, "verify": run_verify}
+
+__all__ = ["COMMANDS", "add_parser", "run_gradebook", "run_verify"]
