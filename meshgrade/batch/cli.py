@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from meshgrade import registry
+from meshgrade.reports import FORMATS
 from meshgrade.results import ExitCode
 from meshgrade.rubric import RubricError, builtin_names, load
 
@@ -24,7 +25,6 @@ from .progress import Progress
 from .roster import MODES, RosterError, read_roster
 from .runner import BatchOptions, BatchSummary, run_batch
 
-FORMATS = ("json", "junit", "html", "gradescope", "github")
 EPILOG = """\
 roster columns: student, submission (folder or git URL; a relative folder resolves against
 the roster's folder), and optionally kubeconfig, context, gateway_url, mode.
