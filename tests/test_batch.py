@@ -183,7 +183,9 @@ def test_resume_skips_what_was_graded(klass: dict) -> None:
     out = klass["out"]
     before = {s: (out / s / "results.json").stat().st_mtime_ns
               for s in ("alice", "bob", "carol", "erin")}
-    code, stdout, _ = batch([*klass["argv"], "--resume"])  # the real grade for everyone
+    code, stdout, _ = batch([*klass["argv"], "--resume"])
+    assert started(stdout) == 0 and "(7 resumed)" in stdout  # nothing is graded again
+    code, stdout, _ = batch([*klass["argv"], "--resume", "--retry-not-gradable"])
     assert code == 3  # dave's URL is still broken
     assert started(stdout) == 3  # dave, hang and crash again; the four graded ones resumed
     assert {s: (out / s / "results.json").stat().st_mtime_ns for s in before} == before
@@ -193,7 +195,7 @@ def test_resume_skips_what_was_graded(klass: dict) -> None:
         assert rows[s]["score"] == first[s]["score"] and rows[s]["gradable"] == "true"
     assert rows["hang"]["gradable"] == rows["crash"]["gradable"] == "true"
     code, stdout, _ = batch([*klass["argv"], "--resume"])
-    assert started(stdout) == 1 and "(6 resumed)" in stdout
+    assert started(stdout) == 0 and "(7 resumed)" in stdout
 
 
 def test_resume_regrades_a_new_commit_or_rubric(tmp_path: Path) -> None:

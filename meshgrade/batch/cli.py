@@ -66,6 +66,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="seconds per submission before its processes are killed (default: 600)")
     b.add_argument("--resume", action="store_true",
                    help="skip students already graded with this rubric at the same commit")
+    b.add_argument("--retry-not-gradable", action="store_true",
+                   help="with --resume: grade again the students who were not gradable")
     b.add_argument("--format", action="append", dest="formats", metavar="FMT", choices=FORMATS,
                    help="passed to grade; repeatable (json is always added)")
     b.add_argument("--sign-key-file", metavar="FILE", help="passed to grade")
@@ -102,6 +104,7 @@ def options(args: argparse.Namespace) -> BatchOptions | int:
     return BatchOptions(
         out=args.out.resolve(), rubric=rubric_arg, rubric_name=rubric.name,
         workers=args.workers, timeout_s=args.timeout, resume=args.resume,
+        retry_not_gradable=args.retry_not_gradable,
         formats=tuple(args.formats or ()), sign_key_file=sign,
         **({"grade_cmd": grade_cmd} if grade_cmd else {}))
 

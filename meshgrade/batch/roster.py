@@ -70,6 +70,31 @@ class RosterRow:
         commit = (old.get("submission") or {}).get("commit")
         return old if commit and commit == self.current_commit() else None
 
+    def record_failure(self, folder: Path, rubric_name: str, reason: str) -> None:
+        """Remember a not-gradable attempt, so that --resume does not repeat it."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / FAILURE_NAME).write_text(json.dumps(
+                {"rubric": rubric_name, "submission": self.submission,
+                 "commit": self.current_commit(), "reason": reason}), "utf-8")
+        except OSError:
+            pass
+
+    def failed_before(self, folder: Path, rubric_name: str) -> str | None:
+        """The reason of an earlier not-gradable attempt on this submission, commit and
+        rubric, or None."""
+        try:
+            old = json.loads((folder / FAILURE_NAME).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        same = (old.get("rubric") == rubric_name and old.get("submission") == self.submission
+                and old.get("commit") == self.current_commit())
+        return f"{old.get('reason')} (earlier run; --retry-not-gradable grades it again)" \
+            if same else None
+
+
+FAILURE_NAME = "not-gradable.json"
+
 
 def read_results(folder: Path) -> dict[str, Any] | None:
     """``folder/results.json`` as a dict, or None when missing or unreadable."""

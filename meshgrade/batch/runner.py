@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .roster import RosterRow, read_results
+from .roster import FAILURE_NAME, RosterRow, read_results
 
 LOG_NAME = "grade.log"
 TERM_GRACE_S = 3.0
@@ -35,6 +35,7 @@ class BatchOptions:
     workers: int = 1
     timeout_s: float = 600.0
     resume: bool = False
+    retry_not_gradable: bool = False  # with resume: grade again students who were not gradable
     formats: tuple[str, ...] = ()
     sign_key_file: str | None = None
     grade_cmd: tuple[str, ...] = (sys.executable, "-m", "meshgrade", "grade")
@@ -147,6 +148,9 @@ class Runner:
             old = row.resumable(self.opts.out / row.folder, self.opts.rubric_name)
             if old is not None:
                 return StudentResult(row, True, "", resumed=True, results=old)
+            failed = row.failed_before(folder, self.opts.rubric_name)
+            if failed is not None and not self.opts.retry_not_gradable:
+                return StudentResult(row, False, failed, resumed=True)
         if not row.is_url and not Path(row.submission).is_dir():
             return StudentResult(row, False, f"no such folder: {row.submission}")
         if self._stopping.is_set():
@@ -171,6 +175,10 @@ class Runner:
                 how += ", but no readable results.json"
             last = _last_line(log)
             res.reason = f"{how}: {last}" if last else how
+        if not res.gradable:
+            row.record_failure(folder, self.opts.rubric_name, res.reason)
+        else:
+            (folder / FAILURE_NAME).unlink(missing_ok=True)
         return res
 
     def _run(self, cmd: list[str], log: Path) -> tuple[int | None, bool]:
