@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 
 from meshgrade import __version__
-from meshgrade.reports._common import fmt_points, write_text
+from meshgrade.reports._common import fmt_points, jinja_env, write_text
 
 from .runner import LOG_NAME, BatchSummary, StudentResult
 
@@ -151,10 +151,7 @@ def _svg_bars(bins: list[dict[str, Any]], width: int = 640, height: int = 220) -
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-        autoescape=True, trim_blocks=True, lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined)
+    env = jinja_env(Path(__file__).with_name("templates"))
     env.filters["pts"] = lambda x: "–" if x is None else fmt_points(float(x))
     return env.get_template("class-report.html.j2")
 

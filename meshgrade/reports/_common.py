@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import jinja2
+
 from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Visibility
 
 GROUP_ORDER = ("MG1", "MG2", "MG3", "MG4", "extra")
@@ -82,3 +84,10 @@ def write_text(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def jinja_env(folder: Path) -> jinja2.Environment:
+    """The Jinja environment of the HTML writers: autoescaped, strict, tidy whitespace."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True,
+                              trim_blocks=True, lstrip_blocks=True,
+                              undefined=jinja2.StrictUndefined)

@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from meshgrade.reports._common import fmt_points, shown_checks, totals, write_text
+from meshgrade.reports._common import fmt_points, jinja_env, shown_checks, totals, write_text
 from meshgrade.results import CheckResult, RunResult, Visibility
 
 FILENAME = "report.html"
@@ -74,10 +74,7 @@ def _check_view(check: CheckResult, instructor: bool) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
-        autoescape=True, trim_blocks=True, lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined)
+    env = jinja_env(Path(__file__).with_name("templates"))
     env.filters["pct"] = lambda x: f"{x * 100:.0f}%"
     env.filters["cell"] = lambda x: f"{x:.2f}" if isinstance(x, float) else x
     return env.get_template("report.html.j2")
