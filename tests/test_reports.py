@@ -273,3 +273,14 @@ def test_empty_run_writes_every_format(tmp_path: Path, monkeypatch: pytest.Monke
     root = ET.fromstring((tmp_path / "junit.xml").read_bytes())
     assert root.get("tests") == "0"
     assert "Score 0/0  (no checks)" in console.render(empty, color=False)
+
+
+def test_traffic_charts_per_request_class_with_intervals() -> None:
+    part = {"counts": {"v2": 43}, "expected": {"v2": 1.0}, "intervals": {"v2": [0.84, 1.0]},
+            "requests": 43, "requests_log": [{"t": 0.1, "cls": "jason", "status": 200}]}
+    charts = html_report.traffic_charts({"jason": part, "anonymous": {**part, "counts": {
+        "v1": 43}, "expected": {"v1": 1.0}, "intervals": {"v1": [0.84, 1.0]}}})
+    assert [c["title"] for c in charts] == ["jason", "anonymous"]
+    assert charts[0]["bars"][0].interval == (0.84, 1.0) and charts[0]["log_total"] == 1
+    single = html_report.traffic_charts(part)
+    assert single[0]["title"] is None and single[0]["requests"] == 43

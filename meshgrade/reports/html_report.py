@@ -30,6 +30,7 @@ class Bar:
     count: int
     observed: float
     expected: float
+    interval: tuple[float, float] | None = None   # the observed share's interval, if known
 
 
 def _number(value: Any) -> float:
@@ -48,8 +49,31 @@ def traffic_bars(evidence: dict[str, Any]) -> list[Bar]:
     labels = list(dict.fromkeys([*expected, *counts]))
     n_total = sum(_number(v) for v in counts.values()) or 1.0
     e_total = sum(_number(v) for v in expected.values()) or 1.0
+    intervals = evidence.get("intervals") if isinstance(evidence.get("intervals"), dict) else {}
     return [Bar(str(k), int(_number(counts.get(k))), _number(counts.get(k)) / n_total,
-                _number(expected.get(k)) / e_total) for k in labels]
+                _number(expected.get(k)) / e_total, _interval(intervals.get(k)))
+            for k in labels]
+
+
+def _interval(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return _number(value[0]), _number(value[1])
+    return None
+
+
+def traffic_charts(evidence: dict[str, Any]) -> list[dict[str, Any]]:
+    """One chart per sampled request class: the evidence itself, or its per-class parts
+    (``{"jason": {...counts...}, "anonymous": {...}}``)."""
+    parts = [(None, evidence)] if "counts" in evidence else [
+        (str(k), v) for k, v in evidence.items() if isinstance(v, dict) and "counts" in v]
+    charts = []
+    for title, part in parts:
+        bars = traffic_bars(part)
+        rows = _log_rows(part)
+        if bars or rows:
+            charts.append({"title": title, "bars": bars, "requests": part.get("requests"),
+                           "log": rows[:LOG_LIMIT], "log_total": len(rows)})
+    return charts
 
 
 def _log_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,15 +82,11 @@ def _log_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _check_view(check: CheckResult, instructor: bool) -> dict[str, Any]:
-    rows = _log_rows(check.evidence)
     restricted = instructor and check.visibility is not Visibility.VISIBLE
     return {
         "c": check,
         "points": f"{fmt_points(check.score)} / {fmt_points(check.max_score)}",
-        "bars": traffic_bars(check.evidence),
-        "requests": check.evidence.get("requests"),
-        "log": rows[:LOG_LIMIT],
-        "log_total": len(rows),
+        "charts": traffic_charts(check.evidence),
         "traceback": check.traceback if instructor else None,
         "tag": str(check.visibility) if restricted else None,
     }
