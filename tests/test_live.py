@@ -260,3 +260,14 @@ def test_static_checks_read_the_cluster_when_the_repo_has_no_manifests(
     got = outcomes(results)
     assert got["MG202"] == "passed" and got["MG204"] == "passed", out
     assert any("cluster's objects" in n for n in results["notes"])
+
+
+def test_part2_with_the_prometheus_oracle(tmp_path: Path) -> None:
+    rubric = tmp_path / "prom.yaml"
+    rubric.write_text("name: prom\nchecks:\n  MG411: {points: 1}\n  MG412: {points: 1}\n"
+                      "  MG413: {points: 1}\nsettings:\n  oracle: {prometheus: true}\n")
+    code, results, out = grade(tmp_path, EXAMPLES / "part2-app", "--rubric", str(rubric),
+                               "--mode", "lab")
+    assert code == 0, out
+    split = check(results, "MG413")["evidence"]
+    assert set(split["counts"]) == {"v1", "v2"} and split["decision"] == "pass"

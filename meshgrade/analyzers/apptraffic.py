@@ -8,7 +8,7 @@ from ..context import Context
 from ..live import live_of
 from ..results import CheckReport, Finding, Outcome
 from .app import find_app, find_entry, find_header_stage, find_weighted_stage
-from .sampling import judge, report
+from .sampling import PrometheusBatches, _StatusOnly, judge, report
 from .traffic import _guard, _staged, settle_probe
 
 LAB_ORACLE = {"header": "x-meshgrade-version"}
@@ -16,12 +16,23 @@ DEFAULT_ORACLE = {"regex": r"\b(v\d+)\b"}
 
 
 def _oracle(ctx: Context) -> Any:
-    """The rubric's oracle; else the lab pods' version header, or a ``vN`` in the body."""
+    """The rubric's oracle (header, regex, json, or ``prometheus: true`` for counter deltas
+    by destination_version); else the lab pods' version header, or a ``vN`` in the body."""
     from ..traffic.oracles import oracle_from_settings
 
     chosen = ctx.settings.oracle or (LAB_ORACLE if live_of(ctx).kind == "lab"
                                      else DEFAULT_ORACLE)
+    if chosen.get("prometheus"):
+        app, _why = find_app(ctx)
+        return PrometheusBatches(app.service.name if app else "")
     return oracle_from_settings(chosen)
+
+
+def _probe(ctx: Context, cls: Any, versions: set[str]) -> Any:
+    """A settle probe, or None with the Prometheus oracle (answers carry no version)."""
+    oracle = _oracle(ctx)
+    return None if isinstance(oracle, PrometheusBatches) else settle_probe(ctx, cls, oracle,
+                                                                          versions)
 
 
 def _setup(ctx: Context) -> tuple[Any, tuple[str, str] | None, CheckReport | None]:
@@ -54,7 +65,10 @@ def app_reachable(ctx: Context) -> CheckReport:
     app, entry, failed = _setup(ctx)
     if failed:
         return failed
-    samples = live_of(ctx).sampler().sample(_cls(entry), 20, _oracle(ctx))
+    oracle = _oracle(ctx)
+    if isinstance(oracle, PrometheusBatches):
+        oracle = _StatusOnly()
+    samples = live_of(ctx).sampler().sample(_cls(entry), 20, oracle)
     ok = [s for s in samples if s.status is not None and s.status < 400]
     evidence = {"requests": len(samples), "host": entry[0], "path": entry[1],
                 "statuses": {str(s.status): sum(x.status == s.status for x in samples)
@@ -86,8 +100,8 @@ def app_header_observed(ctx: Context) -> CheckReport:
                              "without the header")],
                       "the header decides the version",
                       "The header rule must come first, the default route last.")
-    probe = settle_probe(ctx, _cls(entry, (found.header, found.value)), _oracle(ctx),
-                         {found.with_version}) if found else None
+    probe = _probe(ctx, _cls(entry, (found.header, found.value)),
+                   {found.with_version}) if found else None
     return _staged(ctx, [found.stage] if found else [], run, "header routing", probe)
 
 
@@ -105,5 +119,5 @@ def app_weights_observed(ctx: Context) -> CheckReport:
         return report([judge(live, _cls(entry), wanted, _oracle(ctx), "plain requests")],
                       "the observed split matches the weights",
                       "Check the weights and that both subsets select pods.")
-    probe = settle_probe(ctx, _cls(entry), _oracle(ctx), set(found[1])) if found else None
+    probe = _probe(ctx, _cls(entry), set(found[1])) if found else None
     return _staged(ctx, [found[0]] if found else [], run, "weighted", probe)

@@ -30,6 +30,62 @@ def expectation(shares: dict[str, float]) -> dict[str, float]:
     return {v: s / total for v, s in versions.items()} if total else {}
 
 
+@dataclass
+class PrometheusBatches:
+    """The Prometheus oracle: versions counted from ``istio_requests_total`` deltas by
+    ``destination_version`` after each batch (the answers themselves are not classified)."""
+
+    service: str
+    namespace: str = "istio-system"
+    port: str = "9090"
+    batch: int = 16
+
+    def query(self, live: Any) -> Any:
+        import json as _json
+
+        from ..cluster.connect import ClusterError
+
+        def run(promql: str) -> dict[str, Any]:
+            status, text = live.client.proxy_get(self.namespace, "prometheus", self.port,
+                                                 "api/v1/query", {"query": promql})
+            if status != 200:
+                raise ClusterError(f"Prometheus query answered {status}")
+            return _json.loads(text)
+        return run
+
+
+class _StatusOnly:
+    """Classifies nothing: with the Prometheus oracle only statuses are read per answer."""
+
+    def classify(self, response: Any) -> Any:
+        from ..traffic.oracles import Classification
+
+        return Classification("?" if response.status_code < 400 else None)
+
+
+def _prometheus_samples(live: Any, cls: Any, oracle: PrometheusBatches, test: Any, cap: int
+                        ) -> tuple[list[Any], int]:
+    """Batches of requests, each followed by a counter read; returns (samples, errors)."""
+    from ..traffic.oracles import prometheus_version_deltas
+
+    query = oracle.query(live)
+    before = prometheus_version_deltas(query, oracle.service, None)
+    samples: list[Any] = []
+    errors = 0
+    while not test.done() and len(samples) < cap:
+        batch = live.sampler().sample(cls, oracle.batch, _StatusOnly())
+        samples.extend(batch)
+        errors += sum(s.status is None or s.status >= 500 for s in batch)
+        now = prometheus_version_deltas(query, oracle.service, None)
+        for version, count in {v: now.get(v, 0.0) - before.get(v, 0.0) for v in now}.items():
+            for _ in range(max(0, round(count))):
+                test.add(version)
+        before = now
+        if errors >= EARLY_ERRORS and errors > len(samples) / 2:
+            break
+    return samples, errors
+
+
 def judge(live: Any, cls: Any, expected: dict[str, float], oracle: Any, label: str,
           *, errors_expected: bool = False) -> Judgement:
     """Sample ``cls`` until the test decides. 5xx and unclassified answers count against
@@ -44,7 +100,9 @@ def judge(live: Any, cls: Any, expected: dict[str, float], oracle: Any, label: s
     samples = []
     errors = 0
     sampler = live.sampler()
-    for sample in sampler.stream(cls, oracle):
+    if isinstance(oracle, PrometheusBatches):
+        samples, errors = _prometheus_samples(live, cls, oracle, test, cap)
+    for sample in [] if isinstance(oracle, PrometheusBatches) else sampler.stream(cls, oracle):
         samples.append(sample)
         if sample.version is None:
             errors += 1
@@ -57,11 +115,12 @@ def judge(live: Any, cls: Any, expected: dict[str, float], oracle: Any, label: s
     verdict = test.verdict()
     summary = summarise(samples)
     share = errors / len(samples) if samples else 0.0
-    evidence = {"class": cls.name, "requests": len(samples), "counts": verdict.counts,
-                "expected": verdict.expected, "observed": verdict.observed,
+    evidence = {**summary, "class": cls.name, "requests": len(samples),
+                "counts": verdict.counts, "expected": verdict.expected,
+                "observed": verdict.observed,
                 "intervals": {k: list(v) for k, v in verdict.intervals.items()},
                 "statistic": verdict.statistic, "decision": verdict.outcome,
-                **summary, "error_count": errors, "error_share": round(share, 4)}
+                "error_count": errors, "error_share": round(share, 4)}
     if share > MAX_ERROR_SHARE and not errors_expected:
         kinds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in
                           (summary.get("errors") or {}).items() if v) or "unclassified"
