@@ -173,10 +173,15 @@ def test_cli_detached_lab_lifecycle(tmp_path: Path) -> None:
                             str(PART1 / "virtual-service-reviews-v3.yaml"), env=env)
         assert applied.returncode == 0, applied.stderr
         assert sample(f"{url}/productpage", 5) == Counter({"v3": 5})
-        time.sleep(0.6)  # the lab refreshes its state file every 0.25 s
-        status = json.loads(meshgrade("lab", "status", "--json", env=env).stdout)
+        deadline = time.monotonic() + 10  # the lab refreshes its state file every 0.25 s
+        while True:
+            status = json.loads(meshgrade("lab", "status", "--json", env=env).stdout)
+            writes = status["api_requests"]
+            if writes.get("create", 0) + writes.get("update", 0) >= 2 or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
         assert status["gateway_url"] == exports["GATEWAY_URL"]
-        writes = status["api_requests"]
         assert writes.get("create", 0) + writes.get("update", 0) >= 2, writes
         pid, envoy_pid = status["pid"], status["envoy_pid"]
         deleted = meshgrade("lab", "delete", str(PART1 / "virtual-service-reviews-v3.yaml"),

@@ -22,6 +22,7 @@ from .workloads import Faults, PodSpec, Telemetry, Workloads, start_addon
 
 ADDONS = {("istio-system", "kiali"): "kiali", ("istio-system", "prometheus"): "prometheus"}
 APP_KINDS = ("Deployment",)
+ENVOY_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI machine must not fail a config push
 
 
 class LabError(Exception):
@@ -69,7 +70,7 @@ class Lab:
             for kind in ("kiali", "prometheus"):
                 self._addons[kind] = start_addon(kind, self.telemetry)
             self._sync_pods()
-            self.envoy.start(self._envoy_config())
+            self.envoy.start(self._envoy_config(), timeout=ENVOY_TIMEOUT_S)
             self.api.start()
         except BaseException:
             self.stop()
@@ -174,7 +175,7 @@ class Lab:
         self._sync_pods()
         config = self._envoy_config()
         if self.push_delay_s <= 0:
-            self.envoy.apply(config)
+            self.envoy.apply(config, timeout=ENVOY_TIMEOUT_S)
             return
         if self._pending is not None:
             self._pending.cancel()
@@ -189,7 +190,7 @@ class Lab:
     def _push_late(self, config: xds.EnvoyConfig) -> None:
         with self._lock:
             if self.envoy.running:
-                self.envoy.apply(config)
+                self.envoy.apply(config, timeout=ENVOY_TIMEOUT_S)
 
     # -- pods and Envoy -------------------------------------------------------------------
 
