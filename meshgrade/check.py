@@ -13,7 +13,7 @@ from .results import CheckReport, Outcome
 
 CheckFn = Callable[[Context], CheckReport]
 
-NO_LIVE_SOURCE = "no cluster or lab yet"
+NOT_IMPLEMENTED = "not implemented in this release"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ def run(check: Check, ctx: Context | None) -> tuple[CheckReport, float]:
     """Evaluate one check; a crash becomes an ``error`` report with the traceback."""
     start = time.perf_counter()
     if check.fn is None or ctx is None:
-        return CheckReport(Outcome.SKIPPED, NO_LIVE_SOURCE), time.perf_counter() - start
+        reason = NOT_IMPLEMENTED if check.fn is None else "no submission loaded"
+        return CheckReport(Outcome.SKIPPED, reason), time.perf_counter() - start
     if not set(check.sources) & ctx.sources:
         if "repo" in check.sources:  # a repo-only check on a run that reads the cluster
             return CheckReport(Outcome.SKIPPED, "no repository files in this run"), \
