@@ -26,7 +26,7 @@ class Context:
     source: str = "repo"
     submission: LoadedSubmission | None = None
     live: Any = None               # meshgrade.live.Live when a cluster or the lab is there
-    live_reason: str = "no cluster or lab yet"   # why there is no live source
+    live_reason: str = "no cluster or lab in this run"   # why there is no live source
     live_error: bool = False       # the live source failed: live checks are errors
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
