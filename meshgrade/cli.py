@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--fail-under", metavar="SCORE", help="exit 0 when the score reaches SCORE "
                    "points, or N%% of the maximum")
     g.add_argument("--student", help="student name shown in the reports")
+    g.add_argument("--repository", metavar="URL", help="repository URL signed into the results")
     g.add_argument("--seed", type=int, help="sampling order seed, for reproducible runs")
     g.add_argument("--sign-key-file", metavar="FILE",
                    help="sign results.json with HMAC-SHA256 using this key (else "
@@ -73,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--allow-kubeconfig-exec", action="store_true",
                    help="accept a kubeconfig whose user runs an exec or auth-provider plugin "
                         "(refused by default: a student's kubeconfig must not run commands)")
+    g.add_argument("--trust-kubeconfig", action="store_true",
+                   help="trust the --kubeconfig file: allow file references outside its own "
+                        "folder and a proxy-url (refused by default: a student's kubeconfig "
+                        "must not send this machine's files or requests elsewhere)")
     g.add_argument("--max-file-mib", type=float, default=1.0,
                    help="skip YAML files larger than this many MiB (default: 1)")
     g.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
@@ -100,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
         cluster_cmd.add_argument("--kubeconfig", metavar="FILE")
         cluster_cmd.add_argument("--context", metavar="NAME")
         cluster_cmd.add_argument("--allow-kubeconfig-exec", action="store_true")
+        cluster_cmd.add_argument("--trust-kubeconfig", action="store_true",
+                                 help="allow the --kubeconfig file's references outside its "
+                                      "folder and a proxy-url")
     d.add_argument("--namespace", default="default")
     d.add_argument("--gateway-url", metavar="URL")
     sub.add_parser("rubrics", help="list the built-in rubrics")
@@ -128,7 +136,8 @@ def _connect(args: argparse.Namespace):
     from .cluster.connect import ClusterError, connect
 
     try:
-        return connect(args.kubeconfig, args.context, allow_exec=args.allow_kubeconfig_exec)
+        return connect(args.kubeconfig, args.context, allow_exec=args.allow_kubeconfig_exec,
+                       trust=args.trust_kubeconfig)
     except ClusterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -270,6 +279,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"error: --fail-under {args.fail_under!r}: {FAIL_UNDER_HELP}", file=sys.stderr)
             return ExitCode.USAGE
+    if args.submission.startswith("-"):
+        print(f"error: submission {args.submission!r} starts with '-': refused (a folder or git "
+              "URL never does; write ./NAME for a folder of that name)", file=sys.stderr)
+        return ExitCode.USAGE
     if not _looks_like_source(args.submission):
         print(f"error: {args.submission}: no such folder (give a folder or a git URL)",
               file=sys.stderr)

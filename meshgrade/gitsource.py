@@ -9,10 +9,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from .limits import Limits
 
 _URL = re.compile(r"^(https?|git|ssh|file)://|^[\w.-]+@[\w.-]+:")
+_REMOTE = re.compile(r"^(https?|git|ssh)://|^[\w.-]+@[\w.-]+:")
+_OBJECT_NAME = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+HEAD_TIMEOUT_S = 20.0
+_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
 class SourceError(Exception):
@@ -60,7 +65,7 @@ def clone(url: str, limits: Limits, ref: str | None = None) -> tuple[Path, str |
     The caller removes the folder. Raises SourceError with what went wrong.
     """
     if url.startswith("-"):
-        raise SourceError(f"refusing a git URL that starts with '-': {url!r}")
+        raise SourceError(f"refusing a git URL that starts with '-': {redact_url(url)!r}")
     if Path(url).is_dir() and not url.startswith("file://"):
         url = Path(url).resolve().as_uri()
     dest = Path(tempfile.mkdtemp(prefix="meshgrade-clone-"))
@@ -95,32 +100,58 @@ def clone(url: str, limits: Limits, ref: str | None = None) -> tuple[Path, str |
         reason = f"the repository is larger than {limits.clone_max_bytes / 2**20:g} MiB"
     if reason or proc.returncode != 0:
         shutil.rmtree(dest, ignore_errors=True)
-        raise SourceError(f"cannot clone {url}: {reason or stderr.strip() or 'git failed'}")
+        detail = reason or redact_text(stderr.strip()) or "git failed"
+        raise SourceError(f"cannot clone {redact_url(url)}: {detail}")
     return target, read_head(target)
 
 
 def read_head(folder: Path) -> str | None:
-    """The commit checked out in ``folder``, read from .git files (git is not run)."""
-    git = folder / ".git"
+    """The commit checked out in ``folder``, asked of git itself, or None.
+
+    A submission's ``.git`` is data: it must be a real folder inside ``folder`` (a ``.git``
+    file or link naming another place is not followed), and git runs with the hardened
+    environment, its answer kept only when it is a full object name.
+    """
+    git_dir = folder / ".git"
     try:
-        if git.is_file():  # worktree or submodule: "gitdir: <path>"
-            text = git.read_text("utf-8", "replace").strip()
-            if not text.startswith("gitdir:"):
+        if git_dir.is_symlink() or not git_dir.is_dir():
+            return None
+        for pointer in ("commondir", "objects/info/alternates"):  # links to other repos
+            if os.path.lexists(git_dir / pointer):
                 return None
-            git = (folder / text[7:].strip()).resolve()
-        head = (git / "HEAD").read_text("utf-8", "replace").strip()
-        if not head.startswith("ref:"):
-            return head if re.fullmatch(r"[0-9a-f]{40,64}", head) else None
-        ref = head[4:].strip()
-        loose = git / ref
-        if loose.is_file() and ".." not in ref:
-            return loose.read_text("utf-8", "replace").strip() or None
-        packed = git / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text("utf-8", "replace").splitlines():
-                sha, _, name = line.partition(" ")
-                if name == ref:
-                    return sha
     except OSError:
         return None
-    return None
+    cmd = ["git", "--no-pager", *_SAFE_CONFIG, "--git-dir", str(git_dir.absolute()),
+           "rev-parse", "--verify", "--quiet", "--end-of-options", "HEAD"]
+    env = {**_git_env(), "GIT_CEILING_DIRECTORIES": str(folder.absolute().parent),
+           "GIT_NO_REPLACE_OBJECTS": "1", "GIT_OPTIONAL_LOCKS": "0"}
+    try:
+        proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=HEAD_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    head = proc.stdout[:200].decode("ascii", "replace").strip()
+    return head if proc.returncode == 0 and _OBJECT_NAME.fullmatch(head) else None
+
+
+def redact_url(source: str) -> str:
+    """``source`` without credentials: ``https://TOKEN:x@host/r.git`` -> ``https://host/r.git``
+    (an ssh URL keeps its user name, never a password)."""
+    parts = urlsplit(source) if "://" in source else None
+    if parts is None or "@" not in parts.netloc:
+        return source
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    keep = f"{user}@" if parts.scheme in ("ssh", "git+ssh") and user else ""
+    return urlunsplit(parts._replace(netloc=keep + host))
+
+
+def is_remote_url(source: str) -> bool:
+    """A network git URL (https, git, ssh, scp-like ``user@host:path``); ``file://`` and
+    paths are local."""
+    return bool(_REMOTE.match(source))
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the credentials of every ``scheme://user:secret@host`` URL in it removed."""
+    return _CREDENTIALS.sub(r"\1", text)

@@ -1,4 +1,9 @@
-"""`meshgrade grade`: run the check suites through pytest and print the summary."""
+"""`meshgrade grade`: run the check suites through pytest and print the summary.
+
+Under GitHub Actions everything printed (pytest's output too) sits inside a stop-commands
+block, so the runner runs no workflow command a submission smuggles in; meshgrade's own
+annotations follow the block. Student text is escaped as well (``reports.sinks``).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,27 @@ import sys
 
 import pytest
 
+from .gitsource import redact_url
 from .layout import pytest_ini, suite_dir
 from .plugin import RUN, SESSION, exit_code
-from .reports import console
-from .results import ExitCode
+from .reports import console, github_report
+from .reports.sinks import (
+    for_terminal,
+    for_workflow_log,
+    in_github_actions,
+    workflow_commands_stopped,
+)
+from .results import ExitCode, RunResult
 from .rubric import Rubric
+from .session import GradingSession
 
 
 class _Capture:
     """Keeps the run's result and session once pytest has finished."""
 
     def __init__(self) -> None:
-        self.run = None
-        self.session = None
+        self.run: RunResult | None = None
+        self.session: GradingSession | None = None
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -33,20 +46,22 @@ def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
     out = [str(suite), *[str(s.path) for s in rubric.extra],
            "-c", str(pytest_ini()), "--rootdir", str(suite.parent),
            "-p", "meshgrade.plugin", "-p", "no:cacheprovider", "-p", "no:cloudcoil",
-           "--submission", args.submission, "--rubric", rubric.source or args.rubric,
-           "--mode", args.mode, "--out", args.out, "--max-file-mib", str(args.max_file_mib),
+           f"--submission={args.submission}", f"--rubric={rubric.source or args.rubric}",
+           f"--mode={args.mode}", f"--out={args.out}", f"--max-file-mib={args.max_file_mib}",
            "--meshgrade-quiet"]
     for fmt in args.formats or []:
-        out += ["--format", fmt]
+        out.append(f"--format={fmt}")
     for flag, value in (("--student", args.student), ("--fail-under", args.fail_under),
+                        ("--repository", args.repository),
                         ("--kubeconfig", args.kubeconfig), ("--context", args.context),
                         ("--namespace", args.namespace), ("--gateway-url", args.gateway_url),
                         ("--seed", None if args.seed is None else str(args.seed)),
                         ("--sign-key-file", args.sign_key_file)):
-        if value is not None:
-            out += [flag, value]
+        if value is not None:  # --flag=value: a value that starts with '-' stays a value
+            out.append(f"{flag}={value}")
     for flag, on in (("--apply-stages", args.apply_stages),
-                     ("--allow-kubeconfig-exec", args.allow_kubeconfig_exec)):
+                     ("--allow-kubeconfig-exec", args.allow_kubeconfig_exec),
+                     ("--trust-kubeconfig", args.trust_kubeconfig)):
         if on:
             out.append(flag)
     if not args.verbose:
@@ -58,20 +73,36 @@ def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
 
 def grade(args: argparse.Namespace, rubric: Rubric, *, color: bool) -> int:
     capture = _Capture()
-    print(f"meshgrade: grading {args.submission} with rubric {rubric.name}", file=sys.stderr)
+    with workflow_commands_stopped(in_github_actions()):
+        status = _grade(args, rubric, capture, color=color)
+    run, session = capture.run, capture.session
+    if run is not None and session is not None and "github" in session.options.formats:
+        github_report.print_annotations(run)
+    return status
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Print a line whose fields went through ``for_terminal``."""
+    print(for_workflow_log(text), file=sys.stderr if err else sys.stdout)
+
+
+def _grade(args: argparse.Namespace, rubric: Rubric, capture: _Capture, *, color: bool) -> int:
+    t = for_terminal
+    _say(f"meshgrade: grading {t(redact_url(args.submission))} with rubric {t(rubric.name)}",
+         err=True)
     code = pytest.main(pytest_args(args, rubric), plugins=[capture])
     run = capture.run
     if run is None:
-        print(f"error: grading did not complete (pytest exit status {int(code)}); "
-              "run with -v to see pytest's output", file=sys.stderr)
+        _say(f"error: grading did not complete (pytest exit status {int(code)}); "
+             "run with -v to see pytest's output", err=True)
         return ExitCode.NOT_GRADABLE if code != pytest.ExitCode.USAGE_ERROR else ExitCode.USAGE
     print(console.render(run, color=color))
     written = getattr(capture.session, "written", {}) or {}
     for fmt, path in sorted(written.items()):
         if fmt != "html-instructor":  # students need not learn that hidden checks exist
-            print(f"  {fmt}: {path}")
+            _say(f"  {fmt}: {t(str(path))}")
     for fmt, exc in getattr(written, "errors", {}).items():
-        print(f"warning: the {fmt} report could not be written: {exc}", file=sys.stderr)
+        _say(f"warning: the {fmt} report could not be written: {t(str(exc))}", err=True)
     for note in run.notes:
-        print(f"note: {note}", file=sys.stderr)
+        _say(f"note: {t(note)}", err=True)
     return int(exit_code(run, args.fail_under))

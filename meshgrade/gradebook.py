@@ -4,6 +4,10 @@ Every ``results.json`` under a folder is read. Gradescope's ``gradescope/results
 (no ``schema`` key) is passed over silently; any other file that is not
 ``meshgrade.results/v1`` is listed in ``skipped`` with the reason. With a key, a file whose
 signature is missing or does not match is listed in ``refused`` and kept out of the rows.
+So is, with or without a key, a result of another rubric than the expected one (compared by
+digest, see :class:`meshgrade.provenance.RubricCheck`). With a roster, the signed student
+must be on it and the signed repository must be that student's; without one, results of the
+same repository and commit claimed by different students are all refused as copies.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshgrade.batch.roster import RosterRow
+from meshgrade.provenance import RubricCheck, problems, recorded_repository, repository_key
+from meshgrade.reports.sinks import for_csv
 from meshgrade.results import SCHEMA_ID
 from meshgrade.signing import verify
 
 FILENAME = "results.json"
-BASE_COLUMNS = ("student", "source", "commit", "rubric", "mode", "score", "max_score",
-                "gradable")
+BASE_COLUMNS = ("student", "source", "repository", "commit", "rubric", "rubric_digest", "mode",
+                "score", "max_score", "gradable")
 
 
 @dataclass
@@ -36,12 +43,14 @@ class Row:
     max_score: float
     gradable: bool
     points: dict[str, float] = field(default_factory=dict)
+    repository: str = ""
+    rubric_digest: str = ""
 
 
 @dataclass
 class Gradebook:
     rows: list[Row] = field(default_factory=list)
-    refused: list[tuple[Path, str]] = field(default_factory=list)  # signature problems
+    refused: list[tuple[Path, str]] = field(default_factory=list)  # signature, rubric, owner
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # not meshgrade results
 
     @property
@@ -89,17 +98,52 @@ def _row(path: Path, data: dict[str, Any]) -> Row:
     sub = data["submission"]
     points = {str(c["id"]): _number(c.get("score")) for c in data["checks"]
               if isinstance(c, dict) and c.get("id")}
-    return Row(path=path, student=str(sub.get("student") or path.parent.name),
+    return Row(path=path, student=str(sub.get("student") or ""),
                source=str(sub.get("source") or ""), commit=str(sub.get("commit") or ""),
                rubric=str(data.get("rubric", "")), mode=str(data.get("mode", "")),
                score=_number(data.get("score")), max_score=_number(data.get("max_score")),
-               gradable=data.get("gradable") is True, points=points)
+               gradable=data.get("gradable") is True, points=points,
+               repository=str(sub.get("repository") or ""),
+               rubric_digest=str(data.get("rubric_digest") or ""))
 
 
-def collect(folder: Path, key: bytes | None) -> Gradebook:
+def _roster_problems(data: dict[str, Any], rubric: RubricCheck,
+                     roster: dict[str, RosterRow]) -> list[str]:
+    """Why ``data`` is not the result of a roster student's own submission."""
+    student = data["submission"].get("student")
+    if not isinstance(student, str) or student not in roster:
+        found = recorded_repository(data) or "(none)"
+        return [f"student {student or '(none)'} is not in the roster (repository {found})"]
+    return problems(data, rubric, repository=roster[student].submission)
+
+
+def _refuse_copies(book: Gradebook) -> None:
+    """Move rows whose repository and commit other students' rows claim too to refused."""
+    owners: dict[tuple[str, str], set[str]] = {}
+    for row in book.rows:
+        if row.repository:
+            owners.setdefault((repository_key(row.repository), row.commit), set()).add(row.student)
+    kept = []
+    for row in book.rows:
+        claimants = owners.get((repository_key(row.repository), row.commit), set())
+        if row.repository and len(claimants) > 1:
+            others = ", ".join(sorted(claimants - {row.student}))
+            book.refused.append((row.path, f"copied result: {row.repository} at commit "
+                                           f"{row.commit or '(none)'} is also claimed by {others}"))
+        else:
+            kept.append(row)
+    book.rows = kept
+
+
+def collect(folder: Path, key: bytes | None, rubric: RubricCheck | None = None,
+            roster: list[RosterRow] | None = None) -> Gradebook:
     """Read every ``results.json`` under ``folder`` (recursively) into a gradebook; with
-    ``key``, refuse files that are unsigned or altered."""
+    ``key``, refuse files that are unsigned or altered. Refuse results of another rubric
+    than ``rubric`` (default: a built-in name means the built-in), and results that are not
+    a ``roster`` student's own (without a roster: copies claimed by several students)."""
     book = Gradebook()
+    rubric = rubric or RubricCheck()
+    by_student = {row.student: row for row in roster} if roster is not None else None
     for path in sorted(Path(folder).rglob(FILENAME)):
         if not path.is_file():
             continue
@@ -117,8 +161,16 @@ def collect(folder: Path, key: bytes | None) -> Gradebook:
             if not ok:
                 book.refused.append((path, reason))
                 continue
+        found = (problems(data, rubric) if by_student is None
+                 else _roster_problems(data, rubric, by_student))
+        if found:
+            book.refused.append((path, "; ".join(found)))
+            continue
         book.rows.append(_row(path, data))
+    if by_student is None:
+        _refuse_copies(book)
     book.rows.sort(key=lambda r: (r.student.casefold(), str(r.path)))
+    book.refused.sort(key=lambda item: str(item[0]))
     return book
 
 
@@ -127,21 +179,18 @@ def _cell(value: float) -> str:
     return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
-def _text(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def write_csv(gradebook: Gradebook, path: Path) -> Path:
-    """Write the gradebook as CSV (UTF-8); a check a row lacks is an empty cell."""
+    """Write the gradebook as CSV (UTF-8); a check a row lacks is an empty cell. Text cells,
+    the header's check IDs included, go through ``sinks.for_csv``."""
     ids = gradebook.check_ids
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh)
-        out.writerow(gradebook.columns)
+        out.writerow([for_csv(c) for c in gradebook.columns])
         for r in gradebook.rows:
-            text = [_text(v) for v in (r.student, r.source, r.commit, r.rubric, r.mode)]
+            text = [for_csv(v) for v in (r.student, r.source, r.repository, r.commit, r.rubric,
+                                       r.rubric_digest, r.mode)]
             out.writerow([*text, _cell(r.score),
                           _cell(r.max_score), "true" if r.gradable else "false",
                           *(_cell(r.points[c]) if c in r.points else "" for c in ids)])

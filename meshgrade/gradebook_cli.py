@@ -3,8 +3,9 @@
 ``add_parser`` adds both commands to the main parser's sub-parsers; dispatch ``gradebook`` to
 :func:`run_gradebook` and ``verify`` to :func:`run_verify` (see ``COMMANDS``).
 
-Exit status: ``verify`` 0 valid signature, 1 unsigned or altered, 2 bad usage (no key, a
-file that cannot be read or is not a JSON object). ``gradebook collect`` 0 written with
+Exit status: ``verify`` 0 valid signature for the expected rubric, student and repository,
+1 unsigned, altered or not the expected ones, 2 bad usage (no key, a file that cannot be read
+or is not a JSON object, a bad ``--rubric`` or roster). ``gradebook collect`` 0 written with
 nothing refused, 1 written but some files were refused, 2 bad usage.
 """
 
@@ -17,10 +18,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from meshgrade.batch.roster import RosterError, RosterRow, read_roster
 from meshgrade.gradebook import collect, write_csv
+from meshgrade.provenance import RubricCheck, describe, problems
+from meshgrade.rubric import RubricError
 from meshgrade.signing import ENV_VAR, load_key, verify
 
 KEY_HELP = f"HMAC key file (else ${ENV_VAR})"
+RUBRIC_HELP = ("the expected rubric, a built-in name or a file: results of other content are "
+               "refused (default: a result naming a built-in rubric must match it)")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,15 +43,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--out", type=Path, default=Path("gradebook.csv"),
                    help="CSV file to write (default: gradebook.csv)")
     c.add_argument("--sign-key-file", metavar="FILE", help=KEY_HELP)
+    c.add_argument("--rubric", metavar="NAME|FILE", help=RUBRIC_HELP)
+    c.add_argument("--roster", type=Path, metavar="ROSTER.csv",
+                   help="refuse results of students not on it, or not of their repository")
     v = sub.add_parser("verify", help="check the signature of a results.json",
-                       description="Exit 0 when the signature is valid, 1 when the file is "
-                                   "unsigned or was altered, 2 on bad usage.")
+                       description="Print what the result is about; exit 0 when the signature "
+                                   "is valid and the rubric, student and repository are the "
+                                   "expected ones, 1 when not, 2 on bad usage.")
     v.add_argument("results", type=Path, metavar="RESULTS.json")
     v.add_argument("--sign-key-file", metavar="FILE", help=KEY_HELP)
+    v.add_argument("--rubric", metavar="NAME|FILE", help=RUBRIC_HELP)
+    v.add_argument("--student", help="the expected student")
+    v.add_argument("--repository", metavar="URL", help="the expected repository")
 
 
-class _BadKey(Exception):
-    """The key file named on the command line cannot be used (message already printed)."""
+class _BadOption(Exception):
+    """An option named on the command line cannot be used (message already printed)."""
 
 
 def _key(args: argparse.Namespace) -> bytes | None:
@@ -54,20 +67,40 @@ def _key(args: argparse.Namespace) -> bytes | None:
         return load_key(getattr(args, "sign_key_file", None), os.environ)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise _BadKey from None
+        raise _BadOption from None
+
+
+def _rubric(args: argparse.Namespace) -> RubricCheck:
+    """The expected rubric from ``--rubric`` (default: built-in names mean the built-ins)."""
+    try:
+        return RubricCheck(getattr(args, "rubric", None))
+    except RubricError as exc:
+        print(f"error: --rubric: {exc}", file=sys.stderr)
+        raise _BadOption from None
+
+
+def _roster(args: argparse.Namespace) -> list[RosterRow] | None:
+    """The ``--roster`` rows; local submissions are fine: they are compared, never read."""
+    path = getattr(args, "roster", None)
+    try:
+        return read_roster(Path(path), allow_local=True) if path is not None else None
+    except RosterError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        raise _BadOption from None
 
 
 def run_gradebook(args: argparse.Namespace) -> int:
     """``gradebook collect``: write the CSV, list refused and skipped files on stderr."""
     try:
-        key = _key(args)
-    except _BadKey:
+        key, rubric, roster = _key(args), _rubric(args), _roster(args)
+    except _BadOption:
         return 2
     folder = Path(args.folder)
     if not folder.is_dir():
         print(f"error: {folder}: no such folder", file=sys.stderr)
         return 2
-    book = collect(folder, key)
+    book = collect(folder, key, rubric, roster)
     out = write_csv(book, Path(args.out))
     for path, reason in book.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -80,10 +113,11 @@ def run_gradebook(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """``verify``: 0 valid, 1 unsigned or altered (reason on stderr), 2 bad usage."""
+    """``verify``: 0 valid and as expected, 1 unsigned, altered or not as expected (reasons on
+    stderr), 2 bad usage."""
     try:
-        key = _key(args)
-    except _BadKey:
+        key, rubric = _key(args), _rubric(args)
+    except _BadOption:
         return 2
     if key is None:
         print(f"error: no key: give --sign-key-file FILE or set ${ENV_VAR}", file=sys.stderr)
@@ -101,8 +135,14 @@ def run_verify(args: argparse.Namespace) -> int:
     if not ok:
         print(f"{path}: {reason}", file=sys.stderr)
         return 1
-    print(f"{path}: ok")
-    return 0
+    print(f"{path}: signature ok")
+    for line in describe(data):
+        print(f"  {line}")
+    found = problems(data, rubric, getattr(args, "student", None),
+                     getattr(args, "repository", None))
+    for problem in found:
+        print(f"{path}: REFUSED: {problem}", file=sys.stderr)
+    return 1 if found else 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from . import yamlload
-from .limits import Limits
+from .limits import BUDGET_HINT, MIB, Limits
 from .objects import KObject
 
 YAML_SUFFIXES = (".yaml", ".yml")
+_BUDGETS = {"alias-bomb": "max_nodes", "too-many-nodes": "max_nodes",
+            "too-many-documents": "max_documents"}
 
 
 @dataclass
@@ -49,33 +51,53 @@ class LoadedSubmission:
     objects: list[KObject] = field(default_factory=list)
     issues: list[FileIssue] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)
+    budget_exceeded: list[str] = field(default_factory=list)
+    """One reason per submission budget exceeded (``Limits``): the submission was read
+    only in part, so nothing should be built from it as if whole (e.g. a lab)."""
 
 
 def load_folder(root: Path, *, source: str | None = None, commit: str | None = None,
                 limits: Limits = Limits()) -> LoadedSubmission:
-    """Read every ``*.yaml``/``*.yml`` below ``root`` (not ``.git``), never leaving ``root``."""
+    """Read every ``*.yaml``/``*.yml`` below ``root`` (not ``.git``), never leaving ``root``.
+    The first submission budget exceeded (see ``Limits``) stops the reading there."""
     root = root.resolve()
     sub = LoadedSubmission(root=root, source=source or str(root), commit=commit)
+    usage = yamlload.Usage()
     total = 0
-    for rel, full in _walk(root, sub, limits):
+    found = _walk(root, sub, limits)
+    for n, (rel, full) in enumerate(found):
         data = _read(full, rel, sub, limits)
         if data is None:
             continue
         total += len(data)
+        later = len(found) - n - 1
         if total > limits.max_total_bytes:
-            sub.issues.append(FileIssue(rel, "too-large", "the submission's YAML exceeds "
-                                        f"{limits.max_total_bytes // 2**20} MiB in all; "
-                                        "the rest was not read"))
+            _over_budget(sub, rel, "too-large", "max_total_bytes",
+                         f"{total / MIB:.1f} MiB of YAML, over the limit of "
+                         f"{limits.max_total_bytes / MIB:g} MiB", _not_read("this file", later))
             break
         text = _decode(data, rel, sub)
         if text is not None:
             sub.files.append(rel)
-            _parse(text, rel, sub, limits)
+            if not _parse(text, rel, sub, limits, usage, later):
+                break
     _make_objects(sub)
     return sub
 
 
-def _walk(root: Path, sub: LoadedSubmission, limits: Limits):
+def _over_budget(sub: LoadedSubmission, rel: str, code: str, budget: str, reached: str,
+                 not_read: str, line: int | None = None, hint: str = BUDGET_HINT) -> None:
+    """Record a submission budget exceeded: one issue (an MG101 finding) and its reason."""
+    sub.issues.append(FileIssue(rel, code, f"submission budget {budget} exceeded: {reached}; "
+                                f"not read: {not_read}", line, hint))
+    sub.budget_exceeded.append(f"{budget}: {reached} (in {rel})")
+
+
+def _not_read(first: str, later: int) -> str:
+    return f"{first} and {later} more file(s)" if later else first
+
+
+def _walk(root: Path, sub: LoadedSubmission, limits: Limits) -> list[tuple[str, str]]:
     """Yield (relative posix path, full path) of YAML files, sorted, without following links."""
     found = 0
     stack = [root]
@@ -101,8 +123,9 @@ def _walk(root: Path, sub: LoadedSubmission, limits: Limits):
                 continue
             found += 1
             if found > limits.max_files:
-                sub.issues.append(FileIssue(rel, "too-many", f"more than {limits.max_files} "
-                                            "YAML files; the rest were not read"))
+                _over_budget(sub, rel, "too-many", "max_files",
+                             f"more than {limits.max_files:,} YAML files",
+                             "this file and the files not yet listed")
                 return sorted(out)
             out.append((rel, entry.path))
     return sorted(out)
@@ -182,21 +205,32 @@ def _decode(data: bytes, rel: str, sub: LoadedSubmission) -> str | None:
         return None
 
 
-def _parse(text: str, rel: str, sub: LoadedSubmission, limits: Limits) -> None:
+def _parse(text: str, rel: str, sub: LoadedSubmission, limits: Limits, usage: yamlload.Usage,
+           later: int) -> bool:
+    """Parse one file into ``sub``; False when it exceeded a submission budget."""
     if _is_helm_template(text, rel, sub.root):
         sub.ignored.append((rel, "Helm template: not plain YAML, not graded"))
-        return
-    docs, issues = yamlload.parse(text, max_depth=limits.max_depth, max_nodes=limits.max_nodes)
+        return True
+    docs, issues = yamlload.parse(text, max_depth=limits.max_depth, max_nodes=limits.max_nodes,
+                                  max_documents=limits.max_documents, usage=usage)
+    within = True
     for issue in issues:
+        if issue.code in _BUDGETS:
+            within = False
+            _over_budget(sub, rel, issue.code, _BUDGETS[issue.code], issue.message,
+                         _not_read(f"the rest of this file (from line {issue.line})", later),
+                         issue.line or None, issue.hint)
+            continue
         sub.issues.append(FileIssue(rel, issue.code, issue.message, issue.line or None,
                                     issue.hint, issue.path))
     docs = [d for d in docs if d.value is not None]
     if not any(_looks_like_object(d.value) for d in docs):
         if docs:
             sub.ignored.append((rel, "no Kubernetes object in it (not a manifest)"))
-        return
+        return within
     for d in docs:
         sub.manifests.append(Manifest(rel, d.index, d.line, d.value, d.lines))
+    return within
 
 
 def _is_helm_template(text: str, rel: str, root: Path) -> bool:
@@ -220,10 +254,10 @@ def _make_objects(sub: LoadedSubmission) -> None:
             continue
         items = value.get("items") if str(value.get("kind", "")).endswith("List") else None
         if isinstance(items, list):
+            item_lines = _item_lines(man.lines)
             for i, item in enumerate(items):
                 if isinstance(item, dict):
-                    prefix = f"items[{i}]"
-                    lines = _rebase(man.lines, prefix)
+                    lines = item_lines.get(i, {})
                     sub.objects.append(KObject(item, man.file, lines.get("", man.line), man.index,
                                                order, lines=lines))
                     order += 1
@@ -232,12 +266,17 @@ def _make_objects(sub: LoadedSubmission) -> None:
         order += 1
 
 
-def _rebase(lines: dict[str, int], prefix: str) -> dict[str, int]:
-    out = {}
+def _item_lines(lines: dict[str, int]) -> dict[int, dict[str, int]]:
+    """The lines of each ``items[i]`` of a List, relative to the item, in one pass (a pass
+    per item would be quadratic in the size of the List)."""
+    out: dict[int, dict[str, int]] = {}
     for path, line in lines.items():
-        if path == prefix:
-            out[""] = line
-        elif path.startswith(prefix + ".") or path.startswith(prefix + "["):
-            rest = path[len(prefix):]
-            out[rest[1:] if rest.startswith(".") else rest] = line
+        if not path.startswith("items["):
+            continue
+        end = path.find("]")
+        index = path[6:end]
+        if not index.isdigit():
+            continue
+        rest = path[end + 1:]
+        out.setdefault(int(index), {})[rest[1:] if rest.startswith(".") else rest] = line
     return out

@@ -35,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--format", action="append", dest="formats", choices=FORMATS,
                     help="report format, repeatable (default: json, junit, html)")
     group.addoption("--student", default=None, help="student name for the reports")
+    group.addoption("--repository", default=None, help="the submission's repository (URL)")
     group.addoption("--fail-under", default=None, metavar="SCORE",
                     help="pass when the score reaches SCORE points (or N%%)")
     group.addoption("--max-file-mib", type=float, default=1.0,
@@ -48,11 +49,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="cluster mode: apply each routing stage, sample, restore (writes!)")
     group.addoption("--allow-kubeconfig-exec", action="store_true",
                     help="accept a kubeconfig whose user runs an exec/auth-provider plugin")
+    group.addoption("--trust-kubeconfig", action="store_true",
+                    help="allow the --kubeconfig file's references outside its own folder "
+                         "and a proxy-url")
     group.addoption("--seed", type=int, default=None, help="sampling order seed")
     group.addoption("--sign-key-file", default=None,
                     help="sign results.json with HMAC-SHA256 (else $MESHGRADE_SIGN_KEY)")
     group.addoption("--meshgrade-quiet", action="store_true",
-                    help="do not print the meshgrade summary (the meshgrade command does)")
+                    help="do not print the meshgrade summary or GitHub annotations (the "
+                         "meshgrade command does)")
 
 
 def _options(config: pytest.Config, rubric) -> Options:
@@ -65,6 +70,7 @@ def _options(config: pytest.Config, rubric) -> Options:
     return Options(submission=config.getoption("submission"), rubric=rubric,
                    mode=config.getoption("mode"), out=Path(config.getoption("out")),
                    formats=tuple(dict.fromkeys(formats)), student=config.getoption("student"),
+                   repository=config.getoption("repository"),
                    fail_under=config.getoption("fail_under"), limits=limits,
                    kubeconfig=config.getoption("kubeconfig"),
                    kube_context=config.getoption("kube_context"),
@@ -72,6 +78,7 @@ def _options(config: pytest.Config, rubric) -> Options:
                    gateway_url=config.getoption("gateway_url"),
                    apply_stages=config.getoption("apply_stages"),
                    allow_kubeconfig_exec=config.getoption("allow_kubeconfig_exec"),
+                   trust_kubeconfig=config.getoption("trust_kubeconfig"),
                    seed=config.getoption("seed"), sign_key=_sign_key(config))
 
 
@@ -216,7 +223,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finally:
         grading.close()
     written = write_reports(run, grading.options.out, grading.options.formats,
-                            sign_key=grading.options.sign_key)
+                            sign_key=grading.options.sign_key,
+                            annotate=not session.config.getoption("meshgrade_quiet"))
     if log is not None:
         written["requests"] = log
     session.config.stash[RUN] = run

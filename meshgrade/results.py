@@ -130,6 +130,7 @@ class Submission:
     source: str
     commit: str | None = None
     student: str | None = None
+    repository: str | None = None  # where the submission lives (a URL), None when unknown
 
 
 @dataclass
@@ -140,6 +141,7 @@ class RunResult:
     mode: str
     rubric: str
     checks: list[CheckResult] = field(default_factory=list)
+    rubric_digest: str | None = None  # sha256 hex of the rubric file's bytes
     duration_s: float = 0.0
     tool_version: str = ""
     notes: list[str] = field(default_factory=list)
@@ -169,6 +171,7 @@ class RunResult:
             "submission": {k: v for k, v in asdict(self.submission).items()},
             "mode": self.mode,
             "rubric": self.rubric,
+            "rubric_digest": self.rubric_digest,
             "gradable": self.gradable,
             "score": self.score,
             "max_score": self.max_score,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ class Rubric:
     settings: Settings = field(default_factory=Settings)
     extra: tuple[ExtraSuite, ...] = ()
     source: str = ""
+    digest: str = ""  # sha256 hex of the rubric file's bytes, recorded in results.json
 
 
 def builtin_dir() -> Path:
@@ -67,8 +69,8 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
 
 
-def load(name_or_path: str, known_ids: set[str]) -> Rubric:
-    """A built-in rubric by name, or a rubric file; raises RubricError."""
+def _read(name_or_path: str) -> tuple[Path, bytes]:
+    """The rubric file (a built-in by name, else the file) and its bytes; RubricError."""
     path = Path(name_or_path)
     if name_or_path in builtin_names() or not path.is_file():
         # a built-in name always means the built-in rubric, even beside a file of that name
@@ -83,21 +85,34 @@ def load(name_or_path: str, known_ids: set[str]) -> Rubric:
         raise RubricError([f"{path}: cannot read: {exc}"]) from exc
     if len(data) > 1024 * 1024:
         raise RubricError([f"{path}: larger than 1 MiB"])
+    return path, data
+
+
+def digest_of(name_or_path: str) -> str:
+    """The sha256 hex digest of a built-in rubric (by name) or a rubric file; RubricError."""
+    return hashlib.sha256(_read(name_or_path)[1]).hexdigest()
+
+
+def load(name_or_path: str, known_ids: set[str]) -> Rubric:
+    """A built-in rubric by name, or a rubric file; raises RubricError."""
+    path, data = _read(name_or_path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RubricError([f"{path}: not UTF-8 text"]) from exc
-    return parse(text, str(path), known_ids)
+    return parse(text, str(path), known_ids, digest=hashlib.sha256(data).hexdigest())
 
 
-def parse(text: str, where: str, known_ids: set[str]) -> Rubric:
+def parse(text: str, where: str, known_ids: set[str], *, digest: str | None = None) -> Rubric:
+    """A rubric from its text; ``digest`` defaults to the sha256 of the text as UTF-8."""
     docs, issues = yamlload.parse(text)
     problems = [f"{where}:{i.line}: {i.message}" for i in issues]
     if problems:
         raise RubricError(problems)
     if len(docs) != 1 or not isinstance(docs[0].value, dict):
         raise RubricError([f"{where}:1: a rubric is one YAML mapping"])
-    return _Validator(docs[0], where, known_ids).rubric()
+    rubric = _Validator(docs[0], where, known_ids).rubric()
+    return replace(rubric, digest=digest or hashlib.sha256(text.encode()).hexdigest())
 
 
 class _Validator:

@@ -9,7 +9,9 @@ from pathlib import Path
 from . import __version__, registry
 from .check import run as run_check
 from .context import Context
+from .gitsource import redact_url
 from .limits import Limits
+from .provenance import submission_repository
 from .results import CheckReport, CheckResult, Outcome, RunResult, Submission
 from .rubric import ExtraSuite, Rubric
 from .scoring import score
@@ -24,6 +26,7 @@ class Options:
     out: Path = Path("reports")
     formats: tuple[str, ...] = ("json", "junit", "html")
     student: str | None = None
+    repository: str | None = None
     fail_under: str | None = None
     limits: Limits = field(default_factory=Limits)
     kubeconfig: str | None = None
@@ -32,6 +35,7 @@ class Options:
     gateway_url: str | None = None
     apply_stages: bool = False
     allow_kubeconfig_exec: bool = False
+    trust_kubeconfig: bool = False
     seed: int | None = None
     sign_key: bytes | None = None
 
@@ -52,6 +56,7 @@ class GradingSession:
         self.commit: str | None = None
         self.written: dict[str, Path] = {}
         self.live = None
+        self.fallback: str | None = None  # why auto mode graded the repository alone
 
     def context(self) -> Context | None:
         """The static checks' context, loaded once; None when the source failed."""
@@ -83,9 +88,13 @@ class GradingSession:
             return
         live, reason, infra_error = open_live(mode, self.options, ctx)
         if live is None:
+            if infra_error:
+                self.mode = mode
+                self.notes.append(reason)
+            else:  # auto: graded from the repository alone, said in every report
+                self.fallback = reason
+                reason = f"auto mode fell back to repo mode: {reason}; live checks not graded"
             ctx.live_reason, ctx.live_error = reason, infra_error
-            self.mode = mode if infra_error else "repo"
-            self.notes.append(reason)
             return
         self.live = ctx.live = live
         self.mode = live.kind
@@ -141,13 +150,30 @@ class GradingSession:
         ordered = [self.results[c] for c in self.rubric.checks if c in self.results]
         ordered += [r for k, r in self.results.items() if k not in self.rubric.checks]
         run = RunResult(
-            submission=Submission(self.options.submission, self.commit, self.options.student),
-            mode=self.mode, rubric=self.rubric.name, checks=ordered,
+            submission=Submission(redact_url(self.options.submission), self.commit,
+                                  self.options.student,
+                                  submission_repository(self.options.submission,
+                                                        self.options.repository)),
+            mode=self.mode, rubric=self.rubric.name, rubric_digest=self.rubric.digest or None,
+            checks=ordered,
             duration_s=time.perf_counter() - self.started, tool_version=__version__,
             notes=list(self.notes))
         if self.source_error:
             run.notes.append(f"submission not loaded: {self.source_error}")
+        if self.fallback is not None:
+            run.notes.insert(0, self._fallback_note(run))
         return run
+
+    def _fallback_note(self, run: RunResult) -> str:
+        """Why auto mode graded the repository alone, and the points that were not graded."""
+        ungraded = [c for c in run.checks if c.outcome is Outcome.SKIPPED and c.max_score == 0
+                    and c.id in self.rubric.checks and self.rubric.checks[c.id].points > 0
+                    and not {"repo"} & set(registry.get(c.id).sources)]
+        points = sum(self.rubric.checks[c.id].points for c in ungraded)
+        return (f"auto mode fell back to repo mode because {self.fallback}: {len(ungraded)} "
+                f"live check(s) worth {points:g} point(s) were not graded, so the maximum is "
+                f"{run.max_score:g} instead of {run.max_score + points:g}; grade with "
+                "--mode lab or a cluster for the full score")
 
     def write_request_log(self) -> Path | None:
         """Every sampled request of the run as ``requests.json`` beside the reports."""

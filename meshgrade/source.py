@@ -8,7 +8,7 @@ from pathlib import Path
 
 from . import baseline
 from .context import Context
-from .gitsource import SourceError, clone, is_git_url, read_head
+from .gitsource import SourceError, clone, is_git_url, read_head, redact_url
 from .index import ObjectIndex
 from .limits import Limits
 from .loader import LoadedSubmission, load_folder
@@ -33,7 +33,8 @@ def open_source(source: str, limits: Limits = Limits()) -> OpenedSource:
     if is_git_url(source):
         folder, commit = clone(source, limits)
         try:
-            return OpenedSource(load_folder(folder, source=source, commit=commit, limits=limits),
+            return OpenedSource(load_folder(folder, source=redact_url(source), commit=commit,
+                                            limits=limits),
                                 [folder.parent])
         except Exception:
             shutil.rmtree(folder.parent, ignore_errors=True)

@@ -1,7 +1,9 @@
 """YAML to plain data, keeping the line of every node and refusing hostile input.
 
-Built from the parser's event stream (no recursion), so nesting depth and alias expansion
-are bounded and duplicate mapping keys are reported instead of silently overwritten.
+Built from the parser's event stream (no recursion), so nesting depth, alias expansion and
+the number of documents are bounded, and duplicate mapping keys are reported instead of
+silently overwritten. An alias shares the anchored value (it is not copied), but counts as
+many nodes as that value holds, so what callers build from the result stays bounded too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import yaml
 from yaml.events import (
     AliasEvent,
     DocumentEndEvent,
+    DocumentStartEvent,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
@@ -22,6 +25,7 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 
 from . import paths
+from .limits import BUDGET_HINT
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -31,13 +35,22 @@ _STR_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp", "tag:yaml.o
 @dataclass
 class YamlIssue:
     """A problem found while parsing: ``code`` is one of syntax, duplicate-key, too-deep,
-    alias-bomb, complex-key."""
+    complex-key, and (over a budget) alias-bomb, too-many-nodes, too-many-documents."""
 
     code: str
     line: int
     message: str
     hint: str = ""
     path: str | None = None
+
+
+@dataclass
+class Usage:
+    """YAML nodes (after alias expansion) and documents parsed so far. Shared by several
+    ``parse`` calls, it makes ``max_nodes`` and ``max_documents`` bound their total."""
+
+    nodes: int = 0
+    documents: int = 0
 
 
 @dataclass
@@ -67,12 +80,16 @@ class _Frame:
     merges: list[Any] = field(default_factory=list)
 
 
-def parse(text: str, *, max_depth: int = 100, max_nodes: int = 1_000_000
+def parse(text: str, *, max_depth: int = 100, max_nodes: int = 1_000_000,
+          max_documents: int = 1_000_000, usage: Usage | None = None
           ) -> tuple[list[Document], list[YamlIssue]]:
-    """Parse every document of ``text``; documents before a fatal error are kept."""
+    """Parse every document of ``text``; documents before a fatal error are kept.
+
+    Parsing stops as soon as ``usage`` (a fresh one unless given, and updated in place)
+    passes ``max_nodes`` or ``max_documents``."""
     docs: list[Document] = []
     issues: list[YamlIssue] = []
-    builder = _Builder(max_depth, max_nodes, issues)
+    builder = _Builder(max_depth, max_nodes, max_documents, usage or Usage(), issues)
     loader = _Loader(text)
     try:
         while loader.check_event():
@@ -121,11 +138,15 @@ def _line_text(text: str, line: int) -> str:
 class _Builder:
     """Turns parser events into plain values, one document at a time."""
 
-    def __init__(self, max_depth: int, max_nodes: int, issues: list[YamlIssue]) -> None:
+    def __init__(self, max_depth: int, max_nodes: int, max_documents: int, usage: Usage,
+                 issues: list[YamlIssue]) -> None:
         self.max_depth = max_depth
         self.max_nodes = max_nodes
+        self.max_documents = max_documents
+        self.usage = usage
         self.issues = issues
-        self.expanded = 0
+        self.first_node = usage.nodes
+        self.aliased = 0
         self.reset()
 
     def reset(self) -> None:
@@ -165,20 +186,33 @@ class _Builder:
                 raise _Abort(YamlIssue("syntax", line, f"unknown alias *{event.anchor}",
                                        "Define the anchor (&name) before using it."))
             value, size = self.anchors[event.anchor]
+            self.aliased += size
             self._count(size, line)
             self._add(value, line, size, None, False, registered=True)
         elif isinstance(event, DocumentEndEvent):
             return self.root, self.root_line
+        elif isinstance(event, DocumentStartEvent):
+            self.usage.documents += 1
+            if self.usage.documents > self.max_documents:
+                raise _Abort(YamlIssue(
+                    "too-many-documents", line, f"{self.usage.documents:,} YAML documents, "
+                    f"over the limit of {self.max_documents:,}",
+                    "Remove the empty or generated documents ('---' lines) from the YAML."))
         return None
 
     def _count(self, n: int, line: int) -> None:
-        self.expanded += n
-        if self.expanded > self.max_nodes:
-            raise _Abort(YamlIssue(
-                "alias-bomb", line,
-                f"the file expands to more than {self.max_nodes:,} YAML nodes "
-                "(aliases that multiply, a 'billion laughs')",
-                "Remove the nested anchors/aliases; write the objects out plainly."))
+        self.usage.nodes += n
+        if self.usage.nodes > self.max_nodes:
+            raise _Abort(self._too_many_nodes(line))
+
+    def _too_many_nodes(self, line: int) -> YamlIssue:
+        reached = (f"{self.usage.nodes:,} YAML nodes after expanding aliases, over the limit "
+                   f"of {self.max_nodes:,}")
+        if 2 * self.aliased > self.usage.nodes - self.first_node:
+            return YamlIssue("alias-bomb", line,
+                             reached + " (aliases that multiply, a 'billion laughs')",
+                             "Remove the nested anchors/aliases; write the objects out plainly.")
+        return YamlIssue("too-many-nodes", line, reached, BUDGET_HINT)
 
     def _child_path(self) -> str:
         if not self.stack:

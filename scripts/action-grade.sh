@@ -16,6 +16,12 @@
 #   MESHGRADE                  the meshgrade command (default: meshgrade on PATH)
 #   MESHGRADE_PYTHON           the Python that reads results.json (default: python3)
 #
+# From the runner's own variables (set by GitHub, not inputs), signed into results.json:
+#   GITHUB_ACTOR               --student
+#   GITHUB_SERVER_URL, GITHUB_REPOSITORY
+#                              --repository URL (unless the path input is a git URL, which
+#                              is its own repository)
+#
 # Writes score, max-score, gradable, exit-code (and result when INPUT_CLASSROOM is true) to
 # $GITHUB_OUTPUT. The `github` report format prints the annotations and appends the Markdown
 # summary to $GITHUB_STEP_SUMMARY itself.
@@ -81,6 +87,17 @@ if [ -n "${INPUT_SIGN_KEY:-}" ]; then
 fi
 unset INPUT_KUBECONFIG INPUT_SIGN_KEY
 
+if [ -n "${GITHUB_ACTOR:-}" ]; then
+    args+=(--student "$GITHUB_ACTOR")
+fi
+case "$submission" in
+    *://* | *@*:*) ;;  # a git URL: meshgrade records the URL itself
+    *)
+        if [ -n "${GITHUB_REPOSITORY:-}" ]; then
+            args+=(--repository "${GITHUB_SERVER_URL:-https://github.com}/$GITHUB_REPOSITORY")
+        fi
+        ;;
+esac
 if [ -n "${INPUT_GATEWAY_URL:-}" ]; then
     args+=(--gateway-url "$INPUT_GATEWAY_URL")
 fi

@@ -32,7 +32,8 @@ TIMEOUT_S = 12
 FAKE_GRADE = textwrap.dedent("""\
     import os, subprocess, sys, time
     args = sys.argv[1:]
-    student, out = args[args.index("--student") + 1], args[args.index("--out") + 1]
+    opts = dict(a[2:].split("=", 1) for a in args[:args.index("--")] if "=" in a)
+    student, out = opts["student"], opts["out"]
     if student == "hang":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
         with open(os.path.join(out, "child.pid"), "w") as fh:
@@ -121,7 +122,7 @@ def klass(tmp_path_factory: pytest.TempPathFactory) -> dict:
     fake = write(root / "fake_grade.py", FAKE_GRADE)
     out = root / "out"
     argv = [str(roster), "--mode", "repo", "--out", str(out), "--workers", "2",
-            "--timeout", str(TIMEOUT_S)]
+            "--timeout", str(TIMEOUT_S), "--allow-local-submissions"]
     code, stdout, stderr = batch([*argv, "--grade-cmd", f"{sys.executable} {fake}"])
     return {"root": root, "out": out, "argv": argv, "code": code, "stdout": stdout,
             "stderr": stderr, "gradebook": (out / "gradebook.csv").read_text("utf-8"),
@@ -202,7 +203,7 @@ def test_resume_regrades_a_new_commit_or_rubric(tmp_path: Path) -> None:
     repo = git_repo(EXAMPLES / "part2-app", tmp_path / "sub")
     roster = write(tmp_path / "r.csv", f"student,submission\nzoe,sub\nyan,{repo.as_uri()}\n")
     argv = [str(roster), "--mode", "repo", "--out", str(tmp_path / "out"),
-            "--rubric", "istio-part2", "--resume"]
+            "--rubric", "istio-part2", "--resume", "--allow-local-submissions"]
     code, stdout, _ = batch(argv)
     assert code == 0 and started(stdout) == 2
     assert started(batch(argv)[1]) == 0  # folder commit from .git, URL commit by ls-remote
@@ -265,7 +266,7 @@ def test_roster_paths_and_safe_folders(tmp_path: Path) -> None:
         .hidden,https://example.org/x.git,,
         gradebook.csv,/abs,,
     """)
-    rows = read_roster(roster, "repo")
+    rows = read_roster(roster, "repo", allow_local=True)
     assert rows[0].submission == str(tmp_path / "sub") and rows[0].mode == "lab"
     assert rows[0].kubeconfig == str(tmp_path / "kc.yaml")
     assert rows[1].submission == "https://example.org/x.git" and rows[1].mode == "repo"

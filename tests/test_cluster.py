@@ -130,7 +130,7 @@ def test_exec_and_auth_provider_refused_unless_allowed(lab: Lab, tmp_path: Path)
     with pytest.raises(ClusterError, match="exec.*refused"):
         connect(str(kc))
     assert not marker.exists()  # refused before anything ran
-    assert connect(str(kc), allow_exec=True).version()["major"] == "1"
+    assert connect(str(kc), allow_exec=True, trust=True).version()["major"] == "1"
     assert marker.exists()
     oidc = _kubeconfig(lab, tmp_path, **{"auth-provider": {"name": "oidc", "config": {}}})
     with pytest.raises(ClusterError, match="auth-provider"):
@@ -145,7 +145,7 @@ def test_unselected_exec_user_is_fine_and_bad_context_is_an_error(lab: Lab,
                                                         "user": "cloud"}})
     kc = tmp_path / "kc"
     kc.write_text(yaml.safe_dump(data))
-    assert connect(str(kc)).version()["major"] == "1"
+    assert connect(str(kc), trust=True).version()["major"] == "1"
     with pytest.raises(ClusterError, match="exec"):
         connect(str(kc), "eks")
     with pytest.raises(ClusterError, match="'nope' not found.*available: meshgrade-lab, eks"):
@@ -295,7 +295,7 @@ def test_mg301_error_when_the_api_is_down(lab: Lab, tmp_path: Path) -> None:
     data = yaml.safe_load(lab.kubeconfig.read_text())
     data["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{_closed_port()}"
     (tmp_path / "kc").write_text(yaml.safe_dump(data))
-    facts = gather(connect(str(tmp_path / "kc"), timeout_s=2), "default")
+    facts = gather(connect(str(tmp_path / "kc"), trust=True, timeout_s=2), "default")
     assert not facts.reachable and "no answer" in facts.errors["api"]
     report = checks.cluster_reachable(facts)
     assert report.outcome is Outcome.ERROR and "127.0.0.1" in report.message

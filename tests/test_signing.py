@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from meshgrade import reports
+from meshgrade import registry, reports
+from meshgrade.batch.roster import read_roster
 from meshgrade.gradebook import BASE_COLUMNS, collect, write_csv
 from meshgrade.gradebook_cli import add_parser, run_gradebook, run_verify
+from meshgrade.provenance import RubricCheck, same_repository
 from meshgrade.reports import json_report
 from meshgrade.results import CheckResult, Outcome, RunResult, Submission, Visibility
+from meshgrade.rubric import builtin_dir, digest_of, load
 from meshgrade.signing import ENV_VAR, canonical, load_key, sign, verify
 
 KEY = b"course-secret-key"
+PART1 = digest_of("istio-part1")
 
 
 def make_run(student: str | None = "alice", extra: bool = False) -> RunResult:
@@ -29,9 +34,9 @@ def make_run(student: str | None = "alice", extra: bool = False) -> RunResult:
     ]
     if extra:
         checks.append(CheckResult("MG201", "app", "App", Outcome.PASSED, score=2, max_score=2))
-    return RunResult(Submission(f"https://example.org/{student}/hw.git", "c0ffee", student),
-                     mode="repo", rubric="istio-part1", checks=checks, duration_s=0.5,
-                     tool_version="0.1.0")
+    url = f"https://example.org/{student}/hw.git"
+    return RunResult(Submission(url, "c0ffee", student, url), mode="repo", rubric="istio-part1",
+                     rubric_digest=PART1, checks=checks, duration_s=0.5, tool_version="0.1.0")
 
 
 def results_data(run: RunResult | None = None) -> dict:
@@ -153,9 +158,9 @@ def test_collect_with_key_refuses_unsigned_and_altered(submissions: Path) -> Non
 
 def test_collect_without_key_takes_all(submissions: Path) -> None:
     book = collect(submissions, None)
-    assert sorted(r.student for r in book.rows) == ["alice", "mallory", "unsigned"]
+    assert sorted(r.student for r in book.rows) == ["", "alice", "mallory"]
     assert not book.refused
-    row = next(r for r in book.rows if r.student == "unsigned")  # the folder name
+    row = next(r for r in book.rows if r.student == "")  # not the folder name
     assert row.points == {"MG122": 1, "MG111": 1, "MG413": 3, "MG201": 2}
 
 
@@ -167,7 +172,8 @@ def test_csv_columns(submissions: Path, tmp_path: Path) -> None:
     assert header == [*BASE_COLUMNS, "MG111", "MG122", "MG201", "MG413"]
     alice = next(r for r in rows if r["student"] == "alice")
     assert alice == {"student": "alice", "source": "https://example.org/alice/hw.git",
-                     "commit": "c0ffee", "rubric": "istio-part1", "mode": "repo",
+                     "repository": "https://example.org/alice/hw.git", "commit": "c0ffee",
+                     "rubric": "istio-part1", "rubric_digest": PART1, "mode": "repo",
                      "score": "5", "max_score": "6", "gradable": "true",
                      "MG111": "1", "MG122": "1", "MG201": "", "MG413": "3"}
     assert next(r for r in rows if r["student"] == "mallory")["score"] == "6"
@@ -227,3 +233,117 @@ def test_parsers() -> None:
         == ("gradebook", "collect", Path("subs"), Path("gradebook.csv"), "k")
     args = parser.parse_args(["verify", "r.json"])
     assert (args.command, args.results, args.sign_key_file) == ("verify", Path("r.json"), None)
+    assert (args.rubric, args.student, args.repository) == (None, None, None)
+    args = parser.parse_args(["gradebook", "collect", "subs", "--rubric", "r.yaml",
+                              "--roster", "class.csv"])
+    assert (args.rubric, args.roster) == ("r.yaml", Path("class.csv"))
+
+
+# -- rubric, student and repository ---------------------------------------------------------
+
+
+def test_rubric_digest_is_the_files_sha256(tmp_path: Path) -> None:
+    builtin = builtin_dir() / "istio-part1.yaml"
+    assert PART1 == hashlib.sha256(builtin.read_bytes()).hexdigest()
+    assert load("istio-part1", set(registry.checks())).digest == PART1
+    own = tmp_path / "mine.yaml"
+    own.write_bytes(builtin.read_bytes() + b"# one more line\n")
+    rubric = load(str(own), set(registry.checks()))
+    assert rubric.name == "istio-part1" and rubric.digest == digest_of(str(own)) != PART1
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("https://github.com/Course/HW.git", "https://github.com/course/hw"),
+    ("git@github.com:course/hw.git", "https://token:x@github.com/course/hw/"),
+    ("/srv/class/alice", "/srv/class/alice/"),
+])
+def test_same_repository(a: str, b: str) -> None:
+    assert same_repository(a, b)
+    assert not same_repository(a, "https://github.com/course/hw-other")
+
+
+def write_signed(folder: Path, run: RunResult) -> Path:
+    return json_report.write(run, folder, key=KEY)
+
+
+def test_verify_checks_rubric_student_and_repository(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_bytes(KEY)
+    path = write_signed(tmp_path / "alice", make_run("alice"))
+
+    def verify_cmd(**expected: str | None) -> tuple[int, str]:
+        args = argparse.Namespace(results=path, sign_key_file=str(key_file), rubric=None,
+                                  student=None, repository=None)
+        code = run_verify(argparse.Namespace(**{**vars(args), **expected}))
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    code, text = verify_cmd(student="alice", repository="https://example.org/alice/hw",
+                            rubric="istio-part1")
+    assert code == 0
+    for shown in (PART1, "student: alice", "example.org/alice/hw.git", "c0ffee", "score: 5/6"):
+        assert shown in text
+    code, text = verify_cmd(student="bob")
+    assert code == 1 and "student differs: expected bob, found alice" in text
+    code, text = verify_cmd(repository="https://example.org/bob/hw.git")
+    assert code == 1 and "repository differs" in text
+    code, text = verify_cmd(rubric="istio-part2")
+    assert code == 1 and f"expected {digest_of('istio-part2')} (istio-part2)" in text
+    assert f"found {PART1}" in text
+    code, text = verify_cmd(rubric=str(tmp_path / "missing.yaml"))
+    assert code == 2 and "--rubric" in text
+
+
+def test_collect_checks_the_roster(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    write_signed(root / "alice", make_run("alice"))
+    write_signed(root / "bob", make_run("bob"))  # bob's own repository, but not on the roster
+    mallory = make_run("mallory")
+    mallory.submission.repository = "https://example.org/alice/hw.git"  # alice's
+    write_signed(root / "mallory", mallory)
+    folder = make_run("carol")  # graded by the batch from a folder: no repository recorded
+    folder.submission = Submission(str(tmp_path / "subs" / "carol"), None, "carol")
+    write_signed(root / "carol", folder)
+    (tmp_path / "roster.csv").write_text(
+        "student,submission\nalice,https://example.org/alice/hw.git\n"
+        "mallory,https://example.org/mallory/hw.git\ncarol,subs/carol\n", encoding="utf-8")
+    book = collect(root, KEY, roster=read_roster(tmp_path / "roster.csv", allow_local=True))
+    assert [r.student for r in book.rows] == ["alice", "carol"]
+    refused = {path.parent.name: reason for path, reason in book.refused}
+    assert refused["bob"].startswith("student bob is not in the roster")
+    assert refused["mallory"] == ("repository differs: expected https://example.org/mallory/"
+                                  "hw.git, found https://example.org/alice/hw.git")
+
+
+def test_collect_without_roster_refuses_copies_and_takes_the_signed_student(
+        tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    write_signed(root / "alice", make_run("alice"))
+    write_signed(root / "mallory" / "copy", make_run("alice"))  # the same student: kept
+    claim = make_run("mallory")
+    claim.submission = make_run("bob").submission  # bob's repository and commit
+    claim.submission.student = "mallory"
+    write_signed(root / "mallory", claim)
+    write_signed(root / "bob", make_run("bob"))
+    book = collect(root, KEY)
+    assert [(r.student, r.path.parent.name) for r in book.rows] == [
+        ("alice", "alice"), ("alice", "copy")]
+    refused = {path.parent.name: reason for path, reason in book.refused}
+    assert refused == {
+        "bob": "copied result: https://example.org/bob/hw.git at commit c0ffee is also "
+               "claimed by mallory",
+        "mallory": "copied result: https://example.org/bob/hw.git at commit c0ffee is also "
+                   "claimed by bob"}
+
+
+def test_collect_expected_rubric(tmp_path: Path) -> None:
+    root = tmp_path / "class"
+    write_signed(root / "alice", make_run("alice"))
+    own = make_run("bob")
+    own.rubric, own.rubric_digest = "my-rubric", "0" * 64  # not a built-in name: accepted
+    write_signed(root / "bob", own)
+    assert len(collect(root, KEY).rows) == 2
+    book = collect(root, KEY, rubric=RubricCheck("istio-part1"))
+    assert [r.student for r in book.rows] == ["alice"]
+    assert "rubric digest differs" in book.refused[0][1]

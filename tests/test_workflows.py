@@ -357,6 +357,8 @@ def test_script_writes_the_classroom_result_and_signs(tmp_path: Path) -> None:
     env = script_env(tmp_path, path=str(EXAMPLES / "part2-app"), rubric="istio-part2",
                      mode="repo", classroom="true", sign_key="course-secret\n",
                      out=str(tmp_path / "reports"))
+    env.update(GITHUB_ACTOR="alice", GITHUB_SERVER_URL="https://github.example",
+               GITHUB_REPOSITORY="course/hw-alice")
     proc = run_script(env, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = outputs(env)
@@ -366,6 +368,23 @@ def test_script_writes_the_classroom_result_and_signs(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "reports" / "results.json").read_text(encoding="utf-8"))
     assert "signature" in results
     assert not list((tmp_path / "runner_temp").iterdir()), "the key file was left behind"
+    assert results["submission"]["student"] == "alice"
+    assert results["submission"]["repository"] == "https://github.example/course/hw-alice"
+    key = tmp_path / "key"
+    key.write_text("course-secret\n")
+
+    def verify(*expected: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(VENV_BIN / "meshgrade"), "verify",
+                               str(tmp_path / "reports" / "results.json"),
+                               "--sign-key-file", str(key), *expected],
+                              capture_output=True, text=True, timeout=60)
+
+    ok = verify("--student", "alice", "--repository", "https://github.example/course/hw-alice")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "course/hw-alice" in ok.stdout and "student: alice" in ok.stdout
+    copied = verify("--student", "bob", "--repository", "https://github.example/course/hw-bob")
+    assert copied.returncode == 1 and "student differs" in copied.stderr
+    assert "repository differs" in copied.stderr
 
 
 def test_script_rejects_bad_inputs(tmp_path: Path) -> None:
@@ -442,6 +461,26 @@ def test_script_adds_optional_flags_only_when_asked(tmp_path: Path) -> None:
     args = (tmp_path / "stub.args").read_text(encoding="utf-8").splitlines()
     assert args[args.index("--mode") + 1] == "lab"
     for flag in ("--kubeconfig", "--sign-key-file", "--gateway-url", "--fail-under",
-                 "classroom"):
+                 "classroom", "--student", "--repository"):
         assert flag not in args
     assert "result" not in outputs(env)
+
+
+@pytest.mark.parametrize(("path", "repository"), [
+    (".", "https://github.example/course/hw-alice"),
+    ("https://github.example/course/other.git", None),  # a URL is its own repository
+])
+def test_script_records_the_actor_and_the_repository(tmp_path: Path, path: str,
+                                                     repository: str | None) -> None:
+    stub = tmp_path / "meshgrade-stub"
+    stub.write_text(STUB, encoding="utf-8")
+    stub.chmod(0o755)
+    env = script_env(tmp_path, path=path, out=str(tmp_path / "reports"))
+    env.update(MESHGRADE=str(stub), STUB_LOG=str(tmp_path / "stub"), GITHUB_ACTOR="alice",
+               GITHUB_SERVER_URL="https://github.example", GITHUB_REPOSITORY="course/hw-alice")
+    proc = run_script(env, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    args = (tmp_path / "stub.args").read_text(encoding="utf-8").splitlines()
+    assert args[args.index("--student") + 1] == "alice"
+    found = args[args.index("--repository") + 1] if "--repository" in args else None
+    assert found == repository

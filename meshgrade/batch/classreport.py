@@ -16,6 +16,7 @@ import jinja2
 
 from meshgrade import __version__
 from meshgrade.reports._common import fmt_points, jinja_env, write_text
+from meshgrade.reports.sinks import for_csv
 
 from .runner import LOG_NAME, BatchSummary, StudentResult
 
@@ -24,13 +25,11 @@ CLASS_REPORT = "class-report.html"
 BASE_COLUMNS = ("student", "submission", "commit", "rubric", "mode", "score", "max_score",
                 "gradable", "reason")
 BINS = 10
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(value: Any) -> str:
-    """A spreadsheet-safe text cell: a leading formula character is quoted with ``'``."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA) else text
+    """A spreadsheet-safe text cell (``sinks.for_csv``); None is empty."""
+    return for_csv("" if value is None else str(value))
 
 
 def _num(value: Any) -> str:
@@ -52,12 +51,12 @@ def gradebook_csv(summary: BatchSummary, rubric: str) -> str:
     ids = check_ids(summary)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*BASE_COLUMNS, *ids])
+    writer.writerow([_text(c) for c in (*BASE_COLUMNS, *ids)])
     for r in summary.results:
         data = r.results or {}
         points = {str(c["id"]): c.get("score") for c in _checks(r)}
         writer.writerow([
-            _text(r.row.student), _text(r.row.submission),
+            _text(r.row.student), _text(r.row.shown_submission),
             _text((data.get("submission") or {}).get("commit")), _text(data.get("rubric", rubric)),
             _text(data.get("mode") or r.row.mode), _num(r.score), _num(r.max_score),
             "true" if r.gradable else "false", _text(r.reason),

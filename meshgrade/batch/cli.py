@@ -17,6 +17,7 @@ from pathlib import Path
 
 from meshgrade import registry
 from meshgrade.reports import FORMATS
+from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.results import ExitCode
 from meshgrade.rubric import RubricError, builtin_names, load
 
@@ -71,6 +72,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("--format", action="append", dest="formats", metavar="FMT", choices=FORMATS,
                    help="passed to grade; repeatable (json is always added)")
     b.add_argument("--sign-key-file", metavar="FILE", help="passed to grade")
+    b.add_argument("--trust-kubeconfig", action="store_true",
+                   help="passed to grade: the roster's kubeconfigs may name files outside "
+                        "their own folder and a proxy-url (refused by default: a student's "
+                        "kubeconfig must not send this machine's files elsewhere)")
+    b.add_argument("--allow-local-submissions", action="store_true",
+                   help="grade local folders outside the roster's folder and file:// URLs "
+                        "(refused by default: a roster cell must not name any repository of "
+                        "this machine)")
     b.add_argument("--grade-cmd", help=argparse.SUPPRESS)
     return b
 
@@ -106,6 +115,7 @@ def options(args: argparse.Namespace) -> BatchOptions | int:
         workers=args.workers, timeout_s=args.timeout, resume=args.resume,
         retry_not_gradable=args.retry_not_gradable,
         formats=tuple(args.formats or ()), sign_key_file=sign,
+        trust_kubeconfig=args.trust_kubeconfig,
         **({"grade_cmd": grade_cmd} if grade_cmd else {}))
 
 
@@ -117,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.roster.is_file():
         return _error(f"{args.roster}: no such roster file")
     try:
-        rows = read_roster(args.roster, args.mode)
+        rows = read_roster(args.roster, args.mode,
+                           allow_local=args.allow_local_submissions)
     except RosterError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -154,5 +165,6 @@ def report(summary: BatchSummary, opts: BatchOptions) -> int:
           f"{len(bad)} not gradable; {summary.started} grade process(es) in "
           f"{summary.elapsed_s:.1f} s")
     for r in bad:
-        print(f"  not gradable: {r.row.student}: {r.reason}")
+        print(for_workflow_log(f"  not gradable: {for_terminal(r.row.student)}: "
+                               f"{for_terminal(r.reason)}"))
     return ExitCode.NOT_GRADABLE if bad else ExitCode.OK

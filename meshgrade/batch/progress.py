@@ -7,6 +7,8 @@ import threading
 import time
 from typing import TextIO
 
+from meshgrade.reports.sinks import for_terminal, for_workflow_log
+
 from .runner import StudentResult
 
 BAR_WIDTH = 24
@@ -25,13 +27,15 @@ def _points(x: float | None) -> str:
 
 
 def describe(res: StudentResult) -> str:
-    """The line printed when a student finishes."""
+    """The line printed when a student finishes (roster and result text escaped)."""
+    who = for_terminal(res.row.student)
     if res.resumed:
-        return f"{res.row.student}: {_points(res.score)}/{_points(res.max_score)} (resumed)"
-    if res.gradable:
-        return (f"{res.row.student}: {_points(res.score)}/{_points(res.max_score)} "
-                f"in {res.duration_s:.1f} s")
-    return f"{res.row.student}: NOT GRADABLE: {res.reason}"
+        line = f"{who}: {_points(res.score)}/{_points(res.max_score)} (resumed)"
+    elif res.gradable:
+        line = f"{who}: {_points(res.score)}/{_points(res.max_score)} in {res.duration_s:.1f} s"
+    else:
+        line = f"{who}: NOT GRADABLE: {for_terminal(res.reason)}"
+    return for_workflow_log(line)
 
 
 class Progress:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from meshgrade.gitsource import _git_env, is_git_url, read_head
+from meshgrade.gitsource import _git_env, is_git_url, is_remote_url, read_head, redact_url
 
 COLUMNS = ("student", "submission", "kubeconfig", "context", "gateway_url", "mode")
 REQUIRED = ("student", "submission")
@@ -47,6 +47,11 @@ class RosterRow:
     def is_url(self) -> bool:
         return is_git_url(self.submission)
 
+    @property
+    def shown_submission(self) -> str:
+        """The submission as reports show it: a URL without its credentials."""
+        return redact_url(self.submission)
+
     def current_commit(self) -> str | None:
         """The commit the submission has now: read from .git, or ``git ls-remote URL HEAD``."""
         if not self.is_url:
@@ -75,7 +80,7 @@ class RosterRow:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / FAILURE_NAME).write_text(json.dumps(
-                {"rubric": rubric_name, "submission": self.submission,
+                {"rubric": rubric_name, "submission": self.shown_submission,
                  "commit": self.current_commit(), "reason": reason}), "utf-8")
         except OSError:
             pass
@@ -87,7 +92,7 @@ class RosterRow:
             old = json.loads((folder / FAILURE_NAME).read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        same = (old.get("rubric") == rubric_name and old.get("submission") == self.submission
+        same = (old.get("rubric") == rubric_name and old.get("submission") == self.shown_submission
                 and old.get("commit") == self.current_commit())
         return f"{old.get('reason')} (earlier run; --retry-not-gradable grades it again)" \
             if same else None
@@ -106,8 +111,9 @@ def read_results(folder: Path) -> dict[str, Any] | None:
 
 
 def safe_folder(student: str) -> str:
-    """A folder name for ``student``: no separators, no ``..``, no hidden or reserved names."""
-    name = _UNSAFE.sub("_", student.strip()).strip("._") or "student"
+    """A folder name for ``student``: no separators, no ``..``, no hidden, option-like or
+    reserved names."""
+    name = _UNSAFE.sub("_", student.strip()).lstrip("-").strip("._") or "student"
     name = name[:100]
     if name.lower() in RESERVED:
         name = f"student-{name}"
@@ -120,14 +126,34 @@ def _header_key(text: str) -> str:
 
 def _resolve(value: str, base: Path, url_ok: bool) -> str:
     """A relative folder or file resolves against the roster's folder; URLs stay as given."""
-    if url_ok and is_git_url(value):
+    if url_ok and (is_remote_url(value) or value.lower().startswith("file:")):
         return value
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
-def read_roster(path: Path, default_mode: str = "auto") -> list[RosterRow]:
-    """Parse ``path``; raise RosterError listing every problem with its line."""
+def _submission_problem(value: str, resolved: str, base: Path, allow_local: bool) -> str | None:
+    """Why a submission cell is refused, or None: an option-like value always; a local
+    repository outside the roster's folder (or a ``file://`` URL) unless ``allow_local``."""
+    if value.startswith("-"):
+        return (f"submission {value!r} starts with '-': refused (write ./{value} for a folder "
+                "of that name)")
+    if allow_local or is_remote_url(value):
+        return None
+    if value.lower().startswith("file:"):
+        return (f"submission {value!r} is a file:// URL: it may name any repository of this "
+                "machine; give --allow-local-submissions to grade it")
+    inside = Path(resolved).resolve()
+    if inside != base and base not in inside.parents:
+        return (f"submission {value!r} is outside the roster's folder {base}; give "
+                "--allow-local-submissions to grade local paths elsewhere")
+    return None
+
+
+def read_roster(path: Path, default_mode: str = "auto", *,
+                allow_local: bool = False) -> list[RosterRow]:
+    """Parse ``path``; raise RosterError listing every problem with its line. A local
+    submission must lie inside the roster's folder unless ``allow_local``."""
     try:
         text = path.read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -195,11 +221,14 @@ def read_roster(path: Path, default_mode: str = "auto") -> list[RosterRow]:
             problems.append(f"{where}:{line}: student '{student}' would share the report folder "
                             f"'{folder}' with '{other}' (line {other_line})")
         folders[folder] = (student, line)
+        resolved = _resolve(submission, base, url_ok=True) if submission else ""
+        if submission and (why := _submission_problem(submission, resolved, base, allow_local)):
+            problems.append(f"{where}:{line}: {why}")
         if problems:
             continue
         kubeconfig = cell.get("kubeconfig") or None
         rows.append(RosterRow(
-            line=line, student=student, submission=_resolve(submission, base, url_ok=True),
+            line=line, student=student, submission=resolved,
             folder=folder, mode=mode,
             kubeconfig=_resolve(kubeconfig, base, url_ok=False) if kubeconfig else None,
             context=cell.get("context") or None, gateway_url=cell.get("gateway_url") or None))

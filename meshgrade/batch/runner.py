@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshgrade.gitsource import redact_text
+
 from .roster import FAILURE_NAME, RosterRow, read_results
 
 LOG_NAME = "grade.log"
@@ -38,6 +40,7 @@ class BatchOptions:
     retry_not_gradable: bool = False  # with resume: grade again students who were not gradable
     formats: tuple[str, ...] = ()
     sign_key_file: str | None = None
+    trust_kubeconfig: bool = False    # passed to grade: the roster's kubeconfigs are trusted
     grade_cmd: tuple[str, ...] = (sys.executable, "-m", "meshgrade", "grade")
 
 
@@ -84,20 +87,22 @@ class BatchSummary:
 
 
 def grade_command(row: RosterRow, opts: BatchOptions) -> list[str]:
-    """The argv of ``grade`` for one student."""
-    cmd = [*opts.grade_cmd, row.submission, "--out", str(opts.out / row.folder),
-           "--student", row.student, "--rubric", opts.rubric, "--mode", row.mode]
+    """The argv of ``grade`` for one student: every roster value as ``--flag=value`` and the
+    submission after ``--``, so no cell can become an option."""
+    cmd = [*opts.grade_cmd, f"--out={opts.out / row.folder}", f"--student={row.student}",
+           f"--rubric={opts.rubric}", f"--mode={row.mode}"]
     for flag, value in (("--kubeconfig", row.kubeconfig), ("--context", row.context),
                         ("--gateway-url", row.gateway_url),
                         ("--sign-key-file", opts.sign_key_file)):
         if value:
-            cmd += [flag, value]
+            cmd.append(f"{flag}={value}")
     formats = list(opts.formats)
     if formats and "json" not in formats:
         formats.append("json")  # the gradebook reads results.json
-    for fmt in formats:
-        cmd += ["--format", fmt]
-    return cmd
+    cmd += [f"--format={fmt}" for fmt in formats]
+    if opts.trust_kubeconfig:
+        cmd.append("--trust-kubeconfig")
+    return [*cmd, "--", row.submission]
 
 
 def _last_line(log: Path) -> str:
@@ -138,9 +143,11 @@ class Runner:
     def grade(self, row: RosterRow) -> StudentResult:
         """Grade one student (or reuse their results under --resume); never raises."""
         try:
-            return self._grade(row)
+            res = self._grade(row)
         except Exception as exc:  # one student's trouble never stops the batch
-            return StudentResult(row, False, f"batch error: {type(exc).__name__}: {exc}")
+            res = StudentResult(row, False, f"batch error: {type(exc).__name__}: {exc}")
+        res.reason = redact_text(res.reason)
+        return res
 
     def _grade(self, row: RosterRow) -> StudentResult:
         folder = self.opts.out / row.folder
@@ -184,7 +191,7 @@ class Runner:
     def _run(self, cmd: list[str], log: Path) -> tuple[int | None, bool]:
         """Run ``cmd`` in a new session; return (exit code, timed out)."""
         with log.open("wb") as fh:
-            fh.write(f"$ {subprocess.list2cmdline(cmd)}\n".encode())
+            fh.write(f"$ {redact_text(subprocess.list2cmdline(cmd))}\n".encode())
             fh.flush()
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fh,
                                     stderr=subprocess.STDOUT, start_new_session=True)

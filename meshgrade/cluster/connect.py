@@ -3,9 +3,11 @@ small client that returns plain dicts and turns API failures into ClusterError."
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,8 +24,13 @@ from kubernetes.config.config_exception import ConfigException
 from .read import ROUTING_KINDS, Kind, clean, kind_key, lookup, routing_kinds
 
 SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-_FILE_FIELDS = {"cluster": ("certificate-authority",),
-                "user": ("client-certificate", "client-key", "tokenFile")}
+MAX_REFERENCED_BYTES = 1024 * 1024  # a certificate, key or token: far less than this
+MAX_KUBECONFIG_BYTES = 8 * MAX_REFERENCED_BYTES
+# each file field of a kubeconfig entry, and the inline field that replaces it
+_FILE_FIELDS = {"cluster": {"certificate-authority": "certificate-authority-data"},
+                "user": {"client-certificate": "client-certificate-data",
+                         "client-key": "client-key-data", "tokenFile": "token"}}
+TRUST_HINT = "pass --trust-kubeconfig only for a kubeconfig you trust"
 
 
 class ClusterError(Exception):
@@ -43,10 +50,13 @@ class NotFound(ClusterError):
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None, *,
-            allow_exec: bool = False, timeout_s: float = 10.0) -> ClusterClient:
+            allow_exec: bool = False, trust: bool = False,
+            timeout_s: float = 10.0) -> ClusterClient:
     """A client for the kubeconfig given, else $KUBECONFIG, else ~/.kube/config, else the
     pod's service account. A selected user with ``exec`` or ``auth-provider`` is refused
-    unless ``allow_exec``: a student's kubeconfig must not run commands."""
+    unless ``allow_exec``: a student's kubeconfig must not run commands. A kubeconfig given
+    here is untrusted unless ``trust``: its files must lie in its own folder and a
+    ``proxy-url`` is refused. Files are always read here, bounded, never by the client."""
     env = os.environ.get("KUBECONFIG", "")
     if kubeconfig:
         paths, how = [Path(kubeconfig).expanduser()], "--kubeconfig"
@@ -57,12 +67,14 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *,
     found, tried = [p for p in paths if p.is_file()], ", ".join(str(p) for p in paths)
     cfg, name, namespace = k8s.Configuration(), None, None
     if found:
-        merged = _merge(found)
+        merged, origins = _merge(found)
         name = _select(merged, context, allow_exec, tried)
+        _inline_files(merged, name, origins, checked=bool(kubeconfig) and not trust)
         try:  # from the checked dict: the client never reads the file itself
             k8s_config.load_kube_config_from_dict(merged, context=name, client_configuration=cfg,
                                                   persist_config=False)
-        except (ConfigException, KeyError, ValueError, TypeError, OSError) as exc:
+        except (ConfigException, KeyError, ValueError, TypeError, AttributeError,
+                OSError) as exc:
             raise ClusterError(f"kubeconfig {tried}, context {name!r}: {exc}") from None
         source = f"kubeconfig {tried} (context {name})"
         namespace = next(c["context"].get("namespace") for c in merged["contexts"]
@@ -78,19 +90,31 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *,
             raise ClusterError(f"in-cluster config failed: {exc}") from None
         source = "in-cluster service account"
     cfg.retries = 1
-    return ClusterClient(k8s.ApiClient(cfg), timeout_s=timeout_s, source=source, context=name,
+    try:  # e.g. a proxy-url that is not a URL
+        api = k8s.ApiClient(cfg)
+    except (ValueError, TypeError, AttributeError, urllib3.exceptions.HTTPError) as exc:
+        raise ClusterError(f"{source}: the client cannot be set up: {exc}") from None
+    return ClusterClient(api, timeout_s=timeout_s, source=source, context=name,
                          default_namespace=namespace or "default")
 
 
-def _merge(paths: list[Path]) -> dict[str, Any]:
-    """kubectl's merge: the first current-context and the first entry of each name win;
-    relative file paths are resolved against their own file."""
+def _merge(paths: list[Path]) -> tuple[dict[str, Any], dict[tuple[str, str], Path]]:
+    """kubectl's merge: the first current-context and the first entry of each name win.
+    Also the file each cluster and user entry came from, keyed by (``cluster``|``user``,
+    name): its relative file paths resolve against that file's folder."""
     merged: dict[str, Any] = {"clusters": [], "contexts": [], "users": [],
                               "current-context": None}
+    origins: dict[tuple[str, str], Path] = {}
     for path in paths:
         try:
-            data = yaml.safe_load(path.read_text("utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            text = read_bounded(path, MAX_KUBECONFIG_BYTES).decode("utf-8")
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:  # not str(exc): it quotes the line, maybe a token
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ClusterError(f"kubeconfig {path} is not valid YAML{at}: "
+                               f"{getattr(exc, 'problem', None) or type(exc).__name__}") from None
+        except (ClusterError, UnicodeDecodeError) as exc:
             raise ClusterError(f"kubeconfig {path} cannot be read: {exc}") from None
         if not isinstance(data, dict):
             raise ClusterError(f"kubeconfig {path} is not a mapping")
@@ -99,15 +123,12 @@ def _merge(paths: list[Path]) -> dict[str, Any]:
                                ("users", "user")):
             seen = {e["name"] for e in merged[section]}
             for entry in data.get(section) or []:
-                if not isinstance(entry, dict) or entry.get("name") in seen | {None} \
-                        or not isinstance(entry.get(inner), dict):
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) \
+                        or entry["name"] in seen or not isinstance(entry.get(inner), dict):
                     continue
-                entry = copy.deepcopy(entry)
-                for key in _FILE_FIELDS.get(inner, ()):
-                    if isinstance(entry[inner].get(key), str) and entry[inner][key]:
-                        entry[inner][key] = str(path.parent / Path(entry[inner][key]).expanduser())
-                merged[section].append(entry)
-    return merged
+                merged[section].append(copy.deepcopy(entry))
+                origins[(inner, entry["name"])] = path
+    return merged, origins
 
 
 def _select(merged: dict[str, Any], context: str | None, allow_exec: bool, tried: str) -> str:
@@ -127,6 +148,80 @@ def _select(merged: dict[str, Any], context: str | None, allow_exec: bool, tried
                            f"{' and '.join(plugins)} (runs a command or login plugin); refused. "
                            "Allow it only for a kubeconfig you trust (--allow-kubeconfig-exec)")
     return str(name)
+
+
+def _inline_files(merged: dict[str, Any], name: str, origins: dict[tuple[str, str], Path], *,
+                  checked: bool) -> None:
+    """Replace the file fields of the context's cluster and user by inline data read here,
+    bounded, so the client opens no path; a non-empty inline field wins and its file is not
+    read (as in client-go). When ``checked`` (an untrusted kubeconfig), a file must lie in the
+    kubeconfig's own folder and a ``proxy-url`` is refused. Messages never quote content."""
+    ctx = next(c["context"] for c in merged["contexts"] if c["name"] == name)
+    for inner in ("cluster", "user"):
+        entry_name = ctx.get(inner)
+        entry = next((e[inner] for e in merged[f"{inner}s"] if e["name"] == entry_name), None)
+        if entry is None:
+            continue  # the client names what is missing
+        source = origins[(inner, entry_name)]
+        where = f"kubeconfig {source}: {inner} {entry_name!r} of context {name!r}"
+        if checked and entry.get("proxy-url"):
+            raise ClusterError(f"{where}: proxy-url refused: an untrusted kubeconfig must not "
+                               f"send the requests through a proxy of its choice; {TRUST_HINT}")
+        for key, data_key in _FILE_FIELDS[inner].items():
+            value = entry.pop(key, None)
+            if entry.get(data_key) or value in (None, ""):
+                continue
+            if not isinstance(value, str) or "\0" in value:
+                raise ClusterError(f"{where}: {key} is not a file path")
+            # the path is not quoted: a token pasted into tokenFile would be
+            data = _read_referenced(source, value, checked, f"{where}: {key}")
+            if key != "tokenFile":
+                entry[data_key] = base64.standard_b64encode(data).decode("ascii")
+                continue
+            try:  # client-go trims the token file's surrounding whitespace
+                entry[data_key] = data.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                raise ClusterError(f"{where}: {key} is not UTF-8 text") from None
+        token = entry.get("token") if inner == "user" else None
+        if isinstance(token, str) and not (token.isascii() and token.isprintable()):
+            raise ClusterError(f"{where}: token refused: it has a line break, control or "
+                               "non-ASCII character inside")
+
+
+def _read_referenced(source: Path, value: str, checked: bool, what: str) -> bytes:
+    """A file a kubeconfig names, relative to the kubeconfig's folder; when ``checked``, it
+    must resolve (links followed) inside the folder of the kubeconfig file itself."""
+    path = Path(os.path.realpath(source.parent / Path(value).expanduser()))
+    folder = Path(os.path.realpath(source)).parent
+    if checked and not path.is_relative_to(folder):
+        raise ClusterError(f"{what} is outside the kubeconfig's folder {folder} (links "
+                           f"followed): refused for a kubeconfig given with --kubeconfig; "
+                           f"{TRUST_HINT}, or put the file beside it")
+    try:
+        return read_bounded(path, MAX_REFERENCED_BYTES)
+    except ClusterError as exc:
+        raise ClusterError(f"{what}: {exc}; refused") from None
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most ``limit``; ClusterError (without the content) for a
+    device, FIFO, folder, larger or unreadable file: those are not opened, or (if swapped in
+    meanwhile) opened without blocking and not read."""
+    not_regular = ClusterError("not a regular file (a device, FIFO or folder): not read")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise not_regular
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_NOCTTY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise not_regular
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise ClusterError(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > limit:
+        raise ClusterError(f"larger than {limit / 2**20:g} MiB: not read")
+    return data
 
 
 class ClusterClient:

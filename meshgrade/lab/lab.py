@@ -16,7 +16,7 @@ from . import gatewayapi, xds
 from .apiserver import ApiServer, ObjectStore
 from .envoy import EnvoyProxy
 from .manifests import CLUSTER_SCOPED, ROUTING_KINDS, key_of, load_paths
-from .pods import deployment_status, pods_for
+from .pods import NODE_MAX_PODS, deployment_status, pods_for, unschedulable, with_ready
 from .ports import LOOPBACK, free_ports
 from .workloads import Faults, PodSpec, Telemetry, Workloads, start_addon
 
@@ -52,6 +52,7 @@ class Lab:
                              proxy=self._proxy)
         self._addons: dict[str, Any] = {}
         self._pods: dict[str, dict[str, Any]] = {}
+        self._unscheduled: set[str] = set()  # pods the full node could not run (Pending)
         self._lock = threading.RLock()
         self.started_s = 0.0
         self.config_version = 0
@@ -199,30 +200,59 @@ class Lab:
         return dict((ns or {}).get("metadata", {}).get("labels") or {})
 
     def _sync_pods(self) -> None:
-        """Pods for every Deployment; start servers for new ones, stop gone ones."""
+        """Pods for every Deployment; start servers for new ones, stop gone ones. Like one
+        minikube node, at most NODE_MAX_PODS run (first come, first served); the rest
+        stay Pending and their Deployments short of ready."""
         wanted: dict[str, dict[str, Any]] = {}
+        owners: dict[str, tuple[str, str, str, str]] = {}
         for key, obj in self.objects.items():
             if key[1] in APP_KINDS:
                 ns = obj["metadata"].get("namespace") or "default"
                 for pod in pods_for(obj, self._namespace_labels(ns)):
                     wanted[pod["metadata"]["name"]] = pod
+                    owners[pod["metadata"]["name"]] = key
         for name in set(self._pods) - set(wanted):
             pod = self._pods.pop(name)
+            self._unscheduled.discard(name)
             self.store.delete("", "Pod", pod["metadata"]["namespace"], name)
             self.workloads.stop_pod(name)
+        free = NODE_MAX_PODS - (len(self._pods) - len(self._unscheduled))
         for name, pod in wanted.items():
-            if name in self._pods:
+            if name in self._pods and name not in self._unscheduled:
                 continue
-            self._pods[name] = pod
-            self.store.put(pod)
-            meta = pod["metadata"]
-            labels = dict(meta.get("labels") or {})
-            if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels:
-                continue  # the control plane and gateways are Envoy's job, not workloads
-            self.workloads.start_pod(PodSpec(
-                name=name, namespace=meta["namespace"], app=labels.get("app", ""),
-                version=labels.get("version"), workload=meta["ownerReferences"][0]["name"]
-                .rsplit("-", 1)[0], labels=tuple(sorted(labels.items()))))
+            if free <= 0:
+                if name not in self._pods:
+                    self._pods[name] = pod
+                    self._unscheduled.add(name)
+                    self.store.put(unschedulable(pod))
+                continue
+            free -= 1
+            self._unscheduled.discard(name)
+            self._start_pod(name, pod)
+        self._mark_short_deployments(owners)
+
+    def _start_pod(self, name: str, pod: dict[str, Any]) -> None:
+        self._pods[name] = pod
+        self.store.put(pod)
+        meta = pod["metadata"]
+        labels = dict(meta.get("labels") or {})
+        if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels:
+            return  # the control plane and gateways are Envoy's job, not workloads
+        self.workloads.start_pod(PodSpec(
+            name=name, namespace=meta["namespace"], app=labels.get("app", ""),
+            version=labels.get("version"), workload=meta["ownerReferences"][0]["name"]
+            .rsplit("-", 1)[0], labels=tuple(sorted(labels.items()))))
+
+    def _mark_short_deployments(self, owners: dict[str, tuple[str, str, str, str]]) -> None:
+        """Deployments with fewer running pods than replicas show how many are ready."""
+        running: dict[tuple[str, str, str, str], int] = {}
+        for name, key in owners.items():
+            running[key] = running.get(key, 0) + (name not in self._unscheduled)
+        for key, ready in running.items():
+            obj = self.objects[key]
+            if int((obj.get("status") or {}).get("readyReplicas", 0)) > ready:
+                self.objects[key] = with_ready(obj, ready)
+                self.store.put(self.objects[key])
 
     def _endpoints(self) -> list[xds.Endpoint]:
         ports = self.workloads.ports()

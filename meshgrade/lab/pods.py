@@ -12,6 +12,7 @@ SIDECAR_STATUS = {"initContainers": ["istio-init"], "containers": ["istio-proxy"
                   "volumes": ["istio-envoy", "istio-data", "istio-podinfo", "istiod-ca-cert"],
                   "imagePullSecrets": None, "revision": "default"}
 CREATED = "2026-01-01T00:00:00Z"
+NODE_MAX_PODS = 110  # kubelet's default --max-pods: what minikube's one node runs
 
 
 def _token(seed: str, length: int) -> str:
@@ -31,8 +32,10 @@ def injected(namespace_labels: dict[str, str]) -> bool:
     return label == "enabled" or ("istio.io/rev" in namespace_labels and label != "disabled")
 
 
-def pods_for(deployment: dict[str, Any], namespace_labels: dict[str, str]) -> list[dict[str, Any]]:
-    """The Ready pods of a Deployment: names like ``reviews-v2-<hash>-<5 chars>``."""
+def pods_for(deployment: dict[str, Any], namespace_labels: dict[str, str], *,
+             limit: int = NODE_MAX_PODS) -> list[dict[str, Any]]:
+    """The Ready pods of a Deployment, at most ``limit``: names like
+    ``reviews-v2-<hash>-<5 chars>``."""
     meta = deployment.get("metadata", {})
     spec = deployment.get("spec", {})
     name, ns = meta.get("name", ""), meta.get("namespace") or "default"
@@ -43,7 +46,7 @@ def pods_for(deployment: dict[str, Any], namespace_labels: dict[str, str]) -> li
     phash = template_hash(deployment)
     sidecar = injected(namespace_labels) and ns != "istio-system"
     out = []
-    for i in range(max(replicas, 0)):
+    for i in range(max(min(replicas, limit), 0)):
         pod_name = f"{name}-{phash}-{_token(f'{ns}/{name}/{i}', 5)}"
         containers = copy.deepcopy((template.get("spec") or {}).get("containers") or [])
         init = []
@@ -67,6 +70,31 @@ def pods_for(deployment: dict[str, Any], namespace_labels: dict[str, str]) -> li
             "status": _running(containers),
         }
         out.append(pod)
+    return out
+
+
+def unschedulable(pod: dict[str, Any]) -> dict[str, Any]:
+    """``pod`` as the scheduler leaves it on a full node: Pending, not scheduled."""
+    out = dict(pod)
+    out["spec"] = {k: v for k, v in pod["spec"].items() if k != "nodeName"}
+    out["status"] = {"phase": "Pending", "conditions": [{
+        "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+        "lastTransitionTime": CREATED,
+        "message": f"0/1 nodes are available: 1 Too many pods (the node runs at most "
+                   f"{NODE_MAX_PODS})."}]}
+    return out
+
+
+def with_ready(deployment: dict[str, Any], ready: int) -> dict[str, Any]:
+    """``deployment`` whose rollout stopped at ``ready`` running pods."""
+    out = copy.deepcopy(deployment)
+    status = out.setdefault("status", {})
+    status.update({"readyReplicas": ready, "availableReplicas": ready,
+                   "unavailableReplicas": max(0, int(status.get("replicas", 0)) - ready)})
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Available":
+            cond.update({"status": "False", "reason": "MinimumReplicasUnavailable",
+                         "message": "Deployment does not have minimum availability."})
     return out
 
 

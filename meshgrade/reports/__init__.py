@@ -9,8 +9,8 @@
   traceback), ``report-instructor.html``
 - ``gradescope``: ``gradescope/results.json`` (Gradescope calls its file ``results.json``
   too; it sits in a sub-folder so it does not clobber meshgrade's own)
-- ``github``: annotations on stdout and the Markdown summary appended to
-  ``$GITHUB_STEP_SUMMARY`` (taken from ``env``; ``os.environ`` when None)
+- ``github``: annotations on stdout (unless ``annotate`` is false) and the Markdown summary
+  appended to ``$GITHUB_STEP_SUMMARY`` (taken from ``env``; ``os.environ`` when None)
 - ``classroom``: ``classroom.json`` and ``classroom.b64`` (GitHub Classroom's
   autograding-grading-reporter result, student view)
 
@@ -58,10 +58,10 @@ def _html(run: RunResult, out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def _writers(env: Mapping[str, str], sign_key: bytes | None
+def _writers(env: Mapping[str, str], sign_key: bytes | None, annotate: bool
              ) -> dict[str, Callable[[RunResult, Path], dict[str, Path]]]:
     def github(run: RunResult, _out: Path) -> dict[str, Path]:
-        path = github_report.write(run, env=env)
+        path = github_report.write(run, env=env, annotate=annotate)
         return {"github": path} if path else {}
 
     return {
@@ -76,16 +76,17 @@ def _writers(env: Mapping[str, str], sign_key: bytes | None
 
 def write_reports(run: RunResult, out_dir: Path, formats: Iterable[str], *,
                   env: Mapping[str, str] | None = None,
-                  sign_key: bytes | None = None) -> WrittenReports:
+                  sign_key: bytes | None = None, annotate: bool = True) -> WrittenReports:
     """Write each format in ``formats`` (a subset of FORMATS) and return what was written;
-    ``sign_key`` signs ``results.json``."""
+    ``sign_key`` signs ``results.json``; ``annotate=False`` leaves the GitHub annotations for
+    the caller to print."""
     wanted = list(dict.fromkeys(formats))
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report format(s): {', '.join(unknown)}; "
                          f"choose from {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
-    writers = _writers(os.environ if env is None else env, sign_key)
+    writers = _writers(os.environ if env is None else env, sign_key, annotate)
     result = WrittenReports()
     for fmt in wanted:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import jinja2
@@ -49,25 +49,33 @@ def finding_line(f: Finding) -> str:
     return f"{head}  {body}" if head else body
 
 
-def findings_text(check: CheckResult, *, indent: str = "") -> str:
-    """The findings of a check as text lines, each followed by its hint."""
+def _as_is(text: str) -> str:
+    return text
+
+
+def findings_text(check: CheckResult, *, indent: str = "",
+                  clean: Callable[[str], str] = _as_is) -> str:
+    """The findings of a check as text lines, each followed by its hint; ``clean`` is applied
+    to each line's own text (a sink function such as ``sinks.for_terminal``)."""
     lines = []
     for f in check.findings:
-        lines.append(indent + finding_line(f))
+        lines.append(indent + clean(finding_line(f)))
         if f.hint:
-            lines.append(f"{indent}  hint: {f.hint}")
+            lines.append(f"{indent}  hint: {clean(f.hint)}")
     return "\n".join(lines)
 
 
-def check_text(check: CheckResult, *, traceback: bool = False) -> str:
-    """Message, check hint and findings as plain text (JUnit and Gradescope bodies)."""
-    parts = [check.message] if check.message else []
+def check_text(check: CheckResult, *, traceback: bool = False,
+               clean: Callable[[str], str] = _as_is) -> str:
+    """Message, check hint and findings as plain text (JUnit, Gradescope and Classroom bodies);
+    ``clean`` is applied to each part, line by line, before the parts are joined."""
+    parts = [clean(check.message)] if check.message else []
     if check.hint and check.outcome is not Outcome.PASSED:
-        parts.append(f"Hint: {check.hint}")
+        parts.append(f"Hint: {clean(check.hint)}")
     if check.findings:
-        parts.append(findings_text(check))
+        parts.append(findings_text(check, clean=clean))
     if traceback and check.traceback:
-        parts.append(check.traceback.rstrip())
+        parts += map(clean, check.traceback.rstrip().split("\n"))
     return "\n".join(parts)
 
 

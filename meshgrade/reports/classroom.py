@@ -6,7 +6,8 @@ sums ``score`` over ``max_score``, so this is student-facing: hidden checks are 
 ``max_score`` (like every other student total) counts only the checks shown. ``status`` is
 ``error`` when the run is not gradable, ``fail`` when a shown test did not pass, else ``pass``.
 Skipped checks are ``pass`` when they carry no points (a graded skip is ``fail``), with the
-reason as their message.
+reason as their message. The reporter prints names and messages in the workflow log, so their
+text goes through ``sinks.for_terminal`` and ``sinks.for_workflow_log``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.reports._common import check_label, check_text, shown_checks, totals, write_text
+from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.results import CheckResult, Outcome, RunResult
 
 FILENAME = "classroom.json"
@@ -31,15 +33,16 @@ def _status(check: CheckResult) -> str:
 
 
 def _test(check: CheckResult) -> dict[str, Any]:
-    message = check_text(check)
+    message = check_text(check, clean=for_terminal)
     if check.outcome is Outcome.SKIPPED:
         message = f"Skipped: {message}" if message else "Skipped"
+    name = f"{check_label(check)}: {check.title}" if check.title else check_label(check)
     return {
-        "name": f"{check_label(check)}: {check.title}" if check.title else check_label(check),
+        "name": for_workflow_log(for_terminal(name)),
         "status": _status(check),
         "score": check.score,
         "max_score": check.max_score,
-        "message": message,
+        "message": for_workflow_log(message),
         "test_code": "",
         "filename": "",
         "line_no": 0,

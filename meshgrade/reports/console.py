@@ -1,8 +1,14 @@
-"""A compact terminal summary of a run (hidden checks left out)."""
+"""A compact terminal summary of a run (hidden checks left out).
+
+Each field goes through ``sinks.for_terminal``, the whole text through
+``sinks.for_workflow_log``: a submission's text cannot move the cursor, set the window title or
+start a workflow-command line.
+"""
 
 from __future__ import annotations
 
 from meshgrade.reports._common import finding_line, fmt_points, shown_checks, totals
+from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.results import CheckResult, Outcome, RunResult
 
 _WORD = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR",
@@ -20,28 +26,29 @@ def _details(check: CheckResult, color: bool) -> list[str]:
         return []
     lines = []
     if check.message:
-        lines.append(f"      {check.message}")
+        lines.append(f"      {for_terminal(check.message)}")
     for f in check.findings:
-        lines.append(f"      {finding_line(f)}")
+        lines.append(f"      {for_terminal(finding_line(f))}")
         if f.hint:
-            lines.append("        " + _paint(f"hint: {f.hint}", "2", color))
+            lines.append("        " + _paint(f"hint: {for_terminal(f.hint)}", "2", color))
     if check.hint and check.outcome is Outcome.FAILED:
-        lines.append("      " + _paint(f"hint: {check.hint}", "2", color))
+        lines.append("      " + _paint(f"hint: {for_terminal(check.hint)}", "2", color))
     return lines
 
 
 def render(run: RunResult, *, color: bool) -> str:
     """One line per check, failing findings indented, then the score and outcome counts."""
     checks = shown_checks(run)
-    id_width = max((len(c.id) for c in checks), default=0)
-    width = max((len(c.name) for c in checks), default=0)
+    rows = [(c, for_terminal(c.id), for_terminal(c.name)) for c in checks]
+    id_width = max((len(cid) for _, cid, _ in rows), default=0)
+    width = max((len(name) for _, _, name in rows), default=0)
     lines = []
-    for c in checks:
+    for c, cid, name in rows:
         word = _paint(f"{_WORD[c.outcome]:<5}", _COLOR[c.outcome], color)
         pts = f"{fmt_points(c.score)}/{fmt_points(c.max_score)}"
-        line = f"{word} {c.id:<{id_width}}  {c.name:<{width}}  {pts:>7}"
+        line = f"{word} {cid:<{id_width}}  {name:<{width}}  {pts:>7}"
         if c.outcome is Outcome.SKIPPED:  # one line: the reason only
-            lines.append(f"{line}  {_paint(c.message, '2', color)}".rstrip())
+            lines.append(f"{line}  {_paint(for_terminal(c.message), '2', color)}".rstrip())
             continue
         lines.append(line.rstrip())
         lines += _details(c, color)
@@ -51,4 +58,4 @@ def render(run: RunResult, *, color: bool) -> str:
     if not run.gradable:
         lines.append(_paint("Not gradable: a graded check could not run.", "35", color))
     lines.append(f"{_paint(verdict, '1', color)}  ({tally})")
-    return "\n".join(lines) + "\n"
+    return for_workflow_log("\n".join(lines) + "\n")

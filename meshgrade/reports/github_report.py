@@ -3,7 +3,8 @@
 Hidden checks never appear. Annotations go to stdout (the runner reads them from there);
 the summary is appended to the file named by ``$GITHUB_STEP_SUMMARY`` when it is set.
 ``path_prefix`` places the student's files when the submission is a sub-folder of the
-checked-out repository.
+checked-out repository. Student text goes through ``sinks``: ``for_terminal`` then the command
+escapes in annotations, ``for_markdown`` / ``markdown_code`` in the summary.
 """
 
 from __future__ import annotations
@@ -14,32 +15,26 @@ from pathlib import Path
 from typing import TextIO
 
 from meshgrade.reports._common import check_label, fmt_points, shown_checks, totals
+from meshgrade.reports.sinks import for_command_data as escape_data
+from meshgrade.reports.sinks import for_command_property as escape_property
+from meshgrade.reports.sinks import for_markdown as md
+from meshgrade.reports.sinks import for_terminal
+from meshgrade.reports.sinks import markdown_code as code
 from meshgrade.results import CheckResult, Finding, Outcome, RunResult
-
-_DATA = {"%": "%25", "\r": "%0D", "\n": "%0A"}
-_PROPERTY = {**_DATA, ":": "%3A", ",": "%2C"}
-
-
-def escape_data(text: str) -> str:
-    """Escape a command's message (``%``, CR, LF)."""
-    return "".join(_DATA.get(ch, ch) for ch in text)
-
-
-def escape_property(text: str) -> str:
-    """Escape a command property value (also ``:`` and ``,``)."""
-    return "".join(_PROPERTY.get(ch, ch) for ch in text)
 
 
 def _command(level: str, message: str, **props: object) -> str:
-    parts = ",".join(f"{k}={escape_property(str(v))}" for k, v in props.items() if v)
+    """``::level props::message``; ``message`` has layout newlines, its fields are clean."""
+    parts = ",".join(f"{k}={escape_property(for_terminal(str(v)))}"
+                     for k, v in props.items() if v)
     head = f"{level} {parts}" if parts else level
     return f"::{head}::{escape_data(message)}"
 
 
 def _finding_message(check: CheckResult, f: Finding) -> str:
-    text = f"{f.path}: {f.message}" if f.path else f.message
+    text = for_terminal(f"{f.path}: {f.message}" if f.path else f.message)
     hint = f.hint or check.hint
-    return f"{text}\nHint: {hint}" if hint else text
+    return f"{text}\nHint: {for_terminal(hint)}" if hint else text
 
 
 def annotations(run: RunResult, *, path_prefix: str = "") -> list[str]:
@@ -53,22 +48,18 @@ def annotations(run: RunResult, *, path_prefix: str = "") -> list[str]:
             out.append(_command(level, _finding_message(check, f), file=path_prefix + f.file,
                                 line=f.line, title=title))
         if check.outcome is Outcome.ERROR and not located:
-            out.append(_command("warning", check.message or "check could not run", title=title))
+            out.append(_command("warning", for_terminal(check.message or "check could not run"),
+                                title=title))
     return out
 
 
-def _cell(text: str) -> str:
-    """Markdown table cell / inline text: no pipes, newlines or raw HTML."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-
-
-def _code(text: str, *, table: bool = False) -> str:
-    """An inline code span; inside a table a pipe still needs its backslash."""
-    text = text.replace("`", "'").replace("\r", " ").replace("\n", " ")
-    if table:
-        text = text.replace("|", "\\|")
-    return f"`{text}`"
+def print_annotations(run: RunResult, *, stream: TextIO | None = None,
+                      path_prefix: str = "") -> None:
+    """Print :func:`annotations` to ``stream`` (stdout), one a line, and flush."""
+    stream = stream or sys.stdout
+    for line in annotations(run, path_prefix=path_prefix):
+        print(line, file=stream)
+    stream.flush()
 
 
 def summary_markdown(run: RunResult) -> str:
@@ -76,40 +67,39 @@ def summary_markdown(run: RunResult) -> str:
     checks = shown_checks(run)
     score, max_score, counts = totals(checks)
     lines = [f"## meshgrade: {fmt_points(score)} / {fmt_points(max_score)} points", "",
-             f"Rubric {_code(run.rubric)}, mode {_code(run.mode)}: "
+             f"Rubric {code(run.rubric)}, mode {code(run.mode)}: "
              + ", ".join(f"{n} {o}" for o, n in counts.items() if n) + ".", ""]
     if not run.gradable:
         lines += ["**Not gradable**: a graded check could not run.", ""]
     lines += ["| Check | Title | Outcome | Points |", "| --- | --- | --- | ---: |"]
     for c in checks:
         points = f"{fmt_points(c.score)} / {fmt_points(c.max_score)}"
-        lines.append(f"| {_code(c.id, table=True)} {_cell(c.name)} | {_cell(c.title)} "
+        lines.append(f"| {code(c.id, table=True)} {md(c.name)} | {md(c.title)} "
                      f"| {c.outcome} | {points} |")
     failing = [c for c in checks if c.outcome in (Outcome.FAILED, Outcome.ERROR)]
     if failing:
         lines += ["", "### What to fix", ""]
     for c in failing:
-        lines.append(f"- **{c.id} {_cell(c.name)}** ({c.outcome}): {_cell(c.message)}")
+        lines.append(f"- **{md(c.id)} {md(c.name)}** ({c.outcome}): {md(c.message)}")
         for f in c.findings:
             where = f.location or f.object
-            where = f"{_code(where)} " if where else ""
-            path = f"{_code(f.path)}: " if f.path else ""
-            lines.append(f"  - {where}{path}{_cell(f.message)}")
+            where = f"{code(where)} " if where else ""
+            path = f"{code(f.path)}: " if f.path else ""
+            lines.append(f"  - {where}{path}{md(f.message)}")
             if f.hint:
-                lines.append(f"    - hint: {_cell(f.hint)}")
+                lines.append(f"    - hint: {md(f.hint)}")
         if c.hint:
-            lines.append(f"  - hint: {_cell(c.hint)}")
+            lines.append(f"  - hint: {md(c.hint)}")
     return "\n".join(lines) + "\n"
 
 
 def write(run: RunResult, *, env: Mapping[str, str], stream: TextIO | None = None,
-          path_prefix: str = "") -> Path | None:
-    """Print annotations to ``stream`` (stdout) and append the summary to
+          path_prefix: str = "", annotate: bool = True) -> Path | None:
+    """Print annotations to ``stream`` (stdout) unless not ``annotate`` (``meshgrade grade``
+    prints them itself, after its stop-commands block) and append the summary to
     ``env["GITHUB_STEP_SUMMARY"]`` when set; return that file's path or None."""
-    stream = stream or sys.stdout
-    for line in annotations(run, path_prefix=path_prefix):
-        print(line, file=stream)
-    stream.flush()
+    if annotate:
+        print_annotations(run, stream=stream, path_prefix=path_prefix)
     target = env.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None

@@ -1,6 +1,7 @@
 """``results.json``: the full run, instructor view, schema ``meshgrade.results/v1``.
 
-With a key the document carries an HMAC-SHA256 ``signature`` (see :mod:`meshgrade.signing`).
+With a key the document carries an HMAC-SHA256 ``signature`` (see :mod:`meshgrade.signing`);
+it covers every member, so also the rubric's digest, the student and the repository.
 """
 
 from __future__ import annotations

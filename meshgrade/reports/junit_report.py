@@ -4,7 +4,8 @@ Points: junit-xml's ``TestCase`` has no properties, so each suite carries
 ``<id>.score`` / ``<id>.max_score`` per check plus ``score`` / ``max_score`` for the group,
 and the first suite also carries the run's ``total.score``, ``total.max_score``, rubric,
 mode and gradable flag. The same points are also added as ``<properties>`` inside each testcase
-(pytest's xunit1 style), which most CI reporters read and the rest ignore.
+(pytest's xunit1 style), which most CI reporters read and the rest ignore. Every string goes
+through ``sinks.for_xml`` first: characters XML 1.0 cannot carry become escapes.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from pathlib import Path
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from meshgrade.reports._common import GROUP_ORDER, check_label, check_text, fmt_points, write_text
+from meshgrade.reports.sinks import for_xml
 from meshgrade.results import CheckResult, Outcome, RunResult
 
 FILENAME = "junit.xml"
 
 
 def _case(check: CheckResult) -> TestCase:
-    case = TestCase(check_label(check), classname=f"meshgrade.{check.group}",
+    case = TestCase(for_xml(check_label(check)), classname=for_xml(f"meshgrade.{check.group}"),
                     elapsed_sec=check.duration_s or None)
-    message = check.message or f"{check.id} {check.outcome}"
+    message = for_xml(check.message or f"{check.id} {check.outcome}")
     if check.outcome is Outcome.FAILED:
-        case.add_failure_info(message, check_text(check) or message, "failure")
+        case.add_failure_info(message, for_xml(check_text(check)) or message, "failure")
     elif check.outcome is Outcome.ERROR:
-        case.add_error_info(message, check_text(check, traceback=True) or message, "error")
+        body = for_xml(check_text(check, traceback=True))
+        case.add_error_info(message, body or message, "error")
     elif check.outcome is Outcome.SKIPPED:
         case.add_skipped_info(message)
     return case
@@ -52,10 +55,12 @@ def suites(run: RunResult) -> list[TestSuite]:
         props = {"score": fmt_points(sum(c.score for c in checks)),
                  "max_score": fmt_points(sum(c.max_score for c in checks))}
         for c in checks:
-            props.update({f"{c.id}.{k}": v for k, v in _points(c).items()})
-        out.append(TestSuite(f"meshgrade.{group}", [_case(c) for c in checks], properties=props))
+            props.update({for_xml(f"{c.id}.{k}"): v for k, v in _points(c).items()})
+        out.append(TestSuite(for_xml(f"meshgrade.{group}"), [_case(c) for c in checks],
+                             properties=props))
     totals = {"total.score": fmt_points(run.score), "total.max_score": fmt_points(run.max_score),
-              "rubric": run.rubric, "mode": run.mode, "gradable": str(run.gradable).lower()}
+              "rubric": for_xml(run.rubric), "mode": for_xml(run.mode),
+              "gradable": str(run.gradable).lower()}
     if out:
         out[0].properties = {**totals, **out[0].properties}
     else:
