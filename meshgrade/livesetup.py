@@ -46,7 +46,7 @@ def _open_cluster(options: Any, ctx: Context) -> tuple[Live | None, str, bool]:
                          trust=options.trust_kubeconfig)
         client.version()
     except ClusterError as exc:
-        return None, f"cluster unreachable: {exc}", True
+        return None, f"cannot use the cluster: {exc}", True
     url, tried, gateway_error = "", [], None
     try:
         url, tried = discover_gateway_url(client, options.namespace, given=options.gateway_url)
