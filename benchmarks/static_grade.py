@@ -108,6 +108,7 @@ def measure(documents: int) -> dict[str, float]:
     """Run in a child process: build, then time loading and every check."""
     from meshgrade import registry
     from meshgrade.check import run
+    from meshgrade.limits import Limits
     from meshgrade.loader import load_folder
     from meshgrade.settings import Settings
     from meshgrade.source import build_context
@@ -118,7 +119,8 @@ def measure(documents: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         make_repo(Path(tmp), documents)
         start = time.perf_counter()
-        sub = load_folder(Path(tmp))
+        sub = load_folder(Path(tmp), limits=Limits(max_nodes=10**7, max_documents=10**6,
+                                                   max_total_bytes=2**30))
         loaded = time.perf_counter()
         ctx = build_context(sub, Settings())
         outcomes = [run(check, ctx)[0].outcome.value for check in registry.checks().values()]

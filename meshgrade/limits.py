@@ -15,7 +15,7 @@ class Limits:
     ``max_total_bytes``, ``max_nodes`` (YAML nodes after alias expansion) and
     ``max_documents`` (empty ones too) are budgets for the whole submission: loading stops
     at the first one exceeded. For scale, Istio's ``samples/`` folder is 139 files, 0.5 MB,
-    about 400 documents and 17,500 nodes (costs at the budgets: benchmarks/hostile_input.py)."""
+    352 documents and 17,482 nodes (costs at the budgets: benchmarks/RESULTS.md)."""
 
     max_file_bytes: int = 1 * MIB
     max_files: int = 5000

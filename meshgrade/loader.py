@@ -73,8 +73,8 @@ def load_folder(root: Path, *, source: str | None = None, commit: str | None = N
         later = len(found) - n - 1
         if total > limits.max_total_bytes:
             _over_budget(sub, rel, "too-large", "max_total_bytes",
-                         f"{total / MIB:.1f} MiB of YAML, over the limit of "
-                         f"{limits.max_total_bytes / MIB:g} MiB", _not_read("this file", later))
+                         f"{_size(total)} of YAML, over the limit of "
+                         f"{_size(limits.max_total_bytes)}", _not_read("this file", later))
             break
         text = _decode(data, rel, sub)
         if text is not None:
@@ -97,8 +97,12 @@ def _not_read(first: str, later: int) -> str:
     return f"{first} and {later} more file(s)" if later else first
 
 
+def _size(n: int) -> str:
+    return f"{n / MIB:.1f} MiB" if n >= MIB else f"{n / 1024:.1f} KiB"
+
+
 def _walk(root: Path, sub: LoadedSubmission, limits: Limits) -> list[tuple[str, str]]:
-    """Yield (relative posix path, full path) of YAML files, sorted, without following links."""
+    """(relative posix path, full path) of the YAML files, sorted, without following links."""
     found = 0
     stack = [root]
     out: list[tuple[str, str]] = []
@@ -155,7 +159,10 @@ def _report_link(root: Path, entry: os.DirEntry, rel: str, sub: LoadedSubmission
 
 
 def _rel(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix() if path != root else "."
+    """The path shown in findings: relative, posix, and valid Unicode even when the file
+    name's bytes are not UTF-8 (such bytes appear as U+FFFD)."""
+    rel = path.relative_to(root).as_posix() if path != root else "."
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _read(full: str, rel: str, sub: LoadedSubmission, limits: Limits) -> bytes | None:

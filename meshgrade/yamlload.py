@@ -210,7 +210,8 @@ class _Builder:
                    f"of {self.max_nodes:,}")
         if 2 * self.aliased > self.usage.nodes - self.first_node:
             return YamlIssue("alias-bomb", line,
-                             reached + " (aliases that multiply, a 'billion laughs')",
+                             reached + " (mostly copies made by aliases, as in a 'billion "
+                             "laughs')",
                              "Remove the nested anchors/aliases; write the objects out plainly.")
         return YamlIssue("too-many-nodes", line, reached, BUDGET_HINT)
 

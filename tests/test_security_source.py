@@ -301,3 +301,14 @@ def test_a_huge_unrelated_deployment_keeps_the_live_checks(tmp_path: Path) -> No
     pending = [f for c in live.values() for f in c["findings"] if "Pending" in f["message"]]
     assert pending  # like a one-node minikube: the node is full, the rest stays Pending
     assert code in (0, 1)
+
+
+def test_a_file_name_that_is_not_utf8_loses_no_report(tmp_path: Path) -> None:
+    sub = shutil.copytree(EXAMPLES / "part2-app", tmp_path / "sub")
+    (sub / os.fsdecode(b"bad\xff.yaml")).write_bytes(
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    proc = grade_repo(sub, tmp_path / "out", "--format", "json", "--format", "html",
+                      "--format", "junit", "--format", "gradescope")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in (*OUTPUTS, "gradescope/results.json"):
+        assert (tmp_path / "out" / name).is_file(), name

@@ -50,7 +50,7 @@ def gradebook_csv(summary: BatchSummary, rubric: str) -> str:
     """The gradebook: one row per student in roster order, then points per check ID."""
     ids = check_ids(summary)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR in a cell gets quoted
     writer.writerow([_text(c) for c in (*BASE_COLUMNS, *ids)])
     for r in summary.results:
         data = r.results or {}

@@ -18,7 +18,7 @@ from meshgrade.reports._common import check_label, fmt_points, shown_checks, tot
 from meshgrade.reports.sinks import for_command_data as escape_data
 from meshgrade.reports.sinks import for_command_property as escape_property
 from meshgrade.reports.sinks import for_markdown as md
-from meshgrade.reports.sinks import for_terminal
+from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.reports.sinks import markdown_code as code
 from meshgrade.results import CheckResult, Finding, Outcome, RunResult
 
@@ -28,7 +28,7 @@ def _command(level: str, message: str, **props: object) -> str:
     parts = ",".join(f"{k}={escape_property(for_terminal(str(v)))}"
                      for k, v in props.items() if v)
     head = f"{level} {parts}" if parts else level
-    return f"::{head}::{escape_data(message)}"
+    return f"::{head}::{escape_data(for_workflow_log(message))}"
 
 
 def _finding_message(check: CheckResult, f: Finding) -> str:

@@ -105,7 +105,7 @@ def for_command_property(text: str) -> str:
 
 _MD_ENTITY = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MD_SPECIAL = re.compile(r"[\\`*_\[\]()!#|~{}$:@&<>]")
-_MD_BLOCK_START = re.compile(r"\A(\s*)(?=[-+])|\A(\s*\d+)(?=\.)")
+_MD_BLOCK_START = re.compile(r"\A(\s*(?:\d+(?=\.))?)(?=[-+.])")  # a list item's marker
 _MD_WWW = re.compile(r"(?i)\b(www)\.")
 
 
@@ -118,7 +118,7 @@ def for_markdown(text: str) -> str:
     """Inline Markdown that renders as ``text`` and nothing more: no link, image, autolink,
     raw HTML, emphasis, heading, list or table cell break (pipes are escaped too)."""
     text = _MD_SPECIAL.sub(_md_escape, for_terminal(text))
-    text = _MD_BLOCK_START.sub(lambda m: (m.group(1) or m.group(2)) + "\\", text, count=1)
+    text = _MD_BLOCK_START.sub(r"\1\\", text, count=1)
     return _MD_WWW.sub(r"\1\\.", text)
 
 
