@@ -1,4 +1,5 @@
-"""The check catalogue (data/catalogue.yaml): names, titles, sources and message templates."""
+"""The check catalogue (data/catalogue.yaml): names, titles, sources and message templates,
+each with its level (``error`` unless the template says ``level: warning`` or ``info``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from importlib import resources
 from typing import Any
 
 import yaml
+
+from .results import Severity
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,11 @@ def message(check_id: str, key: str, **fields: Any) -> tuple[str, str]:
     template = entries()[check_id].messages[key]
     values = _Blank({k: _show(v) for k, v in fields.items()})
     return template["text"].format_map(values), template.get("hint", "").format_map(values)
+
+
+def level(check_id: str, key: str) -> Severity:
+    """The level of one of a check's templates: its ``level``, else ``error``."""
+    return Severity(entries()[check_id].messages[key].get("level", Severity.ERROR.value))
 
 
 def _show(value: Any) -> Any:

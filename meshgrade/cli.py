@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, registry
-from .results import ExitCode
+from . import __version__, catalogue, registry
+from .results import ExitCode, Severity
 from .rubric import Rubric, RubricError, builtin_names, load
 from .scoring import parse_fail_under
 
@@ -231,6 +231,14 @@ def catalogue_markdown() -> str:
                       "| ID | name | sources | title | status |", "| --- | --- | --- | --- | --- |"]
         status = "implemented" if c.implemented else "pending (lab / cluster)"
         lines.append(f"| {c.id} | `{c.name}` | {', '.join(c.sources)} | {c.title} | {status} |")
+    lines += ["", "## Findings that cost no points", "",
+              "A finding is an error, and costs points, unless its message is listed here: "
+              "warnings and info are shown in every report but cost nothing, unless the rubric "
+              "sets `promote_warnings: true` for the check.", "",
+              "| ID | message | level | text |", "| --- | --- | --- | --- |"]
+    lines += [f"| {c.id} | `{key}` | {level} | {template['text']} |"
+              for c in registry.checks().values() for key, template in c.entry.messages.items()
+              if (level := catalogue.level(c.id, key)) is not Severity.ERROR]
     return "\n".join(lines) + "\n"
 
 

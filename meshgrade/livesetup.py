@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from . import interrupt
 from .context import Context
 from .live import Live
 
 
-def open_live(mode: str, options: Any, ctx: Context) -> tuple[Live | None, str, bool]:
+def open_live(mode: str, options: Any, ctx: Context,
+              track: Callable[[Any], None] | None = None) -> tuple[Live | None, str, bool]:
     """(live, reason, infrastructure error). A lab that cannot start is an error when the
     lab was asked for (``--mode lab``); in ``auto`` the run falls back to repo grading with
-    the reason. A cluster that cannot be used is always an error."""
+    the reason. A cluster that cannot be used is always an error. ``track`` gets the lab as
+    soon as it exists, so an interrupted run can stop it before it is handed over."""
     if mode == "lab":
-        return _open_lab(options, ctx)
+        return _open_lab(options, ctx, track)
     return _open_cluster(options, ctx)
 
 
-def _open_lab(options: Any, ctx: Context) -> tuple[Live | None, str, bool]:
-    from .cluster.connect import ClusterError, connect
+def _open_lab(options: Any, ctx: Context, track: Callable[[Any], None] | None
+              ) -> tuple[Live | None, str, bool]:
+    from .cluster.connect import connect
     from .lab.lab import Lab
 
     objects = [o.raw for o in ctx.index.submitted if o.kind and o.name]
-    lab = Lab(bookinfo=ctx.settings.bookinfo_baseline)
+    with interrupt.shielded():  # the lab's folder exists from here: someone must own it
+        lab = Lab(bookinfo=ctx.settings.bookinfo_baseline)
+        if track is not None:
+            track(lab)
     try:
         lab.start()
         lab.apply_objects(objects)
         client = connect(str(lab.kubeconfig), timeout_s=10)
-    except (Exception, ClusterError) as exc:  # the reason goes into the report
-        lab.stop()
+    except BaseException as exc:  # the reason goes into the report; an interruption unwinds
+        with interrupt.shielded():
+            lab.stop()
+        if not isinstance(exc, Exception):
+            raise
         if options.mode == "lab":
             return None, f"--mode lab: the lab could not start ({exc}); not gradable", True
         return None, f"the lab could not start ({exc})", False

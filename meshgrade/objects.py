@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,9 +129,46 @@ def _str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items() if v is not None}
 
 
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else ``[]``: a YAML field may hold any type."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a mapping, else ``{}``."""
+    return value if isinstance(value, dict) else {}
+
+
 def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     """Equality-based label selection; an empty selector selects nothing here."""
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+_OPERATORS: dict[str, Callable[[str | None, list[str]], bool]] = {
+    "In": lambda have, values: have is not None and have in values,
+    "NotIn": lambda have, values: have is None or have not in values,
+    "Exists": lambda have, values: have is not None,
+    "DoesNotExist": lambda have, values: have is None}
+
+
+def matches(selector: Any, labels: Mapping[str, str]) -> bool:
+    """A LabelSelector (a Deployment's ``spec.selector``: ``matchLabels`` and
+    ``matchExpressions`` with In, NotIn, Exists, DoesNotExist) against labels, as Kubernetes
+    does; a missing or empty selector (or an unknown operator) selects nothing here."""
+    if not isinstance(selector, Mapping) or not selector:
+        return False
+    match = _str_map(selector.get("matchLabels"))
+    if match and not selects(match, labels):
+        return False
+    exprs = selector.get("matchExpressions")
+    for expr in exprs if isinstance(exprs, list) else []:
+        expr = expr if isinstance(expr, Mapping) else {}
+        test = _OPERATORS.get(str(expr.get("operator")))
+        given = expr.get("values")
+        values = [str(v) for v in given] if isinstance(given, list) else []
+        if test is None or not test(labels.get(str(expr.get("key"))), values):
+            return False
+    return True
 
 
 def iter_kind(objects: list[KObject], *kinds: str) -> Iterator[KObject]:

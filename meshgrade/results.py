@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import Any
 
@@ -14,6 +14,17 @@ class Outcome(str, Enum):
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Severity(str, Enum):
+    """A finding's level, as istioctl's messages have: only errors cost points."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
 
     def __str__(self) -> str:
         return self.value
@@ -38,7 +49,8 @@ class Visibility(str, Enum):
 
 @dataclass
 class Finding:
-    """One located problem: the object, file, line and field path, a message and a hint."""
+    """One located problem: the object, file, line and field path, a message, a hint and a
+    severity (``error`` costs points; ``warning`` and ``info`` are shown, free)."""
 
     message: str
     object: str | None = None
@@ -46,6 +58,11 @@ class Finding:
     line: int | None = None
     path: str | None = None
     hint: str | None = None
+    severity: Severity = Severity.ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
 
     @property
     def location(self) -> str:
@@ -54,7 +71,22 @@ class Finding:
         return self.file or ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        out["severity"] = self.severity.value
+        return out
+
+
+def _fraction(findings: list[Finding], parts: int | None) -> float | None:
+    """Share of ``parts`` without an error finding (a part is an object, file and path)."""
+    if not parts:
+        return None
+    bad = len({(f.object, f.file, f.path) if f.object or f.file else f.message
+               for f in findings if f.is_error})
+    return max(0.0, 1.0 - bad / parts)
+
+
+def _problems(n: int) -> str:
+    return f"{n} problem{'s' if n != 1 else ''} found"
 
 
 @dataclass
@@ -71,22 +103,38 @@ class CheckReport:
     evidence: dict[str, Any] = field(default_factory=dict)
     fraction: float | None = None
     traceback: str | None = None
+    parts: int | None = None  # what ``fraction`` is a share of, when it is one
 
     @classmethod
     def from_findings(cls, findings: list[Finding], passed_msg: str, failed_msg: str | None = None,
                       *, parts: int | None = None, evidence: dict[str, Any] | None = None
                       ) -> CheckReport:
-        """Pass when there are no findings; partial credit over ``parts`` when given."""
-        fraction = None
-        if parts:
-            bad = len({(f.object, f.file, f.path) if f.object or f.file else f.message
-                       for f in findings})
-            fraction = max(0.0, 1.0 - bad / parts)
-        if not findings:
-            return cls(Outcome.PASSED, passed_msg, evidence=evidence or {}, fraction=fraction)
-        n = len(findings)
-        msg = failed_msg or f"{n} problem{'s' if n != 1 else ''} found"
-        return cls(Outcome.FAILED, msg, findings, evidence=evidence or {}, fraction=fraction)
+        """Pass when no finding is an error (warnings and info are kept and shown); partial
+        credit over ``parts`` when given, counting error findings only."""
+        fraction = _fraction(findings, parts)
+        errors = sum(f.is_error for f in findings)
+        if not errors:
+            warned = sum(f.severity is Severity.WARNING for f in findings)
+            if warned:
+                passed_msg += f" ({warned} warning{'s' if warned != 1 else ''})"
+            return cls(Outcome.PASSED, passed_msg, findings, evidence=evidence or {},
+                       fraction=fraction, parts=parts)
+        return cls(Outcome.FAILED, failed_msg or _problems(errors), findings,
+                   evidence=evidence or {}, fraction=fraction, parts=parts)
+
+    def with_warnings_as_errors(self) -> CheckReport:
+        """This report with its warnings counted as errors (a rubric's ``promote_warnings``):
+        a passed check with warnings fails, partial credit is counted again."""
+        if self.outcome not in (Outcome.PASSED, Outcome.FAILED) or not any(
+                f.severity is Severity.WARNING for f in self.findings):
+            return self
+        findings = [replace(f, severity=Severity.ERROR) if f.severity is Severity.WARNING else f
+                    for f in self.findings]
+        fraction = _fraction(findings, self.parts) if self.parts else self.fraction
+        message = self.message if self.outcome is Outcome.FAILED else _problems(
+            sum(f.is_error for f in findings)) + " (warnings count as errors in this rubric)"
+        return replace(self, outcome=Outcome.FAILED, message=message, findings=findings,
+                       fraction=fraction)
 
 
 @dataclass
@@ -145,10 +193,26 @@ class RunResult:
     duration_s: float = 0.0
     tool_version: str = ""
     notes: list[str] = field(default_factory=list)
+    interrupted: str | None = None  # "SIGINT during sampling (MG405)": the run was stopped
+    failure: str | None = None      # why nothing (or no live check) could run, said once
 
     @property
     def gradable(self) -> bool:
-        return not any(c.outcome is Outcome.ERROR and c.max_score > 0 for c in self.checks)
+        return self.interrupted is None and not any(
+            c.outcome is Outcome.ERROR and c.max_score > 0 for c in self.checks)
+
+    @property
+    def not_gradable_reason(self) -> str | None:
+        """Why the run is not gradable, in one line; None when it is gradable."""
+        if self.gradable:
+            return None
+        if self.interrupted:
+            return f"interrupted by {self.interrupted}"
+        if self.failure:
+            return self.failure
+        bad = next(c for c in self.checks if c.outcome is Outcome.ERROR and c.max_score > 0)
+        first = bad.message.strip().splitlines()[0] if bad.message.strip() else "error"
+        return f"{bad.id} {bad.name} could not run: {first}"
 
     @property
     def score(self) -> float:
@@ -173,6 +237,8 @@ class RunResult:
             "rubric": self.rubric,
             "rubric_digest": self.rubric_digest,
             "gradable": self.gradable,
+            "not_gradable_reason": self.not_gradable_reason,
+            "interrupted": self.interrupted,
             "score": self.score,
             "max_score": self.max_score,
             "duration_s": round(self.duration_s, 3),

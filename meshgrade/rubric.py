@@ -13,7 +13,7 @@ from .results import Visibility
 from .settings import Settings
 
 _TOP = {"name", "title", "description", "checks", "settings", "extra"}
-_CHECK = {"points", "hint", "visibility", "partial", "count_skipped"}
+_CHECK = {"points", "hint", "visibility", "partial", "count_skipped", "promote_warnings"}
 _EXTRA = {"path", "points", "visibility", "name"}
 _VIS = {v.value for v in Visibility}
 
@@ -34,6 +34,7 @@ class CheckRule:
     visibility: Visibility = Visibility.VISIBLE
     partial: bool = True
     count_skipped: bool = False
+    promote_warnings: bool = False  # the check's warnings cost points like errors
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ class _Validator:
             if vis not in _VIS:
                 self.err(f"{path}.visibility", f"must be one of {', '.join(sorted(_VIS))}")
                 vis = "visible"
-            for flag in ("partial", "count_skipped"):
+            for flag in ("partial", "count_skipped", "promote_warnings"):
                 if flag in rule and not isinstance(rule[flag], bool):
                     self.err(f"{path}.{flag}", "must be true or false")
             hint = rule.get("hint")
@@ -176,7 +177,8 @@ class _Validator:
                 self.err(f"{path}.hint", "must be a string")
             out[str(cid)] = CheckRule(str(cid), float(points), hint, Visibility(vis),
                                       rule.get("partial", True) is True,
-                                      rule.get("count_skipped", False) is True)
+                                      rule.get("count_skipped", False) is True,
+                                      rule.get("promote_warnings", False) is True)
         return dict(sorted(out.items()))
 
     def _settings(self, value: Any) -> Settings:

@@ -15,7 +15,10 @@ def parse_fail_under(text: str) -> tuple[float, bool]:
 
 def score(check: Check, rule: CheckRule, report: CheckReport, duration_s: float = 0.0
           ) -> CheckResult:
-    """A CheckResult: skipped counts 0 of 0 unless the rubric says skipped checks count."""
+    """A CheckResult: skipped counts 0 of 0 unless the rubric says skipped checks count; only
+    error findings cost points, warnings too when the rule says ``promote_warnings``."""
+    if rule.promote_warnings:
+        report = report.with_warnings_as_errors()
     points = rule.points
     counts = report.outcome is not Outcome.SKIPPED or rule.count_skipped
     max_score = points if counts else 0.0

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from . import __version__, registry
+from . import __version__, interrupt, registry
 from .check import run as run_check
 from .context import Context
 from .gitsource import redact_url
 from .limits import Limits
+from .modes import CLUSTER_FLAGS, LAB_PROVIDED, LAB_PROVIDED_REASON, NEEDS_CLUSTER_REASON
 from .provenance import submission_repository
 from .results import CheckReport, CheckResult, Outcome, RunResult, Submission
 from .rubric import ExtraSuite, Rubric
@@ -57,14 +60,19 @@ class GradingSession:
         self.written: dict[str, Path] = {}
         self.live = None
         self.fallback: str | None = None  # why auto mode graded the repository alone
+        self.failure: str | None = None   # the submission or live source failed: said once
+        self.interrupted: str | None = None  # "SIGINT during sampling (MG405)"
+        self._labs: list[Any] = []        # labs started for this run, stopped by close()
 
     def context(self) -> Context | None:
         """The static checks' context, loaded once; None when the source failed."""
         if self._context is None and self.source_error is None:
             try:
-                self._opened = open_source(self.options.submission, self.options.limits)
+                with interrupt.doing("submission loading"):
+                    self._opened = open_source(self.options.submission, self.options.limits)
             except (SourceError, OSError) as exc:
                 self.source_error = str(exc)
+                self.failure = f"the submission could not be loaded: {exc}"
                 return None
             sub = self._opened.submission
             self.commit = sub.commit
@@ -84,13 +92,16 @@ class GradingSession:
 
         mode = self.wanted_mode()
         if mode == "repo":
-            ctx.live_reason = "repo mode: live checks need the lab (--mode lab) or a cluster"
+            ctx.live_reason = ("repo mode: live checks need the lab (--mode lab) or a cluster "
+                               f"({CLUSTER_FLAGS})")
             return
-        live, reason, infra_error = open_live(mode, self.options, ctx)
+        with interrupt.doing("lab start" if mode == "lab" else "cluster connection"):
+            live, reason, infra_error = open_live(mode, self.options, ctx,
+                                                  track=self._labs.append)
         if live is None:
             if infra_error:
                 self.mode = mode
-                self.notes.append(reason)
+                self.failure = reason
             else:  # auto: graded from the repository alone, said in every report
                 self.fallback = reason
                 reason = f"auto mode fell back to repo mode: {reason}; live checks not graded"
@@ -123,12 +134,28 @@ class GradingSession:
         """Run one registered check against the context and record its result."""
         check = registry.get(check_id)
         ctx = self.context()
-        if ctx is None and check.fn is not None:
-            report = CheckReport(Outcome.ERROR, f"cannot load the submission: {self.source_error}")
+        cluster_only = self._cluster_only(check_id, ctx)
+        if ctx is None and check.fn is not None:  # the reason is stated once, for the run
+            report = CheckReport(Outcome.ERROR, "not run: the submission could not be loaded")
             duration = 0.0
+        elif cluster_only is not None:
+            report, duration = cluster_only, 0.0
         else:
-            report, duration = run_check(check, ctx)
+            activity = ("sampling" if "traffic" in check.sources else "cluster reading"
+                        if "cluster" in check.sources else "static checks")
+            with interrupt.doing(activity, check_id):
+                report, duration = run_check(check, ctx)
         return self.record(check_id, report, duration)
+
+    def _cluster_only(self, check_id: str, ctx: Context | None) -> CheckReport | None:
+        """MG301-MG307 judge the cluster's install, which the lab provides itself: skipped
+        (with how to grade them) unless a cluster is graded or the live source failed."""
+        if check_id not in LAB_PROVIDED or ctx is None or ctx.live_error:
+            return None
+        if self.live is None:
+            return CheckReport(Outcome.SKIPPED, NEEDS_CLUSTER_REASON)
+        return CheckReport(Outcome.SKIPPED, LAB_PROVIDED_REASON) if self.live.kind == "lab" \
+            else None
 
     def record(self, check_id: str, report: CheckReport, duration: float = 0.0) -> CheckResult:
         check = registry.get(check_id)
@@ -147,33 +174,51 @@ class GradingSession:
             message=message, traceback=traceback)
 
     def result(self) -> RunResult:
+        if self.interrupted:  # every unfinished check counts: the maximum never shrinks
+            for cid in self.rubric.checks:
+                if cid not in self.results:
+                    self.record(cid, CheckReport(Outcome.ERROR, "not run: interrupted"))
         ordered = [self.results[c] for c in self.rubric.checks if c in self.results]
         ordered += [r for k, r in self.results.items() if k not in self.rubric.checks]
+        asked = self.wanted_mode() if self.interrupted and self.live is None else self.mode
         run = RunResult(
             submission=Submission(redact_url(self.options.submission), self.commit,
                                   self.options.student,
                                   submission_repository(self.options.submission,
                                                         self.options.repository)),
-            mode=self.mode, rubric=self.rubric.name, rubric_digest=self.rubric.digest or None,
+            mode=asked, rubric=self.rubric.name, rubric_digest=self.rubric.digest or None,
             checks=ordered,
             duration_s=time.perf_counter() - self.started, tool_version=__version__,
-            notes=list(self.notes))
-        if self.source_error:
-            run.notes.append(f"submission not loaded: {self.source_error}")
+            notes=list(self.notes), interrupted=self.interrupted, failure=self.failure)
+        note = None
         if self.fallback is not None:
-            run.notes.insert(0, self._fallback_note(run))
+            note = self._ungraded_note(
+                run, f"auto mode fell back to repo mode because {self.fallback}", "live",
+                lambda cid: "repo" not in registry.get(cid).sources,
+                "grade with --mode lab or a cluster for the full score", always=True)
+        elif self.mode == "lab":
+            note = self._ungraded_note(
+                run, "lab mode", "cluster-install", LAB_PROVIDED.__contains__,
+                f"the lab installs those itself; grade against your cluster ({CLUSTER_FLAGS}) "
+                "for them")
+        if note:
+            run.notes.insert(0, note)
         return run
 
-    def _fallback_note(self, run: RunResult) -> str:
-        """Why auto mode graded the repository alone, and the points that were not graded."""
+    def _ungraded_note(self, run: RunResult, lead: str, kind: str,
+                       which: Callable[[str], bool], advice: str, *, always: bool = False
+                       ) -> str | None:
+        """``lead``, how many rubric checks (``which(id)``) were skipped without points and
+        what the maximum would have been; None when there are none, unless ``always``."""
         ungraded = [c for c in run.checks if c.outcome is Outcome.SKIPPED and c.max_score == 0
                     and c.id in self.rubric.checks and self.rubric.checks[c.id].points > 0
-                    and not {"repo"} & set(registry.get(c.id).sources)]
+                    and which(c.id)]
+        if not ungraded and not always:
+            return None
         points = sum(self.rubric.checks[c.id].points for c in ungraded)
-        return (f"auto mode fell back to repo mode because {self.fallback}: {len(ungraded)} "
-                f"live check(s) worth {points:g} point(s) were not graded, so the maximum is "
-                f"{run.max_score:g} instead of {run.max_score + points:g}; grade with "
-                "--mode lab or a cluster for the full score")
+        return (f"{lead}: {len(ungraded)} {kind} check(s) worth {points:g} point(s) were not "
+                f"graded, so the maximum is {run.max_score:g} instead of "
+                f"{run.max_score + points:g}; {advice}")
 
     def write_request_log(self) -> Path | None:
         """Every sampled request of the run as ``requests.json`` beside the reports."""
@@ -191,8 +236,14 @@ class GradingSession:
         return path
 
     def close(self) -> None:
-        if self.live is not None:
-            self.live.close()
-            self.live = None
-        if self._opened is not None:
-            self._opened.close()
+        """Stop the live source (a lab started for the run, also one not yet handed over)
+        and remove the clone; a signal meanwhile waits until this is done."""
+        with interrupt.shielded():
+            if self.live is not None:
+                self.live.close()
+                self.live = None
+            for lab in self._labs:
+                lab.stop()
+            self._labs.clear()
+            if self._opened is not None:
+                self._opened.close()

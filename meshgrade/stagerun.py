@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import interrupt
 from .objects import KObject
 
 ROUTING = ("VirtualService", "DestinationRule", "Gateway", "HTTPRoute")
@@ -45,7 +46,8 @@ def journal_path(out_dir: Path, run_id: str) -> Path:
 
 @contextlib.contextmanager
 def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None) -> Iterator[None]:
-    """Apply ``objects``, yield, and restore the routing objects as they were."""
+    """Apply ``objects``, yield, and restore the routing objects as they were (also when
+    interrupted: a signal during the restore waits until it is done)."""
     client = live.client
     snapshot = client.snapshot(ROUTING, live.namespace)
     if journal is not None:
@@ -55,13 +57,15 @@ def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None) -> I
                                    "objects": snapshot}, indent=1), "utf-8")
         os.replace(tmp, journal)
     try:
-        for obj in objects:
-            client.apply(obj)
+        with interrupt.doing("stage apply"):
+            for obj in objects:
+                client.apply(obj)
         yield
     finally:
-        client.restore(snapshot, live.namespace)
-        if journal is not None:
-            journal.unlink(missing_ok=True)
+        with interrupt.shielded(), interrupt.doing("stage restore"):
+            client.restore(snapshot, live.namespace)
+            if journal is not None:
+                journal.unlink(missing_ok=True)
 
 
 def restore_from_journal(client: Any, journal: Path) -> int:

@@ -31,7 +31,8 @@ def verdict(result: CheckResult) -> None:
     text = [f"{result.id} {result.name}: {result.message}"]
     for f in result.findings:
         where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or f.object or "")
-        text.append(f"  {where}  {f.path or ''}  {f.message}".rstrip())
+        level = "" if f.is_error else f"[{f.severity}] "
+        text.append(f"  {level}{where}  {f.path or ''}  {f.message}".rstrip())
         if f.hint:
             text.append(f"      hint: {f.hint}")
     if result.outcome is Outcome.ERROR:

@@ -1,5 +1,6 @@
 """Table-driven check tests: one folder per case under tests/cases/<ID>/<case>/, each with
-the submission's files and an expect.yaml (outcome, findings with file, line, path)."""
+the submission's files and an expect.yaml (outcome, findings with file, line, path and
+severity, ``error`` unless given)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meshgrade import registry
+from meshgrade import catalogue, registry
 from meshgrade.check import run
+from meshgrade.results import Outcome, Severity
 
 from .conftest import CASES, context_for
 
@@ -25,17 +27,21 @@ def test_case(folder: Path) -> None:
     check = registry.get(folder.parent.name)
     expect = _load_expect(folder)
     report, _ = run(check, context_for(folder))
-    shown = "\n".join(f"{f.file}:{f.line} {f.path} {f.message}" for f in report.findings)
+    shown = "\n".join(f"{f.severity} {f.file}:{f.line} {f.path} {f.message}"
+                      for f in report.findings)
     assert report.outcome.value == expect["outcome"], f"{report.message}\n{shown}"
     for want in expect.get("findings", []):
         matches = [f for f in report.findings
                    if f.file == want["file"]
                    and ("line" not in want or f.line == want["line"])
                    and ("path" not in want or f.path == want["path"])
+                   and f.severity.value == want.get("severity", "error")
                    and want.get("contains", "") in f"{f.message} {f.hint or ''}"]
         assert matches, f"no finding like {want}; got:\n{shown}"
     for f in report.findings:
         assert f.message and f.hint, f"finding without message or hint: {f}"
+    # only error findings fail a check
+    assert (report.outcome is Outcome.FAILED) == any(f.is_error for f in report.findings)
     if "fraction" in expect:
         assert report.fraction == pytest.approx(expect["fraction"], abs=0.01)
 
@@ -51,5 +57,13 @@ def test_every_implemented_check_has_a_passing_and_a_failing_case() -> None:
     for cid, check in registry.checks().items():
         if not check.implemented or cid in live:
             continue
-        outcomes = {_load_expect(p)["outcome"] for p in (CASES / cid).glob("*") if p.is_dir()}
-        assert {"passed", "failed"} <= outcomes, f"{cid} lacks a passing or a failing case"
+        expects = [_load_expect(p) for p in (CASES / cid).glob("*") if p.is_dir()]
+        outcomes = {e["outcome"] for e in expects}
+        levels = {catalogue.level(cid, key) for key in check.entry.messages}
+        assert "passed" in outcomes, f"{cid} lacks a passing case"
+        if Severity.ERROR in levels:
+            assert "failed" in outcomes, f"{cid} lacks a failing case"
+        if levels - {Severity.ERROR}:  # a check with warnings shows one on a passing case
+            assert any(e["outcome"] == "passed" and any(
+                f.get("severity", "error") != "error" for f in e.get("findings", []))
+                for e in expects), f"{cid} lacks a passing case with a warning"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..context import Context
 from ..objects import KObject, selects
@@ -12,6 +15,7 @@ from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
 from .probes import binds_gateway, claims_mesh_host, header_rules, hosts, paths
 from .stages import describe, gateway_outcome, mesh_outcome, seen, single_version
+from .vsparts import destinations
 
 BOOKINFO = {"productpage", "reviews", "ratings", "details"}
 SYSTEM_NAMESPACES = {"istio-system", "kube-system", "kube-public"}
@@ -19,35 +23,198 @@ SYSTEM_NAMESPACES = {"istio-system", "kube-system", "kube-public"}
 
 @dataclass
 class App:
+    """The Part 2 application: its Service, the pods behind it, and why it was picked."""
+
     service: KObject
     groups: list[PodGroup]
+    reason: str = ""
 
     @property
     def versions(self) -> list[str]:
         return sorted({g.version for g in self.groups if g.version})
 
 
-def find_app(ctx: Context) -> tuple[App | None, str]:
-    """The student's application: a Service over two workloads that differ by version."""
-    candidates = []
+@dataclass
+class _Routing:
+    """The routing stages that address one candidate, and the rules they have for it."""
+
+    by: list[KObject] = field(default_factory=list)
+    header: bool = False
+    weighted: bool = False
+
+    @property
+    def tier(self) -> int:
+        """0: a header and a weighted rule route to it; 1: routed; 2: not routed."""
+        return 0 if self.header and self.weighted else 1 if self.by else 2
+
+
+def _candidates(ctx: Context) -> list[App]:
+    """Services of the submission over two workloads whose pods differ by version."""
+    out = []
     for svc in ctx.index.latest("Service"):
         if svc.origin == "baseline" or svc.namespace in SYSTEM_NAMESPACES:
             continue
         if ctx.settings.app_service and svc.name != ctx.settings.app_service:
             continue
-        groups = [g for g in ctx.pods_in(svc.namespace) if g.source.origin != "baseline"]
-        behind = selected_groups(groups, label_map(svc.spec.get("selector")), svc.namespace)
+        behind = _behind(ctx, svc)
         versions = {g.version for g in behind if g.version}
         if len({g.workload for g in behind}) >= 2 and len(versions) >= 2:
-            candidates.append(App(svc, behind))
-    candidates.sort(key=lambda a: (a.service.name in BOOKINFO, a.service.order))
+            out.append(App(svc, behind))
+    return out
+
+
+def _behind(ctx: Context, svc: KObject) -> list[PodGroup]:
+    groups = [g for g in ctx.pods_in(svc.namespace) if g.source.origin != "baseline"]
+    return selected_groups(groups, label_map(svc.spec.get("selector")), svc.namespace)
+
+
+def _rule_targets(ctx: Context, stage: KObject
+                  ) -> tuple[list[KObject], list[list[tuple[KObject, bool]]]]:
+    """(Services the stage's hosts or parent refs name, per rule the Services it routes to,
+    each with whether its weight is above 0)."""
+    named: list[KObject | None] = []
+    rules: dict[str, list[tuple[KObject | None, bool]]] = {}
+    if stage.kind == "VirtualService":
+        named = [resolve_service(ctx, str(h), stage.namespace)
+                 for h in as_list(stage.spec.get("hosts"))]
+        for dest in destinations(stage):
+            if not dest.path.endswith(".mirror") and isinstance(dest.host, str):
+                positive = isinstance(dest.weight, int) and dest.weight > 0
+                rules.setdefault(dest.path.rsplit(".route[", 1)[0], []).append(
+                    (resolve_service(ctx, dest.host, stage.namespace), positive))
+    elif stage.kind == "HTTPRoute":
+        named = [_service_ref(ctx, r, stage.namespace)
+                 for r in as_list(stage.spec.get("parentRefs"))]
+        for i, rule in enumerate(as_list(stage.spec.get("rules"))):
+            refs = [as_dict(r) for r in as_list(as_dict(rule).get("backendRefs"))]
+            rules[str(i)] = [(_service_ref(ctx, r, stage.namespace),
+                              not isinstance(r.get("weight"), int) or r["weight"] > 0)
+                             for r in refs]
+    return ([s for s in named if s is not None],
+            [[(s, w) for s, w in rule if s is not None] for rule in rules.values()])
+
+
+def _service_ref(ctx: Context, ref: Any, namespace: str) -> KObject | None:
+    """The Service a Gateway API reference (parentRef or backendRef) names, if any."""
+    ref = as_dict(ref)
+    if ref.get("kind", "Service") != "Service" or ref.get("group", "") not in ("", None):
+        return None
+    return ctx.index.get("Service", str(ref.get("namespace") or namespace), str(ref.get("name")))
+
+
+def _routing(ctx: Context, apps: list[App]) -> dict[int, _Routing]:
+    """Per candidate (by ``id`` of its Service): the stages that address it, directly or
+    through a Service over some of its pods (a per-version Service)."""
+    workloads = {id(a.service): {g.workload for g in a.groups} for a in apps}
+    out = {id(a.service): _Routing() for a in apps}
+    pods: dict[int, set[str]] = {}
+
+    def belongs(svc: KObject, app: App) -> bool:
+        if svc is app.service:
+            return True
+        if svc.namespace != app.service.namespace:
+            return False
+        if id(svc) not in pods:
+            pods[id(svc)] = {g.workload for g in _behind(ctx, svc)}
+        return bool(pods[id(svc)]) and pods[id(svc)] <= workloads[id(app.service)]
+
+    for stage in ctx.routing_stages():
+        named, rules = _rule_targets(ctx, stage)
+        for app in apps:
+            row = out[id(app.service)]
+            hits = [[w for s, w in rule if belongs(s, app)] for rule in rules]
+            if not any(belongs(s, app) for s in named) and not any(hits):
+                continue
+            row.by.append(stage)
+            row.header = row.header or bool(header_rules(stage))
+            row.weighted = row.weighted or any(sum(hit) >= 2 for hit in hits)
+    return out
+
+
+def _stage_name(stage: KObject) -> str:
+    return f"the {stage.kind} `{stage.name}` ({stage.where})"
+
+
+def _names(apps: list[App]) -> str:
+    shown = [f"`{a.service.name}`" for a in apps[:3]]
+    more = f" and {len(apps) - 3} more" if len(apps) > 3 else ""
+    return (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]) + more
+
+
+def _reason(ctx: Context, app: App, rest: list[App], routing: dict[int, _Routing]) -> str:
+    """Why ``app`` was picked over ``rest``, in one sentence."""
+    svc = app.service
+    mine = routing[id(svc)]
+    parts = ["the rubric pins app_service"] if ctx.settings.app_service else []
+    if mine.by:
+        stages = " and ".join(_stage_name(s) for s in mine.by[:3])
+        more = f" and {len(mine.by) - 3} more" if len(mine.by) > 3 else ""
+        parts.append(f"{stages}{more} route{'s' if len(mine.by) == 1 else ''} to it"
+                     + (", with a header rule and a weighted rule" if mine.tier == 0 else ""))
+    elif not ctx.settings.app_service:
+        parts.append("no routing object of the submission addresses a two-version Service, "
+                     "so the first one loaded was taken")
+    else:
+        parts.append("no routing object addresses it")
+    groups: dict[str, list[App]] = {}
+    for other in rest:
+        tier = routing[id(other.service)].tier
+        why = ("is Bookinfo's" if other.service.name in BOOKINFO
+               and svc.name not in BOOKINFO else "is not routed" if tier == 2
+               else "lacks a header rule or a weighted rule" if tier > mine.tier
+               else f"is routed as well, `{svc.name}` comes first in the submission")
+        groups.setdefault(why, []).append(other)
+    for why, apps in groups.items():
+        verb = why if len(apps) == 1 else why.replace("is ", "are ", 1).replace("lacks", "lack")
+        parts.append(f"{_names(apps)} {verb}")
+    return f"picked service `{svc.name}` in namespace {svc.namespace}: " + "; ".join(parts)
+
+
+def find_app(ctx: Context) -> tuple[App | None, str]:
+    """The student's application: a Service over two workloads that differ by version. The
+    rubric's ``app_service`` pins it; else the one the routing objects address wins (one
+    with a header rule and a weighted rule first), Bookinfo's names last, then load order.
+    The app's ``reason`` says why it was picked."""
+    if "app" not in ctx._cache:
+        ctx._cache["app"] = _find_app(ctx)
+    found: tuple[App | None, str] = ctx._cache["app"]
+    return found
+
+
+def _find_app(ctx: Context) -> tuple[App | None, str]:
+    candidates = _candidates(ctx)
+    routing = _routing(ctx, candidates)
+    candidates.sort(key=lambda a: (a.service.name in BOOKINFO, routing[id(a.service)].tier,
+                                   a.service.order, a.service.namespace, a.service.name))
     if candidates:
-        return candidates[0], ""
+        app, rest = candidates[0], candidates[1:]
+        app.reason = _reason(ctx, app, rest, routing)
+        return app, ""
     if ctx.settings.app_service:
         return None, f"Service '{ctx.settings.app_service}' (rubric app_service) was not found " \
                      "over two workloads with different version labels"
     return None, "no Service of the submission selects two Deployments whose pods have " \
                  "different version labels"
+
+
+def with_app(report: CheckReport, app: App) -> CheckReport:
+    """``report`` with the chosen application and why in its evidence and message."""
+    report.evidence["app"] = {"service": app.service.name, "namespace": app.service.namespace,
+                              "reason": app.reason}
+    report.message = f"{report.message} ({app.reason})" if report.message else app.reason
+    return report
+
+
+def notes_app(fn: Callable[[Context], CheckReport]) -> Callable[[Context], CheckReport]:
+    """A check whose report says which application it graded and why (see `with_app`)."""
+
+    @functools.wraps(fn)
+    def wrapped(ctx: Context) -> CheckReport:
+        report = fn(ctx)
+        app, _why = find_app(ctx)
+        return with_app(report, app) if app is not None else report
+
+    return wrapped
 
 
 def _need_app(ctx: Context) -> tuple[App | None, CheckReport | None]:
@@ -58,6 +225,7 @@ def _need_app(ctx: Context) -> tuple[App | None, CheckReport | None]:
     return app, None
 
 
+@notes_app
 def app_two_versions(ctx: Context) -> CheckReport:
     """MG211: a Service with two Deployments whose pods differ by version."""
     app, failed = _need_app(ctx)
@@ -68,6 +236,7 @@ def app_two_versions(ctx: Context) -> CheckReport:
                        evidence={"service": app.service.name, "versions": app.versions})
 
 
+@notes_app
 def app_subsets(ctx: Context) -> CheckReport:
     """MG212: one DestinationRule subset per version, each selecting that version's pods."""
     app, failed = _need_app(ctx)
@@ -98,6 +267,7 @@ def _app_share(outcome, app: App) -> float:
     return sum(s for t, s in outcome.shares.items() if t.status == 200 and t.workload in names)
 
 
+@notes_app
 def app_exposed(ctx: Context) -> CheckReport:
     """MG213: a request through the ingress gateway reaches the application."""
     app, failed = _need_app(ctx)
@@ -172,6 +342,7 @@ def find_entry(ctx: Context, app: App) -> tuple[str, str] | None:
     return None
 
 
+@notes_app
 def app_header_route(ctx: Context) -> CheckReport:
     """MG214: requests with a header go to one version, all other requests to the other."""
     app, failed = _need_app(ctx)
@@ -191,6 +362,7 @@ def app_header_route(ctx: Context) -> CheckReport:
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
 
+@notes_app
 def app_weighted_route(ctx: Context) -> CheckReport:
     """MG215: a stage splits the application's traffic between both versions by weight."""
     app, failed = _need_app(ctx)

@@ -7,8 +7,16 @@ from typing import Any
 from ..context import Context
 from ..live import live_of
 from ..results import CheckReport, Finding, Outcome
-from .app import find_app, find_entry, find_header_stage, find_weighted_stage
-from .sampling import PrometheusBatches, _StatusOnly, judge, report
+from .app import find_app, find_entry, find_header_stage, find_weighted_stage, notes_app
+from .sampling import (
+    Judgement,
+    PrometheusBatches,
+    _StatusOnly,
+    diagnosis,
+    judge,
+    report,
+    routing_trace,
+)
 from .traffic import _guard, _staged, settle_probe
 
 LAB_ORACLE = {"header": "x-meshgrade-version"}
@@ -59,7 +67,14 @@ def _cls(entry: tuple[str, str], header: tuple[str, str] | None = None) -> Any:
     return RequestClass("plain", path, tuple(headers))
 
 
+def _judge(ctx: Context, cls: Any, wanted: dict[str, float], oracle: Any, label: str
+           ) -> Judgement:
+    """Judge one request class, diagnosed by the routing of its requests."""
+    return judge(live_of(ctx), cls, wanted, oracle, label, trace=routing_trace(ctx, cls))
+
+
 @_guard
+@notes_app
 def app_reachable(ctx: Context) -> CheckReport:
     """MG411: the application answers through the gateway."""
     app, entry, failed = _setup(ctx)
@@ -76,28 +91,30 @@ def app_reachable(ctx: Context) -> CheckReport:
     if len(ok) >= 0.95 * len(samples):
         return CheckReport(Outcome.PASSED, f"{app.service.name} answers at "
                            f"{entry[0]}{entry[1]} ({len(ok)}/{len(samples)})", evidence=evidence)
+    evidence["diagnosis"] = diagnosis(samples, routing_trace(ctx, _cls(entry)))
     return CheckReport(Outcome.FAILED, f"only {len(ok)} of {len(samples)} requests answered",
-                       [Finding(f"{app.service.name} did not answer through the gateway",
+                       [Finding(f"{app.service.name} did not answer through the gateway: "
+                                f"{evidence['diagnosis']}",
                                 hint="Check the Gateway, the VirtualService and the pods.")],
                        evidence)
 
 
 @_guard
+@notes_app
 def app_header_observed(ctx: Context) -> CheckReport:
     """MG412: requests with the header reach one version, the others the other version."""
     app, entry, failed = _setup(ctx)
     if failed:
         return failed
     found = find_header_stage(ctx, app)
-    live = live_of(ctx)
 
     def run() -> CheckReport:
         oracle = _oracle(ctx)
         header = (found.header, found.value)
-        return report([judge(live, _cls(entry, header), {found.with_version: 1.0}, oracle,
-                             f"{found.header}: {found.value}"),
-                       judge(live, _cls(entry), {found.without_version: 1.0}, oracle,
-                             "without the header")],
+        return report([_judge(ctx, _cls(entry, header), {found.with_version: 1.0}, oracle,
+                              f"{found.header}: {found.value}"),
+                       _judge(ctx, _cls(entry), {found.without_version: 1.0}, oracle,
+                              "without the header")],
                       "the header decides the version",
                       "The header rule must come first, the default route last.")
     probe = _probe(ctx, _cls(entry, (found.header, found.value)),
@@ -106,17 +123,16 @@ def app_header_observed(ctx: Context) -> CheckReport:
 
 
 @_guard
+@notes_app
 def app_weights_observed(ctx: Context) -> CheckReport:
     """MG413: the observed split between the versions matches the configured weights."""
     app, entry, failed = _setup(ctx)
     if failed:
         return failed
     found = find_weighted_stage(ctx, app)
-    live = live_of(ctx)
 
     def run() -> CheckReport:
-        wanted = found[1]
-        return report([judge(live, _cls(entry), wanted, _oracle(ctx), "plain requests")],
+        return report([_judge(ctx, _cls(entry), found[1], _oracle(ctx), "plain requests")],
                       "the observed split matches the weights",
                       "Check the weights and that both subsets select pods.")
     probe = _probe(ctx, _cls(entry), set(found[1])) if found else None

@@ -8,7 +8,7 @@ from ..cluster import checks as cluster_checks
 from ..context import ROUTING_KINDS, Context
 from ..live import live_of
 from ..results import CheckReport, Finding, Outcome
-from .app import find_app
+from .app import find_app, notes_app
 
 
 def _facts(ctx: Context) -> Any:
@@ -16,7 +16,8 @@ def _facts(ctx: Context) -> Any:
 
     live = live_of(ctx)
     if "facts" not in live._cache:
-        live._cache["facts"] = gather(live.client, live.namespace, live.gateway_url or None)
+        live._cache["facts"] = gather(live.client, live.namespace, live.gateway_url or None,
+                                      tried=live.gateway_tried)
     return live._cache["facts"]
 
 
@@ -55,6 +56,7 @@ def kiali_running(ctx: Context) -> CheckReport:
     return cluster_checks.kiali_running(_facts(ctx))
 
 
+@notes_app
 def app_running(ctx: Context) -> CheckReport:
     """MG308: the application's Deployments are available with sidecars."""
     app, why = find_app(ctx)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
+from .. import k8snames
 from ..context import Context
+from ..objects import KObject
 from ..results import CheckReport, Finding, Outcome
+from ..workloads import WORKLOAD_KINDS
 from .common import as_dict, finding
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _NAMELESS_KINDS = {"List", "Kustomization", "Component"}
-_LABEL_NAMED = {"Service", "Namespace"}
 
 
 def yaml_parses(ctx: Context) -> CheckReport:
@@ -32,7 +26,8 @@ def yaml_parses(ctx: Context) -> CheckReport:
 
 
 def objects_well_formed(ctx: Context) -> CheckReport:
-    """MG102: each document is a mapping with apiVersion, kind, a valid metadata.name."""
+    """MG102: each document is a mapping with apiVersion, kind and a metadata.name, and its
+    names, labels and selectors follow Kubernetes' rules (``k8snames``)."""
     sub = ctx.submission
     if sub is None:
         return CheckReport(Outcome.SKIPPED, "no repository in this run")
@@ -46,7 +41,7 @@ def objects_well_formed(ctx: Context) -> CheckReport:
                                      parts=max(len(sub.objects), 1))
 
 
-def _object_problems(obj: Any) -> list[Finding]:
+def _object_problems(obj: KObject) -> list[Finding]:
     out = []
     raw = obj.raw
     for fld in ("apiVersion", "kind"):
@@ -66,54 +61,32 @@ def _object_problems(obj: Any) -> list[Finding]:
         out.append(finding("MG102", "not-string", obj, "metadata.name", field="metadata.name",
                            type=type(name).__name__))
     else:
-        rule = _name_rule(obj.kind, name)
-        if rule:
-            out.append(finding("MG102", "bad-name", obj, "metadata.name", name=name,
-                               rule=rule[0], rule_hint=rule[1]))
+        out.extend(_invalid(obj, [k8snames.check(k8snames.name_rule(obj.kind), name,
+                                                 "metadata.name", f"{obj.kind or 'object'} "
+                                                 "name")]))
     ns = as_dict(meta).get("namespace")
-    if isinstance(ns, str) and ns and not (len(ns) <= 63 and _DNS1123_LABEL.match(ns)):
-        out.append(finding("MG102", "bad-name", obj, "metadata.namespace", name=ns,
-                           rule="namespace name", rule_hint=_LABEL_HINT))
-    out.extend(_label_problems(obj, "metadata.labels", as_dict(meta).get("labels")))
-    template_meta = as_dict(as_dict(obj.spec.get("template")).get("metadata"))
-    out.extend(_label_problems(obj, "spec.template.metadata.labels", template_meta.get("labels")))
+    if isinstance(ns, str) and ns:
+        out.extend(_invalid(obj, [k8snames.check(k8snames.RFC1123_LABEL, ns,
+                                                 "metadata.namespace", "namespace")]))
+    bad = k8snames.labels(as_dict(meta).get("labels"), "metadata.labels")
+    template = as_dict(as_dict(obj.spec.get("template")).get("metadata"))
+    bad += k8snames.labels(template.get("labels"), "spec.template.metadata.labels")
+    if obj.kind == "Service":
+        bad += k8snames.labels(obj.spec.get("selector"), "spec.selector")
+    elif obj.kind in WORKLOAD_KINDS:
+        bad += k8snames.selector(obj.spec.get("selector"), "spec.selector")
+    for found in bad:
+        out.extend(_invalid(obj, found))
     return out
 
 
-_LABEL_HINT = ("Use at most 63 lowercase letters, digits and '-', starting and ending with a "
-               "letter or digit (e.g. 'my-app').")
-
-
-def _name_rule(kind: str, name: str) -> tuple[str, str] | None:
-    if kind == "Service":
-        if len(name) > 63 or not _DNS1035_LABEL.match(name):
-            return ("Service name (DNS-1035 label)", _LABEL_HINT.replace("a letter or digit (",
-                                                                         "a letter (", 1))
-        return None
-    if kind in _LABEL_NAMED:
-        if len(name) > 63 or not _DNS1123_LABEL.match(name):
-            return (f"{kind} name (DNS-1123 label)", _LABEL_HINT)
-        return None
-    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
-        return ("object name (DNS-1123 subdomain)",
-                "Use lowercase letters, digits, '-' and '.', starting and ending with a letter "
-                "or digit (e.g. 'reviews-v2').")
-    return None
-
-
-def _label_problems(obj: Any, path: str, labels: Any) -> list[Finding]:
-    out = []
-    for key, value in as_dict(labels).items():
-        text = "" if value is None else value
-        if not isinstance(text, str):
-            why = f"the value must be a string, not {type(value).__name__} (quote it)"
-        elif len(text) > 63 or not _LABEL_VALUE.match(text):
-            why = "bad characters or longer than 63"
-        else:
-            continue
-        out.append(finding("MG102", "bad-label", obj, f"{path}.{key}" if str(key).isidentifier()
-                           else path, key=key, value=value, why=why))
-    return out
+def _invalid(obj: KObject, violations: list[k8snames.Violation | None]) -> list[Finding]:
+    """One finding for the violations of one name, label or selector part (if any)."""
+    found = [v for v in violations if v is not None]
+    if not found:
+        return []
+    return [finding("MG102", "invalid", obj, found[0].path,
+                    problem="; ".join(str(v) for v in found), hint=found[0].hint)]
 
 
 def schema_valid(ctx: Context) -> CheckReport:

@@ -10,6 +10,7 @@ from ..results import CheckReport, Finding
 from ..workloads import selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import fqdn, resolve_entry, resolve_service, services_named, split_host
+from .routed import route_ref, subset_routes
 from .vsparts import (
     binds_mesh,
     destinations,
@@ -113,12 +114,15 @@ def subset_selects_pods(ctx: Context) -> CheckReport:
             count += 1
             if not any(selects(labels, g.label_map) for g in behind) if labels else not behind:
                 versions = sorted({g.version for g in behind if g.version})
-                findings.append(finding("MG123", "no-pods", dr, f"spec.subsets[{i}].labels",
+                routes = subset_routes(ctx).get((svc.key, str(subset.get("name"))), [])
+                findings.append(finding("MG123", "no-pods" if routes else "unrouted", dr,
+                                        f"spec.subsets[{i}].labels",
                                         subset=subset.get("name"), labels=labels or "{}",
                                         service=svc.name,
-                                        guess=versions[0] if versions else "v1"))
-    return CheckReport.from_findings(findings, f"{count} subset(s) select pods",
-                                     parts=max(count, 1))
+                                        guess=versions[0] if versions else "v1",
+                                        route=route_ref(routes[0]) if routes else ""))
+    return CheckReport.from_findings(findings, f"{count - len(findings)} of {count} subset(s) "
+                                     "select pods", parts=max(count, 1))
 
 
 def dr_host_resolves(ctx: Context) -> CheckReport:
@@ -153,10 +157,13 @@ def gateway_resolves(ctx: Context) -> CheckReport:
                 findings.append(finding("MG125", "missing", vs, path, gateway=ref, namespace=ns,
                                         name=name))
     ingress = _ingress_labels(ctx)
+    bound = {split_gateway_ref(ref, vs.namespace)
+             for vs in ctx.index.all_stages("VirtualService") for _p, ref in gateway_refs(vs)}
     for gw in _own_latest(ctx, "Gateway"):
         selector = label_map(gw.spec.get("selector"))
         if not any(selects(selector, labels) for labels in ingress):
-            findings.append(finding("MG125", "selector", gw, "spec.selector",
+            key = "selector" if (gw.namespace, gw.name) in bound else "selector-unused"
+            findings.append(finding("MG125", key, gw, "spec.selector",
                                     selector=selector or "{}", labels=ingress[0]))
     return CheckReport.from_findings(findings, "gateway references resolve")
 
@@ -284,7 +291,8 @@ def single_vs_per_host(ctx: Context) -> CheckReport:
                     claims[key] = vs
                 elif vs.origin != "baseline":
                     findings.append(finding(
-                        "MG129", "conflict", vs, f"spec.hosts[{i}]", host=host,
+                        "MG129", "conflict" if scope == "mesh" else "conflict-gateway", vs,
+                        f"spec.hosts[{i}]", host=host,
                         scope="mesh" if scope == "mesh" else f"gateway {scope}",
                         other=other.ref, where=other.where))
     return CheckReport.from_findings(findings, "one VirtualService per host")

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from ..context import Context
+from ..live import live_of
 from ..results import CheckReport, Finding, Outcome
+
+if TYPE_CHECKING:
+    from ..routing import Request, Step
+    from ..traffic import Sample
+
+Trace = Callable[[], "list[Step]"]  # the routing model's error steps for a request class
 
 MAX_ERROR_SHARE = 0.05
 CAP_FACTOR = 1.25  # requests beyond the test's own cap, to absorb errors
@@ -86,10 +97,75 @@ def _prometheus_samples(live: Any, cls: Any, oracle: PrometheusBatches, test: An
     return samples, errors
 
 
+def routing_trace(ctx: Context, cls: Any, mesh: Sequence[Request] = ()) -> Trace:
+    """The routing model's error steps, in the live state, for the requests of ``cls``:
+    through the gateway, its login, and the ``mesh`` calls behind it (a sidecar in the
+    live namespace calling them). Steps on a live copy of a submitted object point at the
+    submission's file and line."""
+
+    def steps() -> list[Step]:
+        from ..routing import Request, RoutingModel
+
+        live = live_of(ctx)
+        model = RoutingModel(live.objects(), ingress_labels=ctx.settings.ingress_labels)
+        given = {k.lower(): v for k, v in cls.headers}
+        host = given.pop("host", None) or urlsplit(live.base_url).hostname or ""
+        outcomes = [model.via_gateway(Request.make(host, cls.path, "GET", given))]
+        if cls.login:
+            outcomes.append(model.via_gateway(Request.make(host, "/login", "POST")))
+        outcomes += [model.from_mesh(r, source_namespace=live.namespace) for r in mesh]
+        return [_located(ctx, s) for o in outcomes for s in o.steps if s.status is not None]
+    return steps
+
+
+def _located(ctx: Context, step: Step) -> Step:
+    """The step on the submission's own stage when the live object is a copy of it."""
+    obj = step.obj
+    if obj is None or obj.file:
+        return step
+    for mine in reversed(ctx.index.stages(obj.kind_key, obj.namespace, obj.name)):
+        if mine.spec == obj.spec:
+            return dataclasses.replace(step, obj=mine)
+    return step
+
+
+def likely_cause(steps: Sequence[Step], samples: Sequence[Sample], limit: int = 2) -> str:
+    """The model's error steps that explain the errors seen (their status was observed; an
+    application error page stands for any 5xx behind it), with object, field, file and line;
+    "" when the model points nowhere."""
+    from ..traffic.answers import ERROR_PAGE
+    from ..traffic.evidence import answer_kind
+
+    seen = {s.status for s in samples if s.status is not None and s.status >= 400}
+    pages = any(answer_kind(s) == ERROR_PAGE for s in samples)
+    causes: list[str] = []
+    for step in steps:
+        if step.obj is None or step.status is None or not (
+                step.status in seen or (pages and step.status >= 500)):
+            continue
+        where = f"{step.obj.file}:{step.line}" if step.obj.file else step.obj.origin
+        text = f"{step.note.split(': ', 1)[-1]} ({step.obj.ref} {step.path}, {where})"
+        if text not in causes:
+            causes.append(text)
+    return "; ".join(causes[:limit])
+
+
+def diagnosis(samples: Sequence[Sample], trace: Trace | None) -> str:
+    """What the samples got (`observed`), then the likely cause when the model has one."""
+    from ..traffic.evidence import observed
+
+    try:
+        cause = likely_cause(trace(), samples) if trace is not None else ""
+    except Exception:  # the cause is a bonus: reading the live state again may fail
+        cause = ""
+    return observed(samples) + (f"; likely cause: {cause}" if cause else "")
+
+
 def judge(live: Any, cls: Any, expected: dict[str, float], oracle: Any, label: str,
-          *, errors_expected: bool = False) -> Judgement:
+          *, errors_expected: bool = False, trace: Trace | None = None) -> Judgement:
     """Sample ``cls`` until the test decides. 5xx and unclassified answers count against
-    the check (above 5% it fails) unless the routing itself expects errors."""
+    the check (above 5% it fails, with a `diagnosis` from ``trace``) unless the routing
+    itself expects errors."""
     from ..stats import AllToOne, SplitTest
     from ..traffic.evidence import summarise
 
@@ -122,13 +198,10 @@ def judge(live: Any, cls: Any, expected: dict[str, float], oracle: Any, label: s
                 "statistic": verdict.statistic, "decision": verdict.outcome,
                 "error_count": errors, "error_share": round(share, 4)}
     if share > MAX_ERROR_SHARE and not errors_expected:
-        kinds = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in
-                          (summary.get("errors") or {}).items() if v) or "unclassified"
+        evidence["diagnosis"] = diagnosis(samples, trace)
         return Judgement(label, False, False,
                          f"{label}: {errors} of {len(samples)} answers were errors ({share:.0%}, "
-                         f"above 5%: {kinds}); a subset without pods or an undefined subset "
-                         "gives 503s, which productpage shows as 'Error fetching product "
-                         "reviews'", evidence)
+                         f"above 5%): {evidence['diagnosis']}", evidence)
     ok = verdict.outcome == "pass"
     return Judgement(label, ok, verdict.outcome == "inconclusive",
                      f"{label}: {verdict.reason}", evidence)

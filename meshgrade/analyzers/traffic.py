@@ -11,7 +11,15 @@ from ..objects import KObject
 from ..results import CheckReport, Finding, Outcome
 from ..routing import Request, RoutingModel
 from . import stagepick
-from .sampling import Judgement, expectation, judge, report
+from .sampling import (
+    Judgement,
+    Trace,
+    diagnosis,
+    expectation,
+    judge,
+    report,
+    routing_trace,
+)
 
 TITLE = "<title>Simple Bookstore App</title>"
 USERS = (("anonymous", None), ("jason", "jason"), ("another user", "mike"))
@@ -71,11 +79,10 @@ def productpage_reachable(ctx: Context) -> CheckReport:
     if not bad:
         return CheckReport(Outcome.PASSED, f"http://{live.gateway_url}/productpage answers with "
                            f"the Bookinfo page ({len(samples)} requests)", evidence=evidence)
-    first = bad[0]
-    why = "; ".join(first.problems) or f"status {first.status}"
+    evidence["diagnosis"] = diagnosis(samples, _trace(ctx, "anonymous"))
     return CheckReport(Outcome.FAILED, f"{len(bad)} of {len(samples)} answers were not a whole "
-                       f"Bookinfo page: {why}",
-                       [Finding(f"{len(bad)} bad answers; first: {why}",
+                       "Bookinfo page",
+                       [Finding(evidence["diagnosis"],
                                 hint="Check `kubectl get pods` (all 2/2 Running) and the "
                                      "bookinfo gateway and VirtualService.")], evidence)
 
@@ -99,11 +106,26 @@ class _PageOracle:
         return type(result)(result.version, result.pod, tuple(problems), result.error_page)
 
 
+def _reviews_call(user: str | None) -> Request:
+    """productpage's call to reviews for a page ``user`` (None: anonymous) asked for."""
+    return Request.make("reviews", "/reviews/0", "GET", {"end-user": user} if user else {})
+
+
 def _expected(model: RoutingModel, user: str | None, namespace: str) -> tuple[dict, bool]:
-    headers = {"end-user": user} if user else {}
-    outcome = model.from_mesh(Request.make("reviews", "/reviews/0", "GET", headers),
-                              source_namespace=namespace)
+    outcome = model.from_mesh(_reviews_call(user), source_namespace=namespace)
     return expectation(outcome.versions()), outcome.errors() > 0
+
+
+def _trace(ctx: Context, label: str) -> Trace:
+    """The routing trace of one kind of user's pages: the gateway and the reviews call."""
+    return routing_trace(ctx, _classes()[label], [_reviews_call(dict(USERS)[label])])
+
+
+def _judge(ctx: Context, label: str, wanted: dict[str, float], oracle: Any, *,
+           errors_expected: bool = False) -> Judgement:
+    """Judge the pages one kind of user (a key of `USERS`) gets."""
+    return judge(live_of(ctx), _classes()[label], wanted, oracle, label,
+                 errors_expected=errors_expected, trace=_trace(ctx, label))
 
 
 @_guard
@@ -113,14 +135,13 @@ def routing_observed(ctx: Context) -> CheckReport:
     model = RoutingModel(live.objects(), ingress_labels=ctx.settings.ingress_labels)
     oracle = _oracle(ctx)
     judgements = []
-    for label, cls in _classes().items():
-        user = dict(USERS)[label]
+    for label, user in USERS:
         wanted, errors = _expected(model, user, live.namespace)
         if not wanted:
             judgements.append(Judgement(label, False, False, f"{label}: the applied routing "
                                         "sends reviews traffic nowhere (all errors)"))
             continue
-        judgements.append(judge(live, cls, wanted, oracle, label, errors_expected=errors))
+        judgements.append(_judge(ctx, label, wanted, oracle, errors_expected=errors))
     return report(judgements, "observed versions match the applied routing",
                   "Compare `kubectl get vs reviews -o yaml` with what you meant to apply.")
 
@@ -161,12 +182,9 @@ def _staged(ctx: Context, stage: list[KObject], run: Callable[[], CheckReport],
 
 def _all_to(ctx: Context, stage: list[KObject], version: str, users: tuple[str, ...],
             what: str) -> CheckReport:
-    live = live_of(ctx)
-
     def run() -> CheckReport:
         oracle = _oracle(ctx)
-        classes = _classes()
-        return report([judge(live, classes[u], {version: 1.0}, oracle, u) for u in users],
+        return report([_judge(ctx, u, {version: 1.0}, oracle) for u in users],
                       f"every page shows reviews {version}",
                       f"The {what} stage should send every reviews request to {version}.")
     return _staged(ctx, stage, run, what,
@@ -182,16 +200,13 @@ def all_v1_observed(ctx: Context) -> CheckReport:
 @_guard
 def jason_v2_observed(ctx: Context) -> CheckReport:
     """MG404: with the jason stage applied, jason sees v2 and others v1."""
-    live = live_of(ctx)
     stage = stagepick.jason(ctx)
 
     def run() -> CheckReport:
         oracle = _oracle(ctx)
-        classes = _classes()
-        return report([judge(live, classes["jason"], {"v2": 1.0}, oracle, "jason"),
-                       judge(live, classes["anonymous"], {"v1": 1.0}, oracle, "anonymous"),
-                       judge(live, classes["another user"], {"v1": 1.0}, oracle,
-                             "another user")],
+        return report([_judge(ctx, "jason", {"v2": 1.0}, oracle),
+                       _judge(ctx, "anonymous", {"v1": 1.0}, oracle),
+                       _judge(ctx, "another user", {"v1": 1.0}, oracle)],
                       "jason sees v2, everyone else v1",
                       "Log in as jason: the end-user header comes from productpage's session.")
     return _staged(ctx, [stage] if stage else [], run, "jason",
@@ -201,13 +216,11 @@ def jason_v2_observed(ctx: Context) -> CheckReport:
 @_guard
 def shift_50_observed(ctx: Context) -> CheckReport:
     """MG405: with the 50/50 stage applied, the observed v1/v3 split is 50/50."""
-    live = live_of(ctx)
     wanted = _normalise(ctx.settings.expected_split or {"v1": 50, "v3": 50})
     stage = stagepick.split(ctx, wanted)
 
     def run() -> CheckReport:
-        return report([judge(live, _classes()["anonymous"], wanted, _oracle(ctx),
-                             "anonymous")],
+        return report([_judge(ctx, "anonymous", wanted, _oracle(ctx))],
                       "the observed split is consistent with "
                       + "/".join(f"{v} {s:.0%}" for v, s in wanted.items()),
                       "Weights 50 and 50 on subsets v1 and v3, and both subsets defined.")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any
 
 from ..context import Context
-from ..objects import KObject
+from ..objects import KObject, matches, selects
 from ..results import CheckReport, Finding
+from ..routing import is_http_port
 from ..workloads import WORKLOAD_KINDS, selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
+from .routed import routed_subset_labels
 
 _HTTP_NAME = re.compile(r"^(http|http2|https?-.*|http2-.*|grpc.*)$")
 _HTTP_APP_PROTOCOLS = {"http", "http2", "grpc", "grpc-web", "h2c", "kubernetes.io/h2c"}
@@ -20,27 +21,6 @@ _COMMON_HTTP_PORTS = {80, 3000, 5000, 8000, 8080, 8081, 8888, 9080}
 
 def _own(ctx: Context, *kinds: str) -> list[KObject]:
     return [o for o in ctx.index.latest(*kinds) if o.origin != "baseline"]
-
-
-def matches_selector(selector: Any, labels: dict[str, str]) -> bool:
-    """A LabelSelector (matchLabels and matchExpressions) against labels."""
-    sel = as_dict(selector)
-    if not sel:
-        return False
-    for k, v in label_map(sel.get("matchLabels")).items():
-        if labels.get(k) != v:
-            return False
-    for expr in as_list(sel.get("matchExpressions")):
-        expr = as_dict(expr)
-        key, op, values = expr.get("key"), expr.get("operator"), as_list(expr.get("values"))
-        values = [str(v) for v in values]
-        present = key in labels
-        ok = {"In": present and labels.get(key) in values,
-              "NotIn": not present or labels.get(key) not in values,
-              "Exists": present, "DoesNotExist": not present}.get(str(op), False)
-        if not ok:
-            return False
-    return True
 
 
 def deployment_selector(ctx: Context) -> CheckReport:
@@ -53,7 +33,7 @@ def deployment_selector(ctx: Context) -> CheckReport:
                            .get("labels"))
         if not as_dict(selector):
             findings.append(finding("MG111", "missing", dep, "spec"))
-        elif not matches_selector(selector, labels):
+        elif not matches(selector, labels):
             findings.append(finding("MG111", "mismatch", dep, "spec.selector",
                                     selector=label_map(as_dict(selector).get("matchLabels"))
                                     or selector, labels=labels or "{}"))
@@ -103,11 +83,15 @@ def version_labels(ctx: Context) -> CheckReport:
         for g in behind:
             if g.version is not None:
                 by_version[g.version].append(g.workload)
+        routed = routed_subset_labels(ctx, svc)
         for version, names in by_version.items():
             if len(set(names)) > 1:
-                findings.append(finding("MG113", "same", svc, "spec.selector",
-                                        workloads=sorted(set(names)), service=svc.name,
-                                        version=version))
+                # an error once a route sends requests to a subset that selects these pods
+                hit = any(not labels or selects(labels, g.label_map) for labels in routed
+                          for g in behind if g.version == version)
+                findings.append(finding("MG113", "same" if hit else "same-unrouted", svc,
+                                        "spec.selector", workloads=sorted(set(names)),
+                                        service=svc.name, version=version))
     return CheckReport.from_findings(findings, "multi-version Services have distinct versions")
 
 
@@ -127,20 +111,21 @@ def service_port_protocol(ctx: Context) -> CheckReport:
             path = f"spec.ports[{i}]"
             if name is None or name == "":
                 if routed or number in _COMMON_HTTP_PORTS:
-                    findings.append(finding("MG114", "unnamed", svc, path, port=number))
+                    findings.append(finding("MG114", "unnamed" if routed else "unrouted", svc,
+                                            path, port=number, named="unnamed"))
                 continue
             name = str(name)
             if _HTTP_NAME.match(name) or name.startswith("https"):
                 continue
-            if routed:
+            if routed:  # Istio sniffs the protocol of a name that names none (not-http: error)
                 proto = "TCP" if not name.startswith(("tls", "mongo", "redis", "mysql")) else name
                 findings.append(finding(
-                    "MG114", "not-http", svc, f"{path}.name", port=number, name=name,
-                    proto=proto, why="a VirtualService routes HTTP to this Service"))
+                    "MG114", "sniffed" if is_http_port(port, True) else "not-http", svc,
+                    f"{path}.name", port=number, name=name, proto=proto,
+                    why="a VirtualService routes HTTP to this Service"))
             elif number in _COMMON_HTTP_PORTS and not _is_other_protocol(name):
-                findings.append(finding(
-                    "MG114", "not-http", svc, f"{path}.name", port=number, name=name,
-                    proto="TCP", why=f"port {number} is a usual HTTP port"))
+                findings.append(finding("MG114", "unrouted", svc, f"{path}.name", port=number,
+                                        named=f"named '{name}'"))
     return CheckReport.from_findings(findings, "HTTP ports are named for Istio")
 
 

@@ -8,7 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..objects import GATEWAY_API_GATEWAY, KObject, selects
+from .. import installs
+from ..objects import GATEWAY_API_GATEWAY, KObject, matches
 from ..results import CheckReport, Finding, Outcome
 from ..routing import is_http_port
 from .read import ROUTING_KINDS, ClusterFacts, diff, gather, normal
@@ -19,7 +20,8 @@ BOOKINFO_DEPLOYMENTS = ("productpage-v1", "details-v1", "ratings-v1", "reviews-v
                         "reviews-v2", "reviews-v3")
 BOOKINFO_SERVICES = ("productpage", "details", "ratings", "reviews")
 ISTIO_CRDS = ("VirtualService", "DestinationRule", "Gateway")
-GATEWAY_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
+GATEWAY_LABELS = installs.GATEWAY_NAME_LABELS
+TERMINAL = ("Succeeded", "Failed")  # an Evicted pod is Failed
 RESTART = "kubectl rollout restart deployment -n {ns}"
 Check = Callable[..., CheckReport]
 
@@ -75,17 +77,47 @@ def ready(pod: KObject) -> bool:
                for c in (pod.raw.get("status") or {}).get("conditions") or [])
 
 
+def live(pod: KObject) -> bool:
+    """A pod its ReplicaSet counts (as ``kubectl get deploy`` READY does): not Succeeded,
+    Failed or Evicted, and not being deleted."""
+    status = pod.raw.get("status") or {}
+    return status.get("phase") not in TERMINAL and status.get("reason") != "Evicted" \
+        and not pod.metadata.get("deletionTimestamp")
+
+
+def containers_ready(pod: KObject) -> tuple[int, int]:
+    """(ready, total) as kubectl's READY column counts them: the pod's containers and its
+    native sidecars (init containers with restartPolicy Always, ready once started)."""
+    spec, status = pod.spec, pod.raw.get("status") or {}
+    sidecars = {c.get("name") for c in spec.get("initContainers") or []
+                if isinstance(c, dict) and c.get("restartPolicy") == "Always"}
+    total = len(spec.get("containers") or []) + len(sidecars)
+    up = sum(1 for c in status.get("initContainerStatuses") or []
+             if c.get("name") in sidecars and c.get("started") and c.get("ready"))
+    up += sum(1 for c in status.get("containerStatuses") or []
+              if c.get("ready") and "running" in (c.get("state") or {}))
+    return up, total
+
+
 def _pod_problems(pods: list[KObject], ns: str) -> list[Finding]:
     out = []
     for pod in pods:
+        up, total = containers_ready(pod)
         if not has_sidecar(pod):
-            out.append(Finding("no istio-proxy sidecar (shows 1/1, not 2/2)", object=pod.ref,
+            out.append(Finding(f"no istio-proxy sidecar (READY {up}/{total}, not "
+                               f"{up + 1}/{total + 1})", object=pod.ref,
                                hint=f"label the namespace istio-injection=enabled, then "
                                     f"`{RESTART.format(ns=ns)}`"))
         if not ready(pod):
-            out.append(Finding(f"not Ready (phase {(pod.raw.get('status') or {}).get('phase')})",
+            phase = (pod.raw.get("status") or {}).get("phase")
+            out.append(Finding(f"not Ready (phase {phase}, READY {up}/{total})",
                                object=pod.ref, hint=f"kubectl describe pod -n {ns} {pod.name}"))
     return out
+
+
+def _looked(facts: ClusterFacts) -> str:
+    """Why an install may have been missed: Deployments not listable everywhere."""
+    return f" ({facts.errors['installs']})" if "installs" in facts.errors else ""
 
 
 def cluster_reachable(facts: ClusterFacts) -> CheckReport:
@@ -119,14 +151,13 @@ def istio_version(deps: list[KObject]) -> str | None:
 @needs("Deployment")
 def istio_control_plane(facts: ClusterFacts) -> CheckReport:
     """MG302: the networking CRDs are served and istiod is available; shows the version."""
-    istiods = [d for d in _of(facts, "Deployment") if d.name == "istiod"
-               or d.name.startswith("istiod-") or d.labels.get("app") == "istiod"]
+    istiods = [d for d in _of(facts, "Deployment") if installs.is_istiod(d)]
     findings = [Finding(f"CRD {k.lower()}s.networking.istio.io is not served",
                         hint="install Istio: `istioctl install --set profile=demo -y`")
                 for k in ISTIO_CRDS if k not in facts.crds]
     if not istiods:
-        findings.append(Finding("no istiod Deployment", hint="install Istio: `istioctl install "
-                                "--set profile=demo -y`"))
+        findings.append(Finding(f"no istiod Deployment{_looked(facts)}", hint="install Istio: "
+                                "`istioctl install --set profile=demo -y`"))
     elif not any(available(d) for d in istiods):
         findings += [Finding("istiod is not available", object=d.ref,
                              hint=f"kubectl get pods -n {d.namespace}") for d in istiods]
@@ -138,14 +169,17 @@ def istio_control_plane(facts: ClusterFacts) -> CheckReport:
 
 
 def _gateways(facts: ClusterFacts) -> list[tuple[str, KObject | None, KObject | None]]:
-    """(label, Deployment, Service) of every ingress gateway form found."""
-    out = [(f"{d.namespace}/{d.name}", d, _find(facts, "Service", d.name, d.namespace))
-           for d in _of(facts, "Deployment")
-           if d.name == "istio-ingressgateway" or d.labels.get("istio") == "ingressgateway"]
+    """(label, Deployment, Service) of every ingress gateway found by its labels (istioctl's,
+    the gateway chart's, a Gateway API gateway's), then of Gateway API Gateways whose
+    ``<name>-istio`` Deployment is not there."""
+    services = _of(facts, "Service")
+    deps = sorted((d for d in _of(facts, "Deployment") if installs.ingress_form(d)),
+                  key=installs.ingress_order)
+    out = [(f"{d.namespace}/{d.name}", d, installs.service_for(d, services)) for d in deps]
     for gw in _of(facts, GATEWAY_API_GATEWAY):
-        name = f"{gw.name}-istio"
-        out.append((f"{gw.namespace}/{name}", _find(facts, "Deployment", name, gw.namespace),
-                    _find(facts, "Service", name, gw.namespace)))
+        label = f"{gw.namespace}/{gw.name}-istio"
+        if all(have != label for have, _, _ in out):
+            out.append((label, None, _find(facts, "Service", f"{gw.name}-istio", gw.namespace)))
     return out
 
 
@@ -167,9 +201,11 @@ def ingress_ready(facts: ClusterFacts) -> CheckReport:
         else:
             ok.append(f"{label} (port {ports[0].get('name') or ports[0].get('port')})")
     if not ok:
-        findings = findings or [Finding("no ingress gateway (istio-ingressgateway or a Gateway "
-                                        "API gateway)", hint="`istioctl install --set "
-                                        "profile=demo -y`, or apply a Gateway of class istio")]
+        findings = findings or [Finding(
+            f"no ingress gateway (istio-ingressgateway, the gateway Helm chart's or a Gateway "
+            f"API gateway){_looked(facts)}", hint="`istioctl install --set profile=demo -y`, "
+            "`helm install istio-ingress istio/gateway -n istio-ingress`, or apply a Gateway "
+            "of class istio")]
         return CheckReport.from_findings(findings, "")
     evidence = {"gateway_url": facts.gateway_url, "how": facts.gateway_how,
                 "tried": facts.gateway_tried}
@@ -221,8 +257,7 @@ def bookinfo_running(facts: ClusterFacts) -> CheckReport:
 def sidecars_injected(facts: ClusterFacts) -> CheckReport:
     """MG306: every app pod runs istio-proxy (container or native sidecar) and is Ready."""
     pods = [p for p in _of(facts, "Pod", facts.namespace)
-            if not any(k in p.labels for k in GATEWAY_LABELS)
-            and (p.raw.get("status") or {}).get("phase") != "Succeeded"]
+            if not any(k in p.labels for k in GATEWAY_LABELS) and live(p)]
     if not pods:
         return CheckReport(Outcome.FAILED, f"no pods in namespace {facts.namespace}",
                            [Finding("no application pods", hint=f"kubectl get pods -n "
@@ -234,20 +269,23 @@ def sidecars_injected(facts: ClusterFacts) -> CheckReport:
 
 @needs("Deployment")
 def kiali_running(facts: ClusterFacts) -> CheckReport:
-    """MG307: Kiali is available and /kiali/healthz answers through the service proxy."""
-    dep = next((d for d in _of(facts, "Deployment") if d.name == "kiali"), None)
+    """MG307: Kiali (the addon's, the chart's or the operator's, in any namespace) is
+    available and /kiali/healthz answers through the service proxy."""
+    deps = [d for d in _of(facts, "Deployment") if installs.is_kiali(d)]
+    dep = next((d for d in deps if available(d)), deps[0] if deps else None)
     hint = "kubectl apply -f samples/addons/kiali.yaml"
     if dep is None or not available(dep):
         state = "not installed" if dep is None else "not available"
         return CheckReport(Outcome.FAILED, f"Kiali {state}",
-                           [Finding("no available Deployment kiali", hint=hint)])
+                           [Finding(f"no available Kiali Deployment{_looked(facts)}",
+                                    object=dep.ref if dep else None, hint=hint)])
     if facts.kiali_error:
         return CheckReport(Outcome.ERROR, f"Kiali's health unknown: {facts.kiali_error}")
     status, body = facts.kiali or (0, "no Service kiali")
     if status != 200:
         return CheckReport(Outcome.FAILED, f"/kiali/healthz answered {status or 'nothing'}",
                            [Finding(body[:200], object=dep.ref, hint=f"kubectl logs -n "
-                                    f"{dep.namespace} deploy/kiali")])
+                                    f"{dep.namespace} deploy/{dep.name}")])
     return CheckReport(Outcome.PASSED, f"Kiali available in {dep.namespace}; /kiali/healthz "
                        "answers 200")
 
@@ -265,8 +303,8 @@ def app_running(facts: ClusterFacts, deployments: list[str] | None = None) -> Ch
                                     object=f"Deployment {ns}/{name}",
                                     hint=f"kubectl get deployment -n {ns} {name}"))
             continue
-        match = (dep.spec.get("selector") or {}).get("matchLabels") or {}
-        pods = [p for p in _of(facts, "Pod", ns) if selects(match, p.labels)]
+        pods = [p for p in _of(facts, "Pod", ns)
+                if live(p) and matches(dep.spec.get("selector"), p.labels)]
         findings += _pod_problems(pods, ns) or ([] if pods else [Finding(
             "no pods", object=dep.ref, hint=f"kubectl describe deployment -n {ns} {name}")])
     return CheckReport.from_findings(findings, f"{', '.join(deployments)} available with "

@@ -1,4 +1,5 @@
-"""``meshgrade doctor``: what the credentials may do, and whether the gateway answers."""
+"""``meshgrade doctor``: what the credentials may do, and whether an Envoy answers at the
+gateway."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..objects import GATEWAY_API_GROUP
 from .connect import ClusterError, NotFound
-from .gateway import ADVICE, discover_gateway_url, normalise, probe_http
+from .gateway import ADVICE, discover_gateway_url, normalise, probe_envoy
 from .read import ISTIO_GROUP
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def access_review(client: ClusterClient, verb: str, group: str, resource: str,
 
 def doctor(client: ClusterClient, namespace: str, gateway_url: str | None = None) -> list[Row]:
     """(what, ok, detail) rows: the API, each permission the grader uses (reads; the
-    service proxy; writes for --apply-stages) and the gateway."""
+    service proxy; writes for --apply-stages) and the gateway (ok when an Envoy answers)."""
     try:
         version = client.version().get("gitVersion", "?")
     except ClusterError as exc:
@@ -69,9 +70,9 @@ def doctor(client: ClusterClient, namespace: str, gateway_url: str | None = None
                      "allowed" if allowed else "denied"))
     if gateway_url:
         url = normalise(gateway_url)
-        ok = probe_http(url)
+        ok, what = probe_envoy(url)
         rows.append(("gateway answers", ok, f"{url} (given)" if ok else
-                     f"{url} (given) does not answer; {ADVICE}"))
+                     f"{url} (given): {what}; {ADVICE}"))
         return rows
     try:
         url, tried = discover_gateway_url(client, namespace)

@@ -1,6 +1,7 @@
 """Finding $GATEWAY_URL as the Istio docs do: the ingress Service's load-balancer address,
-else a node address and the nodePort, else a Gateway API gateway's ``<name>-istio`` Service;
-each candidate is probed and the first that answers wins."""
+else a node address and the nodePort; the ingress is found by its labels in any namespace
+(istioctl's istio-ingressgateway, the gateway Helm chart's, a Gateway API gateway's
+``<name>-istio``). Each candidate is probed and the first where an Envoy answers wins."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ import http.client
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..objects import GATEWAY_API_GATEWAY
+from .. import installs
+from ..objects import GATEWAY_API_GATEWAY, KObject, selects
 from .connect import ClusterError
+from .read import deployments_everywhere
 
 if TYPE_CHECKING:
     from .connect import ClusterClient
 
-INGRESS = ("istio-system", "istio-ingressgateway")
 PROBE_TIMEOUT_S = 2.0
+ENVOY_SERVERS = ("istio-envoy", "envoy")  # Istio's gateways name themselves istio-envoy
 ADVICE = ("start `minikube tunnel`, or run `kubectl port-forward -n istio-system "
-          "svc/istio-ingressgateway 8080:80` (Gateway API: `kubectl port-forward "
-          "svc/bookinfo-gateway-istio 8080:80`) and pass --gateway-url 127.0.0.1:8080")
+          "svc/istio-ingressgateway 8080:80` (Helm: `-n istio-ingress svc/istio-ingress`; "
+          "Gateway API: `kubectl port-forward svc/bookinfo-gateway-istio 8080:80`) and pass "
+          "--gateway-url 127.0.0.1:8080")
 
 
 def host_port(host: str, port: int | str) -> str:
@@ -33,19 +37,31 @@ def normalise(url: str) -> str:
     return url.split("/", 1)[0]
 
 
-def probe_http(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """TCP connect within ``timeout_s``, then ``GET /``: any HTTP status counts as an answer."""
+def probe_envoy(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """TCP connect within ``timeout_s``, then ``GET /``: whether an Envoy answered (a
+    ``server: istio-envoy`` or ``envoy`` header, or an ``x-envoy-*`` one, as on Envoy's own
+    404 for an unknown route) and what answered."""
     host, _, port = normalise(url).rpartition(":")
     conn = http.client.HTTPConnection(host.strip("[]"), int(port or 80), timeout=timeout_s)
     try:
         conn.connect()
         conn.request("GET", "/", headers={"User-Agent": "meshgrade-probe"})
-        conn.getresponse().read()
-        return True
-    except (OSError, http.client.HTTPException, ValueError):
-        return False
+        resp = conn.getresponse()
+        resp.read()
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return False, f"no HTTP answer ({str(exc) or type(exc).__name__})"
     finally:
         conn.close()
+    server = (resp.getheader("server") or "").strip()
+    envoy = server.lower() in ENVOY_SERVERS or any(
+        k.lower().startswith("x-envoy-") for k, _ in resp.getheaders())
+    what = f"HTTP {resp.status} from {server or 'a server without a server header'}"
+    return envoy, what if envoy else f"{what}, not an Envoy (no server: istio-envoy or x-envoy-*)"
+
+
+def probe_http(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether an Envoy answers ``GET /`` at ``url`` (``probe_envoy``)."""
+    return probe_envoy(url, timeout_s)[0]
 
 
 def _http_port(svc: dict[str, Any], names: tuple[str, ...], number: int | None
@@ -85,8 +101,51 @@ def _node_addresses(client: ClusterClient, svc: dict[str, Any], notes: list[str]
         notes.append(f"pods of {ns} not readable ({exc})")
         pods = []
     return [str(p["status"]["hostIP"]) for p in pods
-            if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v
-                   for k, v in selector.items()) and (p.get("status") or {}).get("hostIP")]
+            if selects(selector, (p.get("metadata") or {}).get("labels") or {})
+            and (p.get("status") or {}).get("hostIP")]
+
+
+def _ingress_services(client: ClusterClient, namespace: str, notes: list[str]
+                      ) -> list[tuple[dict[str, Any], str, bool]]:
+    """(Service, label, Gateway API?) of every ingress gateway found by its labels (or, when
+    Deployments cannot be listed, at its documented place), classic first."""
+    deps, note = deployments_everywhere(client, namespace)
+    if note:
+        notes.append(note)
+    ingress = sorted((d for d in deps if installs.ingress_form(d)), key=installs.ingress_order)
+    if not ingress:
+        notes.append("no ingress gateway Deployment (classic, Helm or Gateway API) found")
+    services: dict[str, list[KObject]] = {}
+    out: dict[tuple[str, str], tuple[dict[str, Any], str, bool]] = {}
+
+    def add(svc: dict[str, Any], gateway_api: bool) -> None:
+        meta = svc.get("metadata") or {}
+        key = (str(meta.get("namespace") or namespace), str(meta.get("name")))
+        label = key[1] if key == installs.CLASSIC_INGRESS else "/".join(key)
+        out.setdefault(key, (svc, label, gateway_api))
+
+    try:
+        for dep in ingress:
+            if dep.namespace not in services:
+                services[dep.namespace] = [KObject(s) for s in
+                                           client.list("Service", dep.namespace)]
+            svc = installs.service_for(dep, services[dep.namespace])
+            if svc is None:
+                notes.append(f"no Service for Deployment {dep.namespace}/{dep.name}")
+            else:
+                add(svc.raw, installs.ingress_form(dep) == "gateway-api")
+        if note and not ingress:  # nothing listable: the documented Services themselves
+            for ns, name in (installs.CLASSIC_INGRESS, ("istio-ingress", "istio-ingress")):
+                if (raw := client.get("Service", name, ns)) is not None:
+                    add(raw, False)
+        for gw in client.list(GATEWAY_API_GATEWAY, namespace):  # and Gateways whose
+            name = f"{(gw.get('metadata') or {}).get('name')}-istio"  # Deployment is unseen
+            if (namespace, name) not in out and (
+                    raw := client.get("Service", name, namespace)) is not None:
+                add(raw, True)
+    except ClusterError as exc:
+        notes.append(str(exc))
+    return list(out.values())
 
 
 def candidates(client: ClusterClient, namespace: str,
@@ -94,37 +153,17 @@ def candidates(client: ClusterClient, namespace: str,
     """(host:port, how it was found), in the docs' order, without duplicates."""
     notes = notes if notes is not None else []
     found: list[tuple[str, str]] = []
-
-    def add(svc: dict[str, Any], port: dict[str, Any] | None, label: str) -> None:
+    for svc, label, gateway_api in _ingress_services(client, namespace, notes):
+        port = (_http_port(svc, (), 80) or _http_port(svc, ("http",), None)) if gateway_api \
+            else _http_port(svc, ("http2", "http"), 80)
         if port is None:
             notes.append(f"{label}: no HTTP port")
-            return
+            continue
         for address in _lb_addresses(svc):
             found.append((host_port(address, port["port"]), f"{label} load balancer"))
         if port.get("nodePort"):
             for address in _node_addresses(client, svc, notes):
                 found.append((host_port(address, port["nodePort"]), f"{label} nodePort"))
-
-    try:
-        svc = client.get("Service", INGRESS[1], INGRESS[0])
-        if svc is None:
-            notes.append("no Service istio-system/istio-ingressgateway")
-        else:
-            add(svc, _http_port(svc, ("http2", "http"), 80), "istio-ingressgateway")
-        gateways = client.list(GATEWAY_API_GATEWAY, namespace)
-    except ClusterError as exc:
-        notes.append(str(exc))
-        gateways = []
-    for gw in gateways:
-        name = f"{(gw.get('metadata') or {}).get('name')}-istio"
-        try:
-            svc = client.get("Service", name, namespace)
-        except ClusterError as exc:
-            notes.append(str(exc))
-            continue
-        if svc is not None:
-            add(svc, _http_port(svc, (), 80) or _http_port(svc, ("http",), None),
-                f"{namespace}/{name}")
     return list(dict.fromkeys(found))
 
 
@@ -143,7 +182,7 @@ def discover_gateway_url(client: ClusterClient, namespace: str = "default", *,
         tried.append(f"{url} ({how})")
         if probe(url):
             return url, tried
-    what = "tried " + ", ".join(tried) + ": none answered" if tried else \
+    what = "tried " + ", ".join(tried) + ": no Envoy answered" if tried else \
         "no candidate address: no load-balancer address, nodePort or Gateway API gateway"
     extra = f" ({'; '.join(notes)})" if notes else ""
     raise ClusterError(f"ingress gateway not reachable: {what}{extra}. To fix: {ADVICE}")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import paths
+from .. import installs, paths
 from ..objects import GATEWAY_API_GATEWAY, GATEWAY_API_GROUP, KObject
 
 if TYPE_CHECKING:
@@ -187,6 +187,27 @@ def read_objects(client: ClusterClient, namespaces: list[str] | None = None, *,
     return [KObject(strip(r), origin="cluster", order=i) for i, r in enumerate(raws)]
 
 
+def deployments_everywhere(client: ClusterClient, namespace: str
+                           ) -> tuple[list[KObject], str | None]:
+    """Every Deployment of the cluster; when they cannot be listed in all namespaces, those
+    of ``namespace`` and the documented install namespaces, and why."""
+    from .connect import ClusterError
+
+    try:
+        return [KObject(strip(d), origin="cluster") for d in client.list("Deployment")], None
+    except ClusterError as exc:
+        reason = str(exc)
+    where = list(dict.fromkeys([namespace, *installs.DOCUMENTED_NAMESPACES]))
+    note = f"Deployments not listed in all namespaces ({reason}); looked in {', '.join(where)}"
+    found: list[KObject] = []
+    for ns in where:
+        try:
+            found += [KObject(strip(d), origin="cluster") for d in client.list("Deployment", ns)]
+        except ClusterError:
+            continue
+    return found, note
+
+
 @dataclass
 class ClusterFacts:
     """Everything the MG3xx checks judge, read once. ``errors`` maps what could not be
@@ -209,10 +230,12 @@ class ClusterFacts:
 
 def gather(client: ClusterClient, namespace: str, gateway_url: str | None = None, *,
            probe: Callable[[str], bool] | None = None,
-           namespaces: Iterable[str] = ("istio-system",)) -> ClusterFacts:
-    """Read what MG301-MG309 need from the app namespace and ``namespaces``: version,
-    served CRDs, objects, the gateway URL (given or discovered) and Kiali's health. Only
-    reads: no API write is made. Failures are recorded, never raised."""
+           namespaces: Iterable[str] = ("istio-system",),
+           tried: list[str] | None = None) -> ClusterFacts:
+    """Read what MG301-MG309 need from the app namespace, ``namespaces`` and wherever istiod,
+    an ingress gateway or Kiali runs (``installs``): version, served CRDs, objects, the
+    gateway URL (given, with the ``tried`` list of an earlier discovery, or discovered) and
+    Kiali's health. Only reads: no API write is made. Failures are recorded, never raised."""
     from .connect import ClusterError
     from .gateway import discover_gateway_url
 
@@ -229,20 +252,35 @@ def gather(client: ClusterClient, namespace: str, gateway_url: str | None = None
                 facts.crds[key] = lookup(key).api_version(version)
         except ClusterError as exc:
             facts.errors["discovery"] = str(exc)
-    facts.objects = read_objects(client, list(dict.fromkeys([namespace, *namespaces])),
+    deps, note = deployments_everywhere(client, namespace)
+    if note:
+        facts.errors["installs"] = note
+    spots = sorted({d.namespace for d in deps if installs.installed(d)})
+    facts.objects = read_objects(client, list(dict.fromkeys([namespace, *namespaces, *spots])),
                                  errors=facts.errors)
     try:
         facts.gateway_url, facts.gateway_tried = discover_gateway_url(
             client, namespace, given=gateway_url, probe=probe)
-        facts.gateway_how = facts.gateway_tried[-1].partition(" (")[2].rstrip(")")
+        if gateway_url and tried:
+            facts.gateway_tried = list(tried)
+        last = facts.gateway_tried[-1]
+        facts.gateway_how = last.partition(" (")[2].rstrip(")") or last
     except ClusterError as exc:
         facts.gateway_error = str(exc)
-    svc = next((o for o in facts.objects if o.kind == "Service" and o.name == "kiali"), None)
+    svc = kiali_service(facts.objects)
     if svc is not None:
         ports = [p for p in svc.spec.get("ports") or [] if isinstance(p, dict)]
         port = next((p.get("port") for p in ports if p.get("name") == "http"), 20001)
         try:
-            facts.kiali = client.proxy_get(svc.namespace, "kiali", port, "kiali/healthz")
+            facts.kiali = client.proxy_get(svc.namespace, svc.name, port, "kiali/healthz")
         except ClusterError as exc:
             facts.kiali_error = str(exc)
     return facts
+
+
+def kiali_service(objects: list[KObject]) -> KObject | None:
+    """The Service of Kiali's Deployment (by its labels), else a Service named kiali."""
+    services = [o for o in objects if o.kind == "Service"]
+    return next((s for d in objects if d.kind == "Deployment" and installs.is_kiali(d)
+                 if (s := installs.service_for(d, services)) is not None), None) or next(
+        (s for s in services if s.name == "kiali"), None)

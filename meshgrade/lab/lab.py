@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import baseline
+from .. import baseline, installs
 from ..objects import KObject, selects
 from . import gatewayapi, xds
 from .apiserver import ApiServer, ObjectStore
@@ -32,7 +32,9 @@ class LabError(Exception):
 class Lab:
     """An Istio-like mesh on loopback. ``start()`` brings up the baseline (Istio demo,
     Kiali, Prometheus, and unless ``bookinfo`` is False, Bookinfo and its gateway), then
-    applies ``paths`` in order like successive ``kubectl apply -f``."""
+    applies ``paths`` in order like successive ``kubectl apply -f``. Envoy's ingress serves
+    as the pods with ``ingress_labels``; without them, as the last ingress Deployment
+    applied (the baseline's, or one installed the Helm way, e.g. ``istio: ingress``)."""
 
     def __init__(self, *, bookinfo: bool = True, workdir: Path | None = None,
                  ingress_labels: Mapping[str, str] | None = None) -> None:
@@ -40,6 +42,7 @@ class Lab:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="meshgrade-lab-"))
         self.ingress_labels = dict(ingress_labels or {"istio": "ingressgateway"})
+        self._ingress_given = ingress_labels is not None
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.store = ObjectStore()
         self.telemetry = Telemetry()
@@ -236,7 +239,8 @@ class Lab:
         self.store.put(pod)
         meta = pod["metadata"]
         labels = dict(meta.get("labels") or {})
-        if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels:
+        if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels \
+                or selects(self._ingress(), labels):
             return  # the control plane and gateways are Envoy's job, not workloads
         self.workloads.start_pod(PodSpec(
             name=name, namespace=meta["namespace"], app=labels.get("app", ""),
@@ -267,11 +271,22 @@ class Lab:
                 labels=tuple(sorted((meta.get("labels") or {}).items())), port=ports[name]))
         return out
 
+    def _ingress(self) -> dict[str, str]:
+        """The labels of the ingress pods Envoy serves as (see the class docstring)."""
+        if self._ingress_given:
+            return self.ingress_labels
+        found = self.ingress_labels
+        for key, obj in self.objects.items():
+            dep = KObject(obj, origin="cluster") if key[1] == "Deployment" else None
+            if dep is not None and installs.ingress_form(dep) == "istio":
+                found = installs.pod_selector(dep) or found
+        return found
+
     def _envoy_config(self) -> xds.EnvoyConfig:
         self.config_version += 1
         objects = [KObject(o, origin="cluster") for o in self.objects.values()]
         return xds.build(objects, self._endpoints(), gateway_port=self.gateway_port,
-                         mesh_port=self.mesh_port, ingress_labels=self.ingress_labels)
+                         mesh_port=self.mesh_port, ingress_labels=self._ingress())
 
     def _proxy(self, namespace: str, name: str, port: str) -> tuple[str, int] | None:
         """The API server's service proxy: addons by name, app Services to a ready pod."""

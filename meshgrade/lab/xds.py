@@ -67,6 +67,7 @@ _T = "type.googleapis.com/envoy."
 LISTENER_TYPE = _T + "config.listener.v3.Listener"
 CLUSTER_TYPE = _T + "config.cluster.v3.Cluster"
 _HCM_TYPE = _T + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+ISTIO_SERVER = "istio-envoy"  # the server header Istio's gateways send
 _ACCESS_LOG_FORMAT = ("[%START_TIME%] {listener} %REQ(:METHOD)% %REQ(:AUTHORITY)%%REQ(:PATH)% "
                       "%RESPONSE_CODE% %RESPONSE_FLAGS% route=%ROUTE_NAME% "
                       "cluster=%UPSTREAM_CLUSTER% upstream=%UPSTREAM_HOST%\n")
@@ -195,8 +196,9 @@ def mesh_hosts(model: RoutingModel, clusters: Clusters) -> list[dict[str, Any]]:
 
 
 def listener(name: str, port: int, vhosts: list[dict[str, Any]], *, strip_port: bool,
-             access_log: str | None = None) -> dict[str, Any]:
-    """A listener on 127.0.0.1 with one HTTP connection manager and an inline route table."""
+             access_log: str | None = None, server_name: str | None = None) -> dict[str, Any]:
+    """A listener on 127.0.0.1 with one HTTP connection manager and an inline route table;
+    ``server_name`` is the ``server`` header it sends (Envoy's default: ``envoy``)."""
     hcm: dict[str, Any] = {
         "@type": _HCM_TYPE, "stat_prefix": name, "codec_type": "AUTO",
         "strip_any_host_port": strip_port,
@@ -211,6 +213,8 @@ def listener(name: str, port: int, vhosts: list[dict[str, Any]], *, strip_port: 
             "@type": _T + "extensions.access_loggers.file.v3.FileAccessLog", "path": access_log,
             "log_format": {"text_format_source": {
                 "inline_string": _ACCESS_LOG_FORMAT.replace("{listener}", name)}}}}]
+    if server_name:
+        hcm["server_name"] = server_name
     return {"@type": LISTENER_TYPE, "name": name,
             "address": {"socket_address": {"address": LOOPBACK, "port_value": port}},
             "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
@@ -265,7 +269,7 @@ def build(objects: Iterable[KObject], endpoints: Iterable[Endpoint], *, gateway_
     log = str(access_log) if access_log else None
     listeners = [
         listener("ingress", gateway_port, ingress_hosts(model, clusters), strip_port=True,
-                 access_log=log),
+                 access_log=log, server_name=ISTIO_SERVER),
         listener("mesh", mesh_port, mesh_hosts(model, clusters), strip_port=False,
                  access_log=log)]
     _all_clusters(model, clusters)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Visibility
+from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Severity, Visibility
 
 GROUP_ORDER = ("MG1", "MG2", "MG3", "MG4", "extra")
 
@@ -30,6 +30,16 @@ def totals(checks: Iterable[CheckResult]) -> tuple[float, float, dict[str, int]]
         max_score += c.max_score
         counts[c.outcome.value] += 1
     return round(score, 4), round(max_score, 4), counts
+
+
+def warnings(checks: Iterable[CheckResult]) -> int:
+    """How many warning findings ``checks`` carry."""
+    return sum(f.severity is Severity.WARNING for c in checks for f in c.findings)
+
+
+def level_tag(f: Finding) -> str:
+    """``[warning] `` or ``[info] `` before a finding's text; nothing for an error."""
+    return "" if f.is_error else f"[{f.severity}] "
 
 
 def fmt_points(value: float) -> str:
@@ -55,11 +65,12 @@ def _as_is(text: str) -> str:
 
 def findings_text(check: CheckResult, *, indent: str = "",
                   clean: Callable[[str], str] = _as_is) -> str:
-    """The findings of a check as text lines, each followed by its hint; ``clean`` is applied
-    to each line's own text (a sink function such as ``sinks.for_terminal``)."""
+    """The findings of a check as text lines (``[warning]`` / ``[info]`` before those that cost
+    nothing), each followed by its hint; ``clean`` is applied to each line's own text (a sink
+    function such as ``sinks.for_terminal``)."""
     lines = []
     for f in check.findings:
-        lines.append(indent + clean(finding_line(f)))
+        lines.append(indent + level_tag(f) + clean(finding_line(f)))
         if f.hint:
             lines.append(f"{indent}  hint: {clean(f.hint)}")
     return "\n".join(lines)

@@ -7,9 +7,9 @@ start a workflow-command line.
 
 from __future__ import annotations
 
-from meshgrade.reports._common import finding_line, fmt_points, shown_checks, totals
+from meshgrade.reports._common import finding_line, fmt_points, shown_checks, totals, warnings
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
-from meshgrade.results import CheckResult, Outcome, RunResult
+from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Severity
 
 _WORD = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR",
          Outcome.SKIPPED: "SKIP"}
@@ -20,15 +20,28 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
 
+_LEVEL = {Severity.WARNING: ("WARN", "33"), Severity.INFO: ("INFO", "36")}
+
+
+def _finding(f: Finding, color: bool) -> str:
+    """One finding line; warnings and info start with ``WARN`` / ``INFO``."""
+    text = for_terminal(finding_line(f))
+    if f.severity not in _LEVEL:
+        return f"      {text}"
+    word, code = _LEVEL[f.severity]
+    return f"      {_paint(word, code, color)}  {text}"
+
+
 def _details(check: CheckResult, color: bool) -> list[str]:
-    """Indented lines under a check that did not pass."""
+    """Indented lines under a check: everything under one that did not pass, one compact
+    line per warning or info finding under one that passed."""
     if check.outcome is Outcome.PASSED:
-        return []
+        return [_finding(f, color) for f in check.findings if not f.is_error]
     lines = []
     if check.message:
         lines.append(f"      {for_terminal(check.message)}")
     for f in check.findings:
-        lines.append(f"      {for_terminal(finding_line(f))}")
+        lines.append(_finding(f, color))
         if f.hint:
             lines.append("        " + _paint(f"hint: {for_terminal(f.hint)}", "2", color))
     if check.hint and check.outcome is Outcome.FAILED:
@@ -54,6 +67,9 @@ def render(run: RunResult, *, color: bool) -> str:
         lines += _details(c, color)
     score, max_score, counts = totals(checks)
     tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "no checks"
+    warned = warnings(checks)
+    if warned:
+        tally += f", {warned} warning{'s' if warned != 1 else ''}"
     verdict = f"Score {fmt_points(score)}/{fmt_points(max_score)}"
     if not run.gradable:
         lines.append(_paint("Not gradable: a graded check could not run.", "35", color))

@@ -20,7 +20,7 @@ from meshgrade.reports.sinks import for_command_property as escape_property
 from meshgrade.reports.sinks import for_markdown as md
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.reports.sinks import markdown_code as code
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult
+from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Severity
 
 
 def _command(level: str, message: str, **props: object) -> str:
@@ -37,16 +37,26 @@ def _finding_message(check: CheckResult, f: Finding) -> str:
     return f"{text}\nHint: {for_terminal(hint)}" if hint else text
 
 
+_COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _level(check: CheckResult, f: Finding) -> str:
+    """The finding's own level; an error finding of a check that passed is a warning."""
+    if f.is_error and check.outcome not in (Outcome.FAILED, Outcome.ERROR):
+        return "warning"
+    return _COMMAND[f.severity]
+
+
 def annotations(run: RunResult, *, path_prefix: str = "") -> list[str]:
-    """``::error`` per located finding, ``::warning`` per errored check without a file."""
+    """Per located finding ``::error``, ``::warning`` or ``::notice`` (its severity);
+    ``::warning`` per errored check without a file."""
     out = []
     for check in shown_checks(run):
         title = check_label(check)
         located = [f for f in check.findings if f.file]
-        level = "error" if check.outcome in (Outcome.FAILED, Outcome.ERROR) else "warning"
         for f in located:
-            out.append(_command(level, _finding_message(check, f), file=path_prefix + f.file,
-                                line=f.line, title=title))
+            out.append(_command(_level(check, f), _finding_message(check, f),
+                                file=path_prefix + f.file, line=f.line, title=title))
         if check.outcome is Outcome.ERROR and not located:
             out.append(_command("warning", for_terminal(check.message or "check could not run"),
                                 title=title))
@@ -63,7 +73,8 @@ def print_annotations(run: RunResult, *, stream: TextIO | None = None,
 
 
 def summary_markdown(run: RunResult) -> str:
-    """A Markdown step summary: score, a table of checks, the failing findings."""
+    """A Markdown step summary: score, a table of checks, the failing findings, then the
+    warnings of the checks that passed."""
     checks = shown_checks(run)
     score, max_score, counts = totals(checks)
     lines = [f"## meshgrade: {fmt_points(score)} / {fmt_points(max_score)} points", "",
@@ -82,15 +93,29 @@ def summary_markdown(run: RunResult) -> str:
     for c in failing:
         lines.append(f"- **{md(c.id)} {md(c.name)}** ({c.outcome}): {md(c.message)}")
         for f in c.findings:
-            where = f.location or f.object
-            where = f"{code(where)} " if where else ""
-            path = f"{code(f.path)}: " if f.path else ""
-            lines.append(f"  - {where}{path}{md(f.message)}")
-            if f.hint:
-                lines.append(f"    - hint: {md(f.hint)}")
+            lines += _finding_items(f)
         if c.hint:
             lines.append(f"  - hint: {md(c.hint)}")
+    warned = [c for c in checks if c not in failing and any(not f.is_error for f in c.findings)]
+    if warned:
+        lines += ["", "### Warnings (no points lost)", ""]
+    for c in warned:
+        lines.append(f"- **{md(c.id)} {md(c.name)}**")
+        lines += [item for f in c.findings if not f.is_error for item in _finding_items(f)]
     return "\n".join(lines) + "\n"
+
+
+def _finding_items(f: Finding) -> list[str]:
+    """A finding as a Markdown list item (``warning:`` / ``info:`` first unless an error),
+    its hint nested below."""
+    where = f.location or f.object
+    where = f"{code(where)} " if where else ""
+    path = f"{code(f.path)}: " if f.path else ""
+    level = "" if f.is_error else f"{f.severity}: "
+    items = [f"  - {level}{where}{path}{md(f.message)}"]
+    if f.hint:
+        items.append(f"    - hint: {md(f.hint)}")
+    return items
 
 
 def write(run: RunResult, *, env: Mapping[str, str], stream: TextIO | None = None,

@@ -13,7 +13,14 @@ from typing import Any
 
 import jinja2
 
-from meshgrade.reports._common import fmt_points, jinja_env, shown_checks, totals, write_text
+from meshgrade.reports._common import (
+    fmt_points,
+    jinja_env,
+    shown_checks,
+    totals,
+    warnings,
+    write_text,
+)
 from meshgrade.results import CheckResult, RunResult, Visibility
 
 FILENAME = "report.html"
@@ -89,6 +96,7 @@ def _check_view(check: CheckResult, instructor: bool) -> dict[str, Any]:
         "charts": traffic_charts(check.evidence),
         "traceback": check.traceback if instructor else None,
         "tag": str(check.visibility) if restricted else None,
+        "warnings": warnings([check]),
     }
 
 

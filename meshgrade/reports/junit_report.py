@@ -5,7 +5,8 @@ Points: junit-xml's ``TestCase`` has no properties, so each suite carries
 and the first suite also carries the run's ``total.score``, ``total.max_score``, rubric,
 mode and gradable flag. The same points are also added as ``<properties>`` inside each testcase
 (pytest's xunit1 style), which most CI reporters read and the rest ignore. Every string goes
-through ``sinks.for_xml`` first: characters XML 1.0 cannot carry become escapes.
+through ``sinks.for_xml`` first: characters XML 1.0 cannot carry become escapes. A check that
+passed with warnings is a passing testcase with its findings in ``<system-out>``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def _case(check: CheckResult) -> TestCase:
         case.add_error_info(message, body or message, "error")
     elif check.outcome is Outcome.SKIPPED:
         case.add_skipped_info(message)
+    elif check.findings:  # passed with warnings: shown, not failed
+        case.stdout = for_xml(check_text(check))
     return case
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..objects import KObject, selects
+from ..objects import KObject, as_list, selects
 from .hosts import best_match, host_matches, is_ip, specificity, split_host, svc_fqdn
 from .request import Acc, Target
 
@@ -72,7 +72,7 @@ def _int(value: Any, default: int) -> int:
 
 def _pod_workload(pod: KObject) -> str:
     labels = pod.labels
-    for ref in pod.metadata.get("ownerReferences") or []:
+    for ref in as_list(pod.metadata.get("ownerReferences")):
         if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str):
             continue
         name = ref["name"]
@@ -96,7 +96,7 @@ def _pod_ready(pod: KObject) -> bool:
         return True
     if status.get("phase") in ("Pending", "Failed", "Succeeded"):
         return False
-    for cond in status.get("conditions") or []:
+    for cond in as_list(status.get("conditions")):
         if isinstance(cond, Mapping) and cond.get("type") == "Ready":
             return str(cond.get("status")) != "False"
     return True
@@ -144,7 +144,7 @@ class Inventory:
                 pod_groups[(obj.namespace, group.workload)].append(group)
         for obj in objs:  # canonical hosts need every Service known first
             if obj.kind == "ServiceEntry":
-                for host in obj.spec.get("hosts") or []:
+                for host in as_list(obj.spec.get("hosts")):
                     self._entries.append((self.canonical(str(host), obj.namespace), obj))
             elif obj.kind == "DestinationRule" and isinstance(obj.spec.get("host"), str):
                 self._drs.append((self.canonical(obj.spec["host"], obj.namespace), obj))
@@ -221,7 +221,7 @@ class Inventory:
             top = best_match([p for p, _ in rules], fqdn)
             chosen = [dr for p, dr in rules if specificity(p) == top]
             for dr in chosen:
-                for i, sub in enumerate(dr.spec.get("subsets") or []):
+                for i, sub in enumerate(as_list(dr.spec.get("subsets"))):
                     if isinstance(sub, Mapping) and str(sub.get("name")) == name:
                         return SubsetLookup(str_map(sub.get("labels")), dr, f"spec.subsets[{i}]")
             return SubsetLookup(None, chosen[0], "spec.subsets")

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..objects import KObject
+from ..objects import KObject, as_list
 from .cluster import Inventory, spread
 from .hosts import best_match, host_matches, specificity, svc_fqdn
 from .match import Ctx, route_match, route_precedence
@@ -32,7 +32,7 @@ class GatewayApi:
         self.by_gateway: dict[tuple[str, str], list[tuple[KObject, Ref]]] = defaultdict(list)
         self.by_service: dict[tuple[str, str], list[tuple[KObject, Ref]]] = defaultdict(list)
         for route in sorted(routes, key=_route_age):
-            for ref in route.spec.get("parentRefs") or []:
+            for ref in as_list(route.spec.get("parentRefs")):
                 if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str):
                     continue
                 key = (str(ref.get("namespace") or route.namespace), ref["name"])
@@ -66,7 +66,7 @@ class GatewayApi:
         if isinstance(lhost, str) and lhost and not host_matches(lhost.lower(), host):
             return None
         score = specificity(lhost.lower()) if isinstance(lhost, str) and lhost else 0
-        names = [str(h).lower() for h in route.spec.get("hostnames") or []]
+        names = [str(h).lower() for h in as_list(route.spec.get("hostnames"))]
         if names:
             found = best_match(names, host)
             if found is None:
@@ -80,7 +80,7 @@ class GatewayApi:
         host = ctx.request.hostname
         found: list[tuple[int, KObject]] = []
         for key, gw in self.gateways.items():
-            listeners = [(i, ln) for i, ln in enumerate(gw.spec.get("listeners") or [])
+            listeners = [(i, ln) for i, ln in enumerate(as_list(gw.spec.get("listeners")))
                          if isinstance(ln, Mapping) and str(ln.get("protocol")) == "HTTP"
                          and port_ok(ln.get("port"))]
             for route, ref in self.by_gateway.get(key, ()):
@@ -131,7 +131,7 @@ class GatewayApi:
 
     def apply(self, route: KObject, path: str, rule: Mapping[str, Any], ctx: Ctx, acc: Acc,
               share: float) -> None:
-        for k, f in enumerate(rule.get("filters") or []):
+        for k, f in enumerate(as_list(rule.get("filters"))):
             if isinstance(f, Mapping) and f.get("type") == "RequestRedirect":
                 spec = f.get("requestRedirect")
                 code = spec.get("statusCode", 302) if isinstance(spec, Mapping) else 302
@@ -139,7 +139,7 @@ class GatewayApi:
                 acc.add(Target(int(code), reason="redirect"), share)
                 acc.note(route, f"{path}.filters[{k}]", f"redirect {code}")
                 return
-        refs = [r for r in rule.get("backendRefs") or [] if isinstance(r, Mapping)]
+        refs = [r for r in as_list(rule.get("backendRefs")) if isinstance(r, Mapping)]
         weights = [r.get("weight", 1) for r in refs]
         weights = [w if isinstance(w, int) and not isinstance(w, bool) and w > 0 else 0
                    for w in weights]
@@ -173,10 +173,10 @@ def ordered_matches(routes: list[KObject]) -> list[tuple[int, int, KObject, Any,
     precise match first (Gateway API precedence; ties by route order, then rule order)."""
     entries = []
     for order, route in enumerate(routes):
-        for i, rule in enumerate(route.spec.get("rules") or [{}]):
+        for i, rule in enumerate(as_list(route.spec.get("rules")) or [{}]):
             if not isinstance(rule, Mapping):
                 continue
-            for j, m in enumerate(rule.get("matches") or [{}]):
+            for j, m in enumerate(as_list(rule.get("matches")) or [{}]):
                 entries.append((route_precedence(m), order, i, j, route, rule, m))
     entries.sort(key=lambda e: e[:4])
     return [(i, j, route, rule, m) for _p, _o, i, j, route, rule, m in entries]

@@ -9,6 +9,7 @@ from typing import Any
 
 import re2
 
+from ..objects import as_list
 from .request import Request
 
 _RE2_OPTIONS = re2.Options()
@@ -222,7 +223,7 @@ def route_match(m: Any, ctx: Ctx) -> bool:
         return False
     headers = req.header_map
     seen: set[str] = set()
-    for item in m.get("headers") or []:
+    for item in as_list(m.get("headers")):
         name = text_of(item.get("name")).lower() if isinstance(item, Mapping) else ""
         if not name or name in seen:
             continue  # only the first entry for a name counts
@@ -230,7 +231,7 @@ def route_match(m: Any, ctx: Ctx) -> bool:
         if not _typed_match(item, headers.get(name)):
             return False
     query = req.query
-    for item in m.get("queryParams") or []:
+    for item in as_list(m.get("queryParams")):
         if isinstance(item, Mapping) and \
                 not _typed_match(item, query.get(text_of(item.get("name")))):
             return False
@@ -252,4 +253,4 @@ def route_precedence(m: Any) -> tuple[int, int, int, int, int]:
     m = m if isinstance(m, Mapping) else {}
     kind, value = _path(m)
     return (-_PATH_RANK.get(kind, 0), -len(value), -int("method" in m),
-            -len(m.get("headers") or []), -len(m.get("queryParams") or []))
+            -len(as_list(m.get("headers"))), -len(as_list(m.get("queryParams"))))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..objects import KObject, selects
+from ..objects import KObject, as_list, selects
 from .cluster import Inventory, _exported_to, is_http_port, spread, str_map
 from .gatewayapi import GROUP as GWAPI_GROUP
 from .gatewayapi import GatewayApi
@@ -83,12 +83,13 @@ class RoutingModel:
         inv = self.inv
         objects = list(objects)
         vss = [o for o in objects if o.kind == "VirtualService"]
+        self._virtual_services = vss
         self.engine = VsEngine(inv, {(o.namespace, o.name): o for o in vss})
         self._mesh_exact: dict[str, list[KObject]] = defaultdict(list)
         self._mesh_wild: list[tuple[str, KObject]] = []
         self._gateway_vs: list[tuple[KObject, frozenset[str], list[str]]] = []
         for vs in vss:
-            hosts = [inv.canonical(str(h), vs.namespace) for h in vs.spec.get("hosts") or []]
+            hosts = [inv.canonical(str(h), vs.namespace) for h in as_list(vs.spec.get("hosts"))]
             gateways = _vs_gateways(vs)
             if "mesh" in gateways:
                 for host in hosts:
@@ -130,8 +131,38 @@ class RoutingModel:
                 acc.note(vs, "spec.hosts", f"routes host '{host}' at the ingress")
             self.engine.run(rules, ctx, acc, 1.0)
         elif not self.gwapi.at_ingress(ctx, acc, 1.0, lambda p: self._port_ok(p, rport)):
-            acc.fail(404, f"no route for host '{host}' at the ingress gateway", 1.0)
+            why, obj, path = self._unrouted(host, bound)
+            acc.fail(404, f"no route for host '{host}' at the ingress gateway{why}", 1.0, obj,
+                     path)
         return acc.outcome()
+
+    def _unrouted(self, host: str, bound: dict[str, _Bound]
+                  ) -> tuple[str, KObject | None, str]:
+        """Why no VirtualService routes ``host`` at the ingress, and where: the first one
+        naming the host, bound to no gateway or to one that does not take the host."""
+        for vs in self._virtual_services:
+            hosts = [self.inv.canonical(str(h), vs.namespace)
+                     for h in as_list(vs.spec.get("hosts"))]
+            if best_match(hosts, host) is None:
+                continue
+            names = sorted(_vs_gateways(vs) - {"mesh"})
+            if not names:
+                return (f": VirtualService {vs.namespace}/{vs.name} names the host but is bound "
+                        "to no gateway", vs, "spec.gateways")
+            for name in names:
+                ns, _, short = name.partition("/")
+                gw = self.gateways.get((ns, short))
+                if gw is None:
+                    return (f": VirtualService {vs.namespace}/{vs.name} is bound to gateway "
+                            f"{name}, which does not exist", vs, "spec.gateways")
+                if not self._selects_ingress(gw):
+                    return (f": Gateway {name} does not select the ingress gateway pods", gw,
+                            "spec.selector")
+                if name not in bound:
+                    return f": Gateway {name} does not accept the host", gw, "spec.servers"
+            return (f": VirtualService {vs.namespace}/{vs.name} is not in the namespaces its "
+                    "gateways allow", vs, "spec.hosts")
+        return "", None, ""
 
     def from_mesh(self, request: Request, source_namespace: str = "default", *,
                   source_labels: Mapping[str, str] | None = None) -> Outcome:
@@ -188,7 +219,7 @@ class RoutingModel:
     def _service_port(self, svc: KObject | None, rport: int | None
                       ) -> tuple[int | None, str | None, bool | None]:
         """(port, field path, is HTTP); HTTP is None when ``rport`` is not on the Service."""
-        ports = [p for p in (svc.spec.get("ports") or []) if isinstance(p, Mapping)] if svc else []
+        ports = [p for p in as_list(svc.spec.get("ports")) if isinstance(p, Mapping)] if svc else []
         if not ports:
             return rport, "", True
         indexed = list(enumerate(ports))
@@ -227,7 +258,7 @@ class RoutingModel:
             selector = str_map(svc.spec.get("selector"))
             if not any(selects(selector, labels) for labels in self.ingress_pod_labels):
                 continue
-            for port in svc.spec.get("ports") or []:
+            for port in as_list(svc.spec.get("ports")):
                 if not isinstance(port, Mapping):
                     continue
                 target = port.get("targetPort", port.get("port"))
@@ -268,8 +299,8 @@ class RoutingModel:
             items = list(self.gateways.items())
             for i, (_key, gw) in enumerate(items):
                 patterns = {str(h).rpartition("/")[2].lower()
-                            for server in gw.spec.get("servers") or []
-                            if isinstance(server, Mapping) for h in server.get("hosts") or []}
+                            for server in as_list(gw.spec.get("servers"))
+                            if isinstance(server, Mapping) for h in as_list(server.get("hosts"))}
                 if any("*" in p for p in patterns):
                     wild.append(i)
                 for p in patterns:
@@ -285,7 +316,7 @@ class RoutingModel:
             if not self._selects_ingress(gw):
                 acc.note(gw, "spec.selector", "does not select the ingress gateway pods")
                 continue
-            for i, server in enumerate(gw.spec.get("servers") or []):
+            for i, server in enumerate(as_list(gw.spec.get("servers"))):
                 port = server.get("port") if isinstance(server, Mapping) else None
                 if not isinstance(port, Mapping):
                     continue
@@ -295,7 +326,7 @@ class RoutingModel:
                 if not self._port_ok(number, rport):
                     continue
                 scopes = []
-                for entry in server.get("hosts") or []:
+                for entry in as_list(server.get("hosts")):
                     scope, _, pattern = str(entry).rpartition("/")
                     if host_matches(pattern.lower(), host):
                         scopes.append(scope or "*")

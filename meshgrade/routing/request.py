@@ -80,11 +80,13 @@ class Target:
 
 @dataclass(frozen=True)
 class Step:
-    """One decision in a trace: the object and field path that decided it."""
+    """One decision in a trace: the object and field path that decided it; ``status`` is
+    set when the step sends (a share of) the requests to an error status."""
 
     obj: KObject | None
     path: str = ""
     note: str = ""
+    status: int | None = None
 
     @property
     def line(self) -> int:
@@ -148,7 +150,7 @@ class Acc:
              path: str = "") -> None:
         """Add an error target and a trace step naming where it came from."""
         self.add(Target(status, reason=reason), share)
-        self.note(obj, path, f"{status}: {reason}")
+        self.steps.append(Step(obj, path, f"{status}: {reason}", status))
 
     def note(self, obj: KObject | None, path: str, note: str) -> None:
         self.steps.append(Step(obj, path, note))

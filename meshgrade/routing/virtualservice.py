@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..objects import KObject
+from ..objects import KObject, as_list
 from .cluster import Inventory, spread
 from .match import Ctx, matching_entry
 from .request import Acc, Target
@@ -145,7 +145,8 @@ class VsEngine:
         if subset_name is not None:
             found = self.inv.subset(backend.fqdn, svc.namespace, ctx.client_ns, str(subset_name))
             if found.labels is None:
-                why = "no DestinationRule for the host" if found.dr is None else "not in it"
+                why = ("no DestinationRule for the host" if found.dr is None
+                       else f"not in DestinationRule {found.dr.namespace}/{found.dr.name}")
                 acc.fail(503, f"subset '{subset_name}' not defined ({why})", share, vs,
                          f"{path}.subset")
                 return
@@ -175,7 +176,7 @@ class VsEngine:
     @staticmethod
     def _port_error(svc: KObject, dest: Mapping[str, Any], ctx: Ctx) -> str:
         """The cluster port Istio picks: explicit, the only port, else the listener port."""
-        ports = [p.get("port") for p in svc.spec.get("ports") or [] if isinstance(p, Mapping)]
+        ports = [p.get("port") for p in as_list(svc.spec.get("ports")) if isinstance(p, Mapping)]
         if not ports:
             return ""
         port = dest.get("port")
@@ -188,12 +189,12 @@ class VsEngine:
 
     def tcp(self, vs: KObject, ctx: Ctx, acc: Acc, share: float) -> bool:
         """Opaque TCP: the first ``tcp`` rule whose match (port only) fits; False if none."""
-        for i, rule in enumerate(vs.spec.get("tcp") or []):
+        for i, rule in enumerate(as_list(vs.spec.get("tcp"))):
             if not isinstance(rule, Mapping):
                 continue
             matches = rule.get("match")
             if matches and not any(isinstance(m, Mapping) and m.get("port") in (None, ctx.port)
-                                   for m in matches):
+                                   for m in as_list(matches)):
                 continue
             routes = rule.get("route")
             if isinstance(routes, list) and routes:

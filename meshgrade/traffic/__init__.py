@@ -4,8 +4,10 @@ oracles (generic and Bookinfo) and report evidence."""
 from .bookinfo_oracle import BookinfoOracle, pods_by_version, star_colors
 from .classes import LoginError, RequestClass, log_in
 from .evidence import (
+    answer_kind,
     counts_by_version,
     error_kind,
+    observed,
     percentile,
     requests_log,
     summarise,
@@ -26,7 +28,8 @@ from .sampler import GatewayUnreachable, Sample, Sampler
 __all__ = [
     "BodyRegexOracle", "BookinfoOracle", "Classification", "GatewayUnreachable", "HeaderOracle",
     "JsonFieldOracle", "LoginError", "Oracle", "RequestClass", "Sample", "Sampler",
-    "counts_by_version", "error_kind", "log_in", "oracle_from_settings", "percentile",
+    "answer_kind", "counts_by_version", "error_kind", "log_in", "observed",
+    "oracle_from_settings", "percentile",
     "pods_by_version", "prometheus_version_deltas", "prometheus_via_api", "requests_log",
     "star_colors", "summarise", "summarize",
 ]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import requests
 
+from .answers import envoy_answer
+
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -67,7 +69,9 @@ def log_in(session: requests.Session, base_url: str, user: str, *,
                             headers=headers, allow_redirects=False, timeout=timeout_s)
     response.close()
     if response.status_code not in REDIRECTS:
-        raise LoginError(f"login as {user} answered {response.status_code}, not a redirect",
+        envoy = envoy_answer(response.status_code, response.headers, response.text)
+        raise LoginError(f"login as {user} answered {response.status_code}"
+                         + (f" ({envoy})" if envoy else "") + ", not a redirect",
                          response.status_code)
     if not response.headers.get("set-cookie") or not response.cookies:
         raise LoginError(f"login as {user} set no session cookie", response.status_code)

@@ -16,6 +16,7 @@ from types import TracebackType
 import requests
 from requests.adapters import HTTPAdapter
 
+from . import answers
 from .classes import LoginError, RequestClass, log_in
 from .oracles import Classification, Oracle
 
@@ -37,7 +38,8 @@ class Sample:
     """One sampled request. ``t``: seconds since the sampler started, at send time.
     ``error``: None for a normal answer, else ``connection: ...``, ``timeout: ...``,
     ``login: ...``, ``http <status>`` (4xx/5xx) or ``error page``. ``version`` is None for
-    every error and for answers the oracle could not classify."""
+    every error and for answers the oracle could not classify. ``answer``: what came back,
+    one of the kinds of `answers` ("" for samples recorded without one)."""
 
     t: float
     cls: str
@@ -48,6 +50,7 @@ class Sample:
     request_id: str
     error: str | None
     problems: tuple[str, ...] = ()
+    answer: str = ""
 
     @property
     def connection_failed(self) -> bool:
@@ -149,14 +152,18 @@ class Sampler:
                     if attempt < self.retries:
                         self._backoff(attempt)
                         continue
-                    return self._record(cls, t, request_id, None, f"connection: {exc}")
+                    return self._record(cls, t, request_id, None, f"connection: {exc}",
+                                        answer=answers.CONNECTION)
                 except requests.Timeout as exc:
-                    return self._record(cls, t, request_id, None, f"timeout: {exc}")
+                    return self._record(cls, t, request_id, None, f"timeout: {exc}",
+                                        answer=answers.TIMEOUT)
                 except LoginError as exc:
-                    return self._record(cls, t, request_id, exc.status, f"login: {exc}")
+                    return self._record(cls, t, request_id, exc.status, f"login: {exc}",
+                                        answer=answers.LOGIN_FAILED)
                 except requests.RequestException as exc:  # anything else at transport level
                     return self._record(cls, t, request_id, None,
-                                        f"connection: {type(exc).__name__}: {exc}")
+                                        f"connection: {type(exc).__name__}: {exc}",
+                                        answer=answers.CONNECTION)
                 return self._classified(cls, t, request_id, response, oracle)
             raise AssertionError("unreachable")
         finally:
@@ -170,18 +177,20 @@ class Sampler:
         except Exception as exc:  # an oracle bug must not lose the sample
             found = Classification(None, problems=(f"oracle failed: {exc!r}",))
         status = response.status_code
-        error = f"http {status}" if status >= 400 else "error page" if found.error_page else None
+        kind, error = answers.classify(status, response.headers,
+                                       response.text if status >= 400 else "", found)
         version = found.version if error is None else None
         return self._record(cls, t, request_id, status, error, version, found.pod,
-                            found.problems, latency)
+                            found.problems, latency, kind)
 
     def _record(self, cls: RequestClass, t: float, request_id: str, status: int | None,
                 error: str | None, version: str | None = None, pod: str | None = None,
-                problems: tuple[str, ...] = (), latency: float | None = None) -> Sample:
+                problems: tuple[str, ...] = (), latency: float | None = None,
+                answer: str = "") -> Sample:
         if latency is None:
             latency = time.monotonic() - t
         sample = Sample(round(t - self._t0, 4), cls.name, status, version, pod,
-                        round(latency * 1000, 2), request_id, error, problems)
+                        round(latency * 1000, 2), request_id, error, problems, answer)
         with self._lock:
             self.log.append(sample)
         return sample
