@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from meshgrade.context import Context
 from meshgrade.loader import load_folder
@@ -15,6 +16,15 @@ TESTS = Path(__file__).resolve().parent
 CASES = TESTS / "cases"
 REPO = TESTS.parent
 EXAMPLES = REPO / "examples"
+# A bound on real work (a request, a process start, a server noticing a client): generous, so
+# that a loaded machine slows the suite down but never fails it. Hangs are tested with
+# stand-ins, not with this.
+PATIENCE_S = 60.0
+
+# Property tests judge results, never speed: no deadline, no "too slow" health check.
+settings.register_profile("meshgrade", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("meshgrade")
 
 
 def context_for(folder: Path, settings: Settings | None = None) -> Context:

@@ -16,7 +16,7 @@ import requests
 
 from meshgrade.lab.lab import Lab
 
-from .conftest import CASES, EXAMPLES
+from .conftest import CASES, EXAMPLES, PATIENCE_S
 
 PART1 = EXAMPLES / "part1-bookinfo"
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -39,7 +39,7 @@ def sample(url: str, n: int, s: requests.Session | None = None) -> Counter:
     s = s or session()
     out = Counter()
     for _ in range(n):
-        r = s.get(url, timeout=10)
+        r = s.get(url, timeout=PATIENCE_S)
         assert r.status_code == 200, r.text[:300]
         out[reviews_version(r.text)] += 1
     return out
@@ -48,7 +48,7 @@ def sample(url: str, n: int, s: requests.Session | None = None) -> Counter:
 def login(url: str, user: str) -> requests.Session:
     s = session()
     r = s.post(f"{url}/login", data={"username": user, "passwd": "x"},
-               headers={"Referer": f"{url}/productpage"}, allow_redirects=False, timeout=10)
+               headers={"Referer": f"{url}/productpage"}, allow_redirects=False, timeout=PATIENCE_S)
     assert r.status_code == 302 and "session" in s.cookies
     return s
 
@@ -61,11 +61,11 @@ def lab():
 
 def test_quick_start_state(lab: Lab) -> None:
     url = f"http://{lab.gateway_url}"
-    page = session().get(f"{url}/productpage", timeout=10)
+    page = session().get(f"{url}/productpage", timeout=PATIENCE_S)
     assert page.status_code == 200
     assert "<title>Simple Bookstore App</title>" in page.text
     assert "The Comedy of Errors" in page.text
-    assert session().get(f"{url}/", timeout=10).status_code == 404
+    assert session().get(f"{url}/", timeout=PATIENCE_S).status_code == 404
     assert set(sample(f"{url}/productpage", 30)) == {"v1", "v2", "v3"}
 
 
@@ -78,7 +78,7 @@ def test_routing_stages_through_envoy(lab: Lab) -> None:
     jason = login(url, "jason")
     seen = sample(f"{url}/productpage", 15, jason)
     assert seen == Counter({"v2": 15})
-    page = jason.get(f"{url}/productpage", timeout=10).text
+    page = jason.get(f"{url}/productpage", timeout=PATIENCE_S).text
     assert "text-black-500" in page and "jason" in page and "Sign out" in page
     assert sample(f"{url}/productpage", 15) == Counter({"v1": 15})
     assert sample(f"{url}/productpage", 5, login(url, "mike")) == Counter({"v1": 5})
@@ -137,7 +137,7 @@ def test_telemetry_through_the_api_proxy(lab: Lab) -> None:
     versions = {r["metric"]["destination_version"] for r in result["data"]["result"]}
     assert versions and versions <= {"v1", "v2", "v3"}
     health = api.session.get(f"{api.server}/api/v1/namespaces/istio-system/services/"
-                             "kiali:20001/proxy/kiali/healthz", timeout=10)
+                             "kiali:20001/proxy/kiali/healthz", timeout=PATIENCE_S)
     assert health.status_code == 200
 
 
@@ -147,12 +147,12 @@ def test_part2_app_with_generic_workloads() -> None:
                                     app / "gateway.yaml", app / "route-header.yaml"]) as lab:
         url = f"http://{lab.gateway_url}/"
         s = session()
-        plain = [s.get(url, timeout=10).json()["version"] for _ in range(10)]
-        canary = [s.get(url, headers={"x-canary": "true"}, timeout=10).json()["version"]
+        plain = [s.get(url, timeout=PATIENCE_S).json()["version"] for _ in range(10)]
+        canary = [s.get(url, headers={"x-canary": "true"}, timeout=PATIENCE_S).json()["version"]
                   for _ in range(10)]
         assert set(plain) == {"v1"} and set(canary) == {"v2"}
         lab.apply([app / "route-weighted.yaml"])
-        seen = Counter(s.get(url, timeout=10).json()["version"] for _ in range(50))
+        seen = Counter(s.get(url, timeout=PATIENCE_S).json()["version"] for _ in range(50))
         assert set(seen) == {"v1", "v2"} and seen["v1"] > seen["v2"]
 
 
@@ -168,12 +168,13 @@ def test_cli_detached_lab_lifecycle(tmp_path: Path) -> None:
     exports = dict(re.findall(r"export (\w+)=(\S+)", up.stdout))
     try:
         url = f"http://{exports['GATEWAY_URL']}"
-        assert "Simple Bookstore App" in session().get(f"{url}/productpage", timeout=10).text
+        page = session().get(f"{url}/productpage", timeout=PATIENCE_S)
+        assert "Simple Bookstore App" in page.text
         applied = meshgrade("lab", "apply", str(PART1 / "destination-rule-all.yaml"),
                             str(PART1 / "virtual-service-reviews-v3.yaml"), env=env)
         assert applied.returncode == 0, applied.stderr
         assert sample(f"{url}/productpage", 5) == Counter({"v3": 5})
-        deadline = time.monotonic() + 10  # the lab refreshes its state file every 0.25 s
+        deadline = time.monotonic() + PATIENCE_S  # the lab refreshes its state file every 0.25 s
         while True:
             status = json.loads(meshgrade("lab", "status", "--json", env=env).stdout)
             writes = status["api_requests"]
@@ -190,7 +191,7 @@ def test_cli_detached_lab_lifecycle(tmp_path: Path) -> None:
     finally:
         down = meshgrade("lab", "down", env=env)
     assert down.returncode == 0
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_S
     while time.monotonic() < deadline and (_alive(pid) or _alive(envoy_pid)):
         time.sleep(0.05)
     assert not _alive(pid) and not _alive(envoy_pid)
@@ -213,7 +214,7 @@ def test_faults_and_delayed_push() -> None:
         lab.faults.set("reviews-v1", error_rate=1.0)
         lab.faults.set("reviews-v2", error_rate=1.0)
         lab.faults.set("reviews-v3", error_rate=1.0)
-        page = session().get(url, timeout=10).text
+        page = session().get(url, timeout=PATIENCE_S).text
         assert "Sorry, product reviews are currently unavailable" in page
         lab.faults.clear()
         lab.push_delay_s = 0.5
@@ -230,7 +231,7 @@ def test_killed_lab_leaves_no_envoy(tmp_path: Path) -> None:
     assert up.returncode == 0, up.stderr
     status = json.loads(meshgrade("lab", "status", "--json", env=env).stdout)
     os.kill(status["pid"], 9)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + PATIENCE_S
     while time.monotonic() < deadline and _alive(status["envoy_pid"]):
         time.sleep(0.05)
     assert not _alive(status["envoy_pid"])
@@ -242,9 +243,9 @@ def test_gateway_api_gateway_gets_istio_deployment_and_service(tmp_path: Path) -
     gw = tmp_path / "gw.yaml"
     gw.write_text((CASES / "MG201" / "good-gateway-api" / "gw.yaml").read_text())
     with Lab().start([gw]) as lab:
-        assert session().get(f"http://{lab.gateway_url}/productpage", timeout=10).ok
+        assert session().get(f"http://{lab.gateway_url}/productpage", timeout=PATIENCE_S).ok
         got = kubectl(lab, "get", "deploy,svc", "bookinfo-gateway-istio")
         assert got.returncode == 0 and got.stdout.count("bookinfo-gateway-istio") == 2
         waited = kubectl(lab, "wait", "--for=condition=programmed",
-                         "gateways.gateway.networking.k8s.io/bookinfo-gateway", "--timeout=5s")
+                         "gateways.gateway.networking.k8s.io/bookinfo-gateway", "--timeout=60s")
         assert waited.returncode == 0, waited.stderr

@@ -26,6 +26,8 @@ from meshgrade.lab.xds import Endpoint, EnvoyConfig, build
 from meshgrade.objects import KObject
 from meshgrade.routing import Request, RoutingModel
 
+from .conftest import PATIENCE_S
+
 ISTIO = "networking.istio.io/v1"
 GWAPI = "gateway.networking.k8s.io/v1"
 REPO = Path(__file__).resolve().parent.parent
@@ -168,7 +170,7 @@ class Lab:
         port = self.gateway_port if where == "gateway" else self.mesh_port
         return self.session.request(method, f"http://127.0.0.1:{port}{path}",
                                     headers={"Host": host, **(headers or {})},
-                                    allow_redirects=False, timeout=5)
+                                    allow_redirects=False, timeout=PATIENCE_S)
 
     def who(self, *args: Any, **kw: Any) -> str:
         """The workload that answered (pod name minus ``-0``), else the status code."""
@@ -409,7 +411,7 @@ def test_startup_error_names_the_cause(tmp_path: Path) -> None:
                        mesh_port=_free_ports(1)[0])
         envoy = EnvoyProxy(tmp_path)
         with pytest.raises(EnvoyError) as err:
-            envoy.start(config, timeout=5)
+            envoy.start(config, timeout=PATIENCE_S)
         assert "rejected" in str(err.value) and "ingress" in str(err.value)
         assert envoy.pid is not None and not _alive(envoy.pid)
     finally:
@@ -453,7 +455,7 @@ def test_envoy_dies_with_its_parent(tmp_path: Path) -> None:
         assert _alive(pid)
         parent.kill()
         parent.wait()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + PATIENCE_S
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert not _alive(pid)

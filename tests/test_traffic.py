@@ -38,7 +38,7 @@ from meshgrade.traffic import (
     summarize,
 )
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, PATIENCE_S
 
 PART1 = EXAMPLES / "part1-bookinfo"
 PART2 = EXAMPLES / "part2-app"
@@ -129,7 +129,7 @@ def test_login_flow_and_jason_rule(lab: Lab) -> None:
         assert answer.status_code == 302
         assert answer.headers["Location"] == f"{base}/productpage"  # the Referer we sent
         assert "session=" in answer.headers["Set-Cookie"] and "session" in session.cookies
-        shown = session.get(f"{base}/productpage", timeout=5)
+        shown = session.get(f"{base}/productpage", timeout=PATIENCE_S)
         assert "jason" in shown.text and "Sign out" in shown.text
         assert oracle.classify(shown).version == "v2"
 
@@ -182,7 +182,7 @@ def test_old_page_style_through_the_lab() -> None:
         s.trust_env = False
         seen = {}
         for _ in range(30):
-            html = s.get(f"http://{lab.gateway_url}/productpage", timeout=5).text
+            html = s.get(f"http://{lab.gateway_url}/productpage", timeout=PATIENCE_S).text
             assert "flex gap-x-1" not in html and html.count("Reviews served by:") == 1
             seen[oracle.classify_html(html).version] = star_colors(html)
             if len(seen) == 3:
