@@ -21,8 +21,9 @@ examples:
   meshgrade grade . --fail-under 80%
 
 exit status: 0 all graded checks passed (or --fail-under reached), 1 some failed,
-2 bad usage or invalid rubric, 3 not gradable (the submission or infrastructure failed).
-Reports are written in every case (default folder: reports/).
+2 bad usage or invalid rubric, 3 not gradable (the submission or infrastructure failed),
+128 + the signal when interrupted (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+Reports are written in every case (default folder: reports/), marked when not graded.
 """
 
 
@@ -275,8 +276,17 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from . import interrupt
+
+    with interrupt.handling():  # from here a signal is an outcome, never a traceback
+        return _cmd_grade(args)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from .gitsource import is_git_url
     from .grade import grade
     from .plugin import FAIL_UNDER_HELP
+    from .source import not_a_folder
 
     rubric = _load_rubric(args.rubric)
     if rubric is None:
@@ -291,18 +301,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"error: submission {args.submission!r} starts with '-': refused (a folder or git "
               "URL never does; write ./NAME for a folder of that name)", file=sys.stderr)
         return ExitCode.USAGE
-    if not _looks_like_source(args.submission):
-        print(f"error: {args.submission}: no such folder (give a folder or a git URL)",
-              file=sys.stderr)
+    problem = None if is_git_url(args.submission) else not_a_folder(args.submission)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return ExitCode.USAGE
     color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
     return grade(args, rubric, color=color)
-
-
-def _looks_like_source(source: str) -> bool:
-    from .gitsource import is_git_url
-
-    return is_git_url(source) or Path(source).is_dir()
 
 
 if __name__ == "__main__":  # pragma: no cover

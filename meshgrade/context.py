@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .index import ObjectIndex
+from .kinds import ROUTE_KINDS
 from .loader import LoadedSubmission
 from .objects import KObject
 from .settings import Settings
 from .workloads import PodGroup, index_groups
 
 if TYPE_CHECKING:
+    from .mesh import Mesh
     from .routing import RoutingModel
-
-ROUTING_KINDS = ("VirtualService", "HTTPRoute")
 
 
 @dataclass
@@ -51,12 +51,22 @@ class Context:
     def infra(self) -> list[KObject]:
         """Final state of everything except the routing objects, which come in stages."""
         if "infra" not in self._cache:
-            self._cache["infra"] = [o for o in self.index.latest() if o.kind not in ROUTING_KINDS]
+            self._cache["infra"] = [o for o in self.index.latest() if o.kind not in ROUTE_KINDS]
         return self._cache["infra"]
+
+    def mesh(self) -> Mesh:
+        """Istio's view of the final infrastructure (hosts, visibility, DestinationRules,
+        Gateways, ingress pods), shared by the checks and the routing models."""
+        from .mesh import Mesh
+
+        if "mesh" not in self._cache:
+            self._cache["mesh"] = Mesh(self.infra(), ingress_labels=self.settings.ingress_labels)
+        mesh: Mesh = self._cache["mesh"]
+        return mesh
 
     def routing_stages(self) -> list[KObject]:
         """Every version of every routing object the student wrote, in load order."""
-        return [o for o in self.index.all_stages(*ROUTING_KINDS) if o.origin != "baseline"]
+        return [o for o in self.index.all_stages(*ROUTE_KINDS) if o.origin != "baseline"]
 
     def model(self, stage: KObject | None = None) -> RoutingModel:
         """Routing model of the final state (``stage`` None) or of one routing object alone
@@ -66,12 +76,18 @@ class Context:
         key = ("model", id(stage))
         if key not in self._cache:
             if stage is None:
-                model = RoutingModel(self.index.latest(),
-                                     ingress_labels=self.settings.ingress_labels)
+                model = RoutingModel(self.index.latest(), mesh=self.mesh())
             else:
-                if "infra-model" not in self._cache:
-                    self._cache["infra-model"] = RoutingModel(
-                        self.infra(), ingress_labels=self.settings.ingress_labels)
-                model = self._cache["infra-model"].with_routing([stage])
+                model = self.bare_model().with_routing([stage])
             self._cache[key] = model
         return self._cache[key]
+
+    def bare_model(self) -> RoutingModel:
+        """Routing model of the final infrastructure without any routing object: where
+        requests go when no rule applies (spread over each Service's pods)."""
+        from .routing import RoutingModel
+
+        if "infra-model" not in self._cache:
+            self._cache["infra-model"] = RoutingModel(self.infra(), mesh=self.mesh())
+        model: RoutingModel = self._cache["infra-model"]
+        return model

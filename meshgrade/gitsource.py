@@ -83,16 +83,22 @@ def clone(url: str, limits: Limits, ref: str | None = None) -> tuple[Path, str |
         raise SourceError(f"cannot run git: {exc}") from exc
     deadline = time.monotonic() + limits.clone_timeout_s
     reason = None
-    while proc.poll() is None:
-        if time.monotonic() > deadline:
-            reason = f"git clone took longer than {limits.clone_timeout_s:.0f} s"
-        elif _du(dest) > limits.clone_max_bytes:
-            reason = f"the repository is larger than {limits.clone_max_bytes / 2**20:g} MiB"
-        if reason:
-            proc.kill()
-            proc.wait()
-            break
-        time.sleep(0.05)
+    try:
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                reason = f"git clone took longer than {limits.clone_timeout_s:.0f} s"
+            elif _du(dest) > limits.clone_max_bytes:
+                reason = f"the repository is larger than {limits.clone_max_bytes / 2**20:g} MiB"
+            if reason:
+                proc.kill()
+                proc.wait()
+                break
+            time.sleep(0.05)
+    except BaseException:  # interrupted: stop git and remove what it wrote
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
     stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
     if proc.stderr:
         proc.stderr.close()

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from . import interrupt
 from .gitsource import redact_url
 from .layout import pytest_ini, suite_dir
 from .plugin import RUN, SESSION, exit_code
@@ -92,7 +93,12 @@ def _grade(args: argparse.Namespace, rubric: Rubric, capture: _Capture, *, color
          err=True)
     code = pytest.main(pytest_args(args, rubric), plugins=[capture])
     run = capture.run
+    stopped = interrupt.exit_status()
     if run is None:
+        if stopped is not None:
+            _say(f"NOT GRADED: interrupted by {interrupt.reason()}, before grading started",
+                 err=True)
+            return stopped
         _say(f"error: grading did not complete (pytest exit status {int(code)}); "
              "run with -v to see pytest's output", err=True)
         return ExitCode.NOT_GRADABLE if code != pytest.ExitCode.USAGE_ERROR else ExitCode.USAGE
@@ -105,4 +111,6 @@ def _grade(args: argparse.Namespace, rubric: Rubric, capture: _Capture, *, color
         _say(f"warning: the {fmt} report could not be written: {t(str(exc))}", err=True)
     for note in run.notes:
         _say(f"note: {t(note)}", err=True)
+    if run.interrupted is not None and stopped is not None:
+        return stopped  # 128 + the signal: 130 for SIGINT, 143 for SIGTERM
     return int(exit_code(run, args.fail_under))

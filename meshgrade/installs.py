@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .objects import GATEWAY_API_GROUP, KObject, selects
-from .routing.cluster import str_map
+from .kinds import GATEWAY_API_GROUP
+from .objects import KObject, selects, str_map
 
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
 #: Where the docs install things; looked in when Deployments cannot be listed everywhere.

@@ -42,6 +42,7 @@ class _State:
 
 
 _state = _State()
+_installed = 0  # nesting depth of handling(): only the outermost installs and resets
 
 
 def signal_name(signum: int) -> str:
@@ -73,24 +74,28 @@ def _raise_pending() -> None:
 
 @contextlib.contextmanager
 def handling() -> Iterator[None]:
-    """Handle SIGINT, SIGTERM and SIGHUP for one run (main thread only; elsewhere a no-op)."""
-    global _state
-    if threading.current_thread() is not threading.main_thread():
+    """Handle SIGINT, SIGTERM and SIGHUP for one run (main thread only; elsewhere, or
+    nested in another ``handling()``, a no-op)."""
+    global _state, _installed
+    if _installed or threading.current_thread() is not threading.main_thread():
         yield
         return
     _state = _State()
     previous: dict[int, Any] = {s: signal.signal(s, _handler) for s in SIGNALS}
+    _installed += 1
     try:
         yield
     finally:
+        _installed -= 1
         for s, old in previous.items():
             signal.signal(s, old)
-        _state.armed = False
+        _state = _State()  # nothing of this run is left for the next one
 
 
 def arm() -> None:
     """From here a signal raises :class:`Interrupted` (at once if one came already)."""
     _state.armed = True
+    _state.doing[0] = ("grading", None)  # start-up is over
     _raise_pending()
 
 
@@ -116,6 +121,9 @@ def doing(activity: str, check: str | None = None) -> Iterator[None]:
     _state.doing.append((activity, check))
     try:
         yield
+    except KeyboardInterrupt:  # also one raised without these handlers: keep where it hit
+        _state.where = _state.where or _where()
+        raise
     finally:
         _state.doing.pop()
 
@@ -125,6 +133,12 @@ def reason() -> str | None:
     if _state.signum is None:
         return None
     return f"{signal_name(_state.signum)} during {_state.where or START_UP}"
+
+
+def describe(signum: int) -> str:
+    """``SIGINT during sampling (MG405)``: ``signum`` now (for a KeyboardInterrupt raised
+    without these handlers, plain pytest's Ctrl-C)."""
+    return f"{signal_name(signum)} during {_state.where or _where()}"
 
 
 def exit_status() -> int | None:

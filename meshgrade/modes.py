@@ -9,8 +9,8 @@ CLUSTER_FLAGS = "--kubeconfig ~/.kube/config"
 LAB_PROVIDED = frozenset({"MG301", "MG302", "MG303", "MG304", "MG305", "MG306", "MG307"})
 LAB_PROVIDED_REASON = ("the lab installed this itself; run against your cluster "
                        f"({CLUSTER_FLAGS}) to grade it")
-NEEDS_CLUSTER_REASON = ("this checks your cluster's install, which the lab provides itself: "
-                        f"point meshgrade at your cluster ({CLUSTER_FLAGS}) to grade it")
+NEEDS_CLUSTER_REASON = ("repo mode: this checks your cluster's install, which the lab provides "
+                        f"itself: point meshgrade at your cluster ({CLUSTER_FLAGS}) to grade it")
 
 _WORDS = {
     "repo": ("your repository's YAML, read without running anything",

@@ -7,15 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import paths
+from .kinds import CLUSTER_SCOPED, GATEWAY_API_GATEWAY, GATEWAY_API_GROUP
 
 DEFAULT_NAMESPACE = "default"
-GATEWAY_API_GROUP = "gateway.networking.k8s.io"
-GATEWAY_API_GATEWAY = "Gateway." + GATEWAY_API_GROUP
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
-    "CustomResourceDefinition", "GatewayClass", "IngressClass", "PriorityClass",
-    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
-})
 
 
 @dataclass(eq=False)
@@ -73,7 +67,7 @@ class KObject:
 
     @property
     def labels(self) -> dict[str, str]:
-        return _str_map(self.metadata.get("labels"))
+        return str_map(self.metadata.get("labels"))
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -123,7 +117,7 @@ class KObject:
         return f"<{self.ref} {self.where}>"
 
 
-def _str_map(value: Any) -> dict[str, str]:
+def str_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {str(k): str(v) for k, v in value.items() if v is not None}
@@ -157,7 +151,7 @@ def matches(selector: Any, labels: Mapping[str, str]) -> bool:
     does; a missing or empty selector (or an unknown operator) selects nothing here."""
     if not isinstance(selector, Mapping) or not selector:
         return False
-    match = _str_map(selector.get("matchLabels"))
+    match = str_map(selector.get("matchLabels"))
     if match and not selects(match, labels):
         return False
     exprs = selector.get("matchExpressions")

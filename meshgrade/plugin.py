@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from . import registry
+from . import interrupt, registry
 from .limits import MIB, Limits
 from .reports import FORMATS, console, write_reports
 from .results import CheckResult, ExitCode, Outcome, RunResult
@@ -107,7 +108,8 @@ def pytest_configure(config: pytest.Config) -> None:
             parse_fail_under(fail_under)
         except ValueError:
             raise pytest.UsageError(f"--fail-under {fail_under!r}: {FAIL_UNDER_HELP}") from None
-    config.stash[SESSION] = GradingSession(_options(config, rubric))
+    config.stash[SESSION] = grading = GradingSession(_options(config, rubric))
+    config.pluginmanager.register(_CtrlC(grading), "meshgrade-ctrl-c")
     package = fixtures_package()
     for name in FIXTURE_MODULES:
         module = importlib.import_module(f"{package}.{name}")
@@ -156,6 +158,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    interrupt.arm()  # from here a signal unwinds to pytest_sessionfinish, which reports it
 
 
 def _extra_suite(session: GradingSession, item: pytest.Item):
@@ -213,23 +216,54 @@ def exit_code(run: RunResult, fail_under: str | None) -> ExitCode:
     return ExitCode.OK if all(c.outcome is Outcome.PASSED for c in graded) else ExitCode.FAILED
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     grading = grading_session(session.config)
     if grading is None:
         return
-    try:
-        run = grading.result()
-        log = grading.write_request_log()
-    finally:
-        grading.close()
-    written = write_reports(run, grading.options.out, grading.options.formats,
-                            sign_key=grading.options.sign_key,
-                            annotate=not session.config.getoption("meshgrade_quiet"))
+    if grading.interrupted is None:
+        grading.interrupted = interrupt.reason()
+    run = finish(grading, annotate=not session.config.getoption("meshgrade_quiet"))
+    session.config.stash[RUN] = run
+    session.exitstatus = int(exit_code(run, grading.options.fail_under))
+
+
+class _CtrlC:
+    """Plain pytest (no `meshgrade grade` handlers): Ctrl-C interrupts the run too; pytest's
+    own stops (collection errors, --maxfail) do not."""
+
+    def __init__(self, grading: GradingSession) -> None:
+        self.grading = grading
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        value = excinfo.value
+        if not isinstance(value, pytest.Session.Interrupted) and \
+                isinstance(value, KeyboardInterrupt) and self.grading.interrupted is None:
+            self.grading.interrupted = interrupt.reason() or interrupt.describe(signal.SIGINT)
+
+
+def finish(grading: GradingSession, *, annotate: bool) -> RunResult:
+    """Stop the run's live sources and write its reports. Signals wait meanwhile: one that
+    came (now or after the checks) marks the run interrupted, and the reports say so."""
+    interrupt.disarm()
+    with interrupt.doing("report writing"):
+        try:
+            run = grading.result()
+            log = grading.write_request_log()
+        finally:
+            grading.close()
+        while True:
+            written = write_reports(run, grading.options.out, grading.options.formats,
+                                    sign_key=grading.options.sign_key, annotate=annotate)
+            late = interrupt.reason()
+            if late is None or grading.interrupted is not None:
+                break
+            grading.interrupted = late
+            run = grading.result()
     if log is not None:
         written["requests"] = log
-    session.config.stash[RUN] = run
     grading.written = written
-    session.exitstatus = int(exit_code(run, grading.options.fail_under))
+    return run
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

@@ -7,6 +7,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 SCHEMA_ID = "meshgrade.results/v1"
+NOT_RUN = "not run: "  # a check's message when it could not start: interrupted, no submission
 
 
 class Outcome(str, Enum):
@@ -160,6 +161,11 @@ class CheckResult:
         """``MG1`` style group key for IDs, ``extra`` for instructor checks."""
         return self.id[:3] if self.id.startswith("MG") else "extra"
 
+    @property
+    def not_run(self) -> bool:
+        """An error that only says the check did not run (the run states why, once)."""
+        return self.outcome is Outcome.ERROR and self.message.startswith(NOT_RUN)
+
     def to_dict(self, *, instructor: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id, "name": self.name, "title": self.title,
@@ -210,7 +216,10 @@ class RunResult:
             return f"interrupted by {self.interrupted}"
         if self.failure:
             return self.failure
-        bad = next(c for c in self.checks if c.outcome is Outcome.ERROR and c.max_score > 0)
+        bad = next((c for c in self.checks if c.outcome is Outcome.ERROR and c.max_score > 0
+                    and c.visibility is Visibility.VISIBLE), None)  # students read this
+        if bad is None:
+            return "a graded check could not run"
         first = bad.message.strip().splitlines()[0] if bad.message.strip() else "error"
         return f"{bad.id} {bad.name} could not run: {first}"
 

@@ -15,7 +15,7 @@ from .gitsource import redact_url
 from .limits import Limits
 from .modes import CLUSTER_FLAGS, LAB_PROVIDED, LAB_PROVIDED_REASON, NEEDS_CLUSTER_REASON
 from .provenance import submission_repository
-from .results import CheckReport, CheckResult, Outcome, RunResult, Submission
+from .results import NOT_RUN, CheckReport, CheckResult, Outcome, RunResult, Submission
 from .rubric import ExtraSuite, Rubric
 from .scoring import score
 from .source import OpenedSource, SourceError, build_context, open_source
@@ -95,15 +95,17 @@ class GradingSession:
             ctx.live_reason = ("repo mode: live checks need the lab (--mode lab) or a cluster "
                                f"({CLUSTER_FLAGS})")
             return
+        self.mode = mode  # also when interrupted meanwhile
         with interrupt.doing("lab start" if mode == "lab" else "cluster connection"):
             live, reason, infra_error = open_live(mode, self.options, ctx,
                                                   track=self._labs.append)
         if live is None:
-            if infra_error:
-                self.mode = mode
+            if infra_error:  # the run states the reason once; each live check, briefly
                 self.failure = reason
+                reason = NOT_RUN + ("the lab could not start" if mode == "lab"
+                                    else "the cluster could not be used")
             else:  # auto: graded from the repository alone, said in every report
-                self.fallback = reason
+                self.mode, self.fallback = "repo", reason
                 reason = f"auto mode fell back to repo mode: {reason}; live checks not graded"
             ctx.live_reason, ctx.live_error = reason, infra_error
             return
@@ -136,7 +138,7 @@ class GradingSession:
         ctx = self.context()
         cluster_only = self._cluster_only(check_id, ctx)
         if ctx is None and check.fn is not None:  # the reason is stated once, for the run
-            report = CheckReport(Outcome.ERROR, "not run: the submission could not be loaded")
+            report = CheckReport(Outcome.ERROR, f"{NOT_RUN}the submission could not be loaded")
             duration = 0.0
         elif cluster_only is not None:
             report, duration = cluster_only, 0.0
@@ -177,10 +179,11 @@ class GradingSession:
         if self.interrupted:  # every unfinished check counts: the maximum never shrinks
             for cid in self.rubric.checks:
                 if cid not in self.results:
-                    self.record(cid, CheckReport(Outcome.ERROR, "not run: interrupted"))
+                    self.record(cid, CheckReport(Outcome.ERROR, f"{NOT_RUN}interrupted"))
         ordered = [self.results[c] for c in self.rubric.checks if c in self.results]
         ordered += [r for k, r in self.results.items() if k not in self.rubric.checks]
-        asked = self.wanted_mode() if self.interrupted and self.live is None else self.mode
+        # interrupted before the source was read: the mode asked for
+        asked = self.wanted_mode() if self.interrupted and self._context is None else self.mode
         run = RunResult(
             submission=Submission(redact_url(self.options.submission), self.commit,
                                   self.options.student,
@@ -199,8 +202,8 @@ class GradingSession:
         elif self.mode == "lab":
             note = self._ungraded_note(
                 run, "lab mode", "cluster-install", LAB_PROVIDED.__contains__,
-                f"the lab installs those itself; grade against your cluster ({CLUSTER_FLAGS}) "
-                "for them")
+                "the lab installs what they check itself: grade against your cluster "
+                f"({CLUSTER_FLAGS}) for them")
         if note:
             run.notes.insert(0, note)
         return run

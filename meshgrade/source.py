@@ -36,13 +36,24 @@ def open_source(source: str, limits: Limits = Limits()) -> OpenedSource:
             return OpenedSource(load_folder(folder, source=redact_url(source), commit=commit,
                                             limits=limits),
                                 [folder.parent])
-        except Exception:
+        except BaseException:  # interrupted too: no clone left behind
             shutil.rmtree(folder.parent, ignore_errors=True)
             raise
+    problem = not_a_folder(source)
+    if problem:
+        raise FileNotFoundError(problem)
     path = Path(source)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{source}: no such folder (give a folder or a git URL)")
     return OpenedSource(load_folder(path, source=source, commit=read_head(path), limits=limits))
+
+
+def not_a_folder(source: str) -> str | None:
+    """What is wrong with a local submission path (a file, or nothing), or None."""
+    path = Path(source)
+    if path.is_dir():
+        return None
+    if path.exists():
+        return f"{source} is a file: give the folder that holds it (or a git URL)"
+    return f"{source}: no such folder (give a folder or a git URL)"
 
 
 def build_context(sub: LoadedSubmission, settings: Settings) -> Context:

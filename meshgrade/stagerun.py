@@ -30,9 +30,14 @@ def stage_objects(stage: list[KObject], infra: list[KObject], namespace: str
                   ) -> list[dict[str, Any]]:
     """The stage's routing objects plus the submission's DestinationRules (subsets must
     exist before routes name them), each in ``namespace`` unless it names its own."""
+    return placed([*[o for o in infra if o.kind == "DestinationRule" and o.origin != "baseline"],
+                   *stage], namespace)
+
+
+def placed(objects: list[KObject], namespace: str) -> list[dict[str, Any]]:
+    """Copies of the objects' manifests, each in ``namespace`` unless it names its own."""
     out = []
-    for obj in [*[o for o in infra if o.kind == "DestinationRule" and o.origin != "baseline"],
-                *stage]:
+    for obj in objects:
         raw = copy.deepcopy(obj.raw)
         raw.setdefault("metadata", {})
         raw["metadata"].setdefault("namespace", namespace)
@@ -45,19 +50,23 @@ def journal_path(out_dir: Path, run_id: str) -> Path:
 
 
 @contextlib.contextmanager
-def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None) -> Iterator[None]:
-    """Apply ``objects``, yield, and restore the routing objects as they were (also when
-    interrupted: a signal during the restore waits until it is done)."""
+def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None,
+            removed: list[dict[str, Any]] | None = None) -> Iterator[None]:
+    """Delete ``removed`` (what the stage replaces), apply ``objects``, yield, and restore
+    the routing objects as they were (also when interrupted: a signal during the restore
+    waits until it is done)."""
     client = live.client
     snapshot = client.snapshot(ROUTING, live.namespace)
-    if journal is not None:
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        tmp = journal.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"namespace": live.namespace, "kinds": list(ROUTING),
-                                   "objects": snapshot}, indent=1), "utf-8")
-        os.replace(tmp, journal)
     try:
         with interrupt.doing("stage apply"):
+            if journal is not None:
+                journal.parent.mkdir(parents=True, exist_ok=True)
+                tmp = journal.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"namespace": live.namespace, "kinds": list(ROUTING),
+                                           "objects": snapshot}, indent=1), "utf-8")
+                os.replace(tmp, journal)
+            for obj in removed or ():
+                client.delete(obj)
             for obj in objects:
                 client.apply(obj)
         yield
@@ -65,6 +74,7 @@ def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None) -> I
         with interrupt.shielded(), interrupt.doing("stage restore"):
             client.restore(snapshot, live.namespace)
             if journal is not None:
+                journal.with_suffix(".tmp").unlink(missing_ok=True)
                 journal.unlink(missing_ok=True)
 
 

@@ -132,12 +132,16 @@ def test_no_app_reports_why(tmp_path: Path) -> None:
     assert "no Service of the submission selects two Deployments" in report.findings[0].message
 
 
-def test_the_lab_samples_the_routed_app(tmp_path: Path) -> None:
+@pytest.mark.parametrize("one_name", [True, False], ids=["one VS in two stages", "two VSs"])
+def test_the_lab_samples_the_routed_app(tmp_path: Path, one_name: bool) -> None:
+    """With two VirtualServices for the gateway host (web-header, web-weighted), each stage
+    is sampled with the other taken out: else the header one's catch-all hides the split."""
     from meshgrade.cli import main
 
     folder = submission(tmp_path)
-    weighted = folder / "route-weighted.yaml"  # one VirtualService in two stages
-    weighted.write_text(weighted.read_text().replace("web-weighted", "web-header"))
+    if one_name:
+        weighted = folder / "route-weighted.yaml"
+        weighted.write_text(weighted.read_text().replace("web-weighted", "web-header"))
     out = tmp_path / "out"
     code = main(["grade", str(folder), "--rubric", "istio-part2", "--mode", "lab",
                  "--out", str(out), "--seed", "7"])
@@ -149,3 +153,5 @@ def test_the_lab_samples_the_routed_app(tmp_path: Path) -> None:
         assert "`redis-service` is not routed" in checks[cid]["message"]
     assert checks["MG413"]["evidence"]["expected"] == {"v1": 0.8, "v2": 0.2}
     assert set(checks["MG413"]["evidence"]["counts"]) == {"v1", "v2"}
+    taken_out = [] if one_name else ["VirtualService default/web-header (route-header.yaml:2)"]
+    assert checks["MG413"]["evidence"].get("taken_out", []) == taken_out

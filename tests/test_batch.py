@@ -261,7 +261,7 @@ def test_sigterm_stops_every_grade_process(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 143, stderr  # 128 + SIGTERM
     assert "interrupted" in stderr
     assert dead(int(pid_file.read_text()))
 

@@ -19,6 +19,7 @@ import copy
 import logging
 import math
 import os
+import string
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshgrade import registry
+from meshgrade import catalogue, registry
 from meshgrade.cluster import checks as cluster_checks
 from meshgrade.cluster.read import ClusterFacts
 from meshgrade.objects import KObject
@@ -92,7 +93,8 @@ def _skeletons() -> list[list[Any]]:
 
 
 SKELETONS = _skeletons()
-KINDS = sorted({d["kind"] for docs in SKELETONS for d in docs} | {"Gateway", "DaemonSet"})
+KINDS = sorted({d["kind"] for docs in SKELETONS for d in docs}
+               | {"DaemonSet", "ReplicaSet", "Ingress", "Kustomization", "DeploymentList"})
 API_VERSIONS = sorted({d["apiVersion"] for docs in SKELETONS for d in docs}
                       | {"networking.istio.io/v1alpha3", "extensions/v1beta1", "v2/x/y"})
 WORDS = ["", " ", "*", "/", "~", "{x}", "%s", "..", "-", "reviews", "productpage", "ratings",
@@ -100,7 +102,8 @@ WORDS = ["", " ", "*", "/", "~", "{x}", "%s", "..", "-", "reviews", "productpage
          "reviews.default.svc.cluster.local", "*.local", "end-user", "jason", "x-canary", "true",
          "100", "-1", "1e400", "In", "NotIn", "Exists", "http", "http-web", "tcp", "HTTP",
          "PathPrefix", "Exact", "RegularExpression", "^(.*$", "/productpage", "MyApp",
-         "a" * 69, "ü" * 70, "x." * 130, "app.kubernetes.io/name", "-bad-", "a/b/c"]
+         "a" * 69, "ü" * 70, "x." * 130, "y" * 10_000, "app.kubernetes.io/name", "-bad-",
+         "a/b/c"]
 KEYS = ["name", "namespace", "labels", "selector", "matchLabels", "matchExpressions", "key",
         "operator", "values", "hosts", "host", "gateways", "http", "route", "destination",
         "subset", "subsets", "weight", "match", "headers", "exact", "prefix", "regex", "uri",
@@ -118,8 +121,11 @@ scalars = st.one_of(
 )
 map_keys = st.one_of(st.sampled_from(KEYS), st.text(max_size=8), st.integers(-3, 3),
                      st.booleans(), st.none(), st.sampled_from([1.5, math.inf]))
-values = st.one_of(scalars, st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(map_keys, inner, max_size=4)), max_leaves=12))
+values = st.one_of(
+    scalars, st.lists(scalars, max_size=3), st.dictionaries(map_keys, scalars, max_size=3),
+    st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(map_keys, inner, max_size=4)),
+        max_leaves=12))
 kind_documents = st.fixed_dictionaries(
     {"apiVersion": st.one_of(st.sampled_from(API_VERSIONS), values),
      "kind": st.sampled_from(KINDS),
@@ -210,3 +216,13 @@ def test_no_check_raises(files: list[list[Any]], bookinfo: bool) -> None:
     finally:
         logging.getLogger("meshgrade").removeHandler(watch)
     assert not watch.records, [r.getMessage() for r in watch.records]
+
+
+def test_no_template_field_clashes_with_finding_parameters() -> None:
+    """``finding(check_id, key, obj, path, /, *, file, line, **fields)``: a template field
+    named ``file`` or ``line`` would make every finding of that template raise."""
+    for entry in catalogue.entries().values():
+        for key, template in entry.messages.items():
+            names = {f for part in template.values() if isinstance(part, str)
+                     for _, f, _, _ in string.Formatter().parse(part) if f}
+            assert not names & {"file", "line"}, f"{entry.id}.{key}: {names}"

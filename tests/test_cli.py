@@ -81,7 +81,10 @@ def test_unreachable_git_url_is_not_gradable_and_reports_are_written(tmp_path: P
     proc, results = grade(tmp_path, (tmp_path / "missing.git").as_uri())
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert results["gradable"] is False
-    assert any("cannot load the submission" in c["message"] for c in results["checks"])
+    assert "cannot clone" in results["not_gradable_reason"]  # once, not under every check
+    assert {c["message"] for c in results["checks"] if c["outcome"] == "error"} == {
+        "not run: the submission could not be loaded"}
+    assert proc.stdout.count("cannot clone") == 1 and "Score" not in proc.stdout
     assert (tmp_path / "out" / "junit.xml").is_file()
 
 

@@ -199,7 +199,8 @@ def test_github_summary_appended(run: RunResult, tmp_path: Path) -> None:
     out = io.StringIO()
     assert github_report.write(run, env={"GITHUB_STEP_SUMMARY": str(target)}, stream=out) == target
     text = target.read_text(encoding="utf-8")
-    assert text.startswith("previous step\n## meshgrade: 4.5 / 9 points")
+    assert text.startswith("previous step\n## meshgrade: not graded\n")  # MG301 errored
+    assert "**Not graded**: MG301 lab-reachable could not run\\: check crashed" in text
     assert "| `MG122` subset-defined |" in text and "&lt;script&gt;" in text
     assert "MG413" not in text and "HIDDEN" not in text
     assert out.getvalue().count("::error ") == 2
@@ -212,8 +213,12 @@ def test_console(run: RunResult) -> None:
     assert re.search(r"^FAIL  MG122 +subset-defined +1/2$", text, re.M)
     assert "      istio/vs.yaml:14  spec.http[0].route[0].destination.subset: subset" in text
     assert "        hint: Define v3" in text
-    assert text.endswith("\nScore 4.5/9  (2 passed, 2 failed, 1 error, 1 skipped)\n")
-    assert "Not gradable" in text
+    # not gradable: the reason once at the top, after the mode, and no score line
+    assert text.startswith("Mode: lab — a local mesh")
+    assert "\nNOT GRADED: MG301 lab-reachable could not run: check crashed: KeyError 'v3'\n" \
+        in text
+    assert text.endswith("\nNot graded, no score  (2 passed, 2 failed, 1 error, 1 skipped)\n")
+    assert "Score" not in text
     assert "\033[" in console.render(run, color=True)
 
 

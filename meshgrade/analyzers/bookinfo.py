@@ -1,19 +1,29 @@
-"""MG201-MG206: the Bookinfo routing tasks, judged on the routing model per stage."""
+"""MG201-MG206: the Bookinfo routing tasks, judged on the routing model per stage over the
+versions actually deployed, in either API: a DestinationRule subset (classic) or a
+per-version Service that HTTPRoutes name (Gateway API) is how a version is addressed, and a
+service with one deployed version is at that version without any rule."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..context import Context
+from ..kinds import GATEWAY_API_GATEWAY, GATEWAY_API_GROUP
 from ..objects import KObject
 from ..results import CheckReport, Finding, Outcome
+from ..routing import Outcome as Routed
+from ..workloads import PodGroup, selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
 from .probes import binds_gateway, claims_mesh_host, hosts
-from .stages import describe, gateway_outcome, mesh_outcome, only, seen
+from .stages import describe, gateway_outcome, mesh_outcome, only, seen, unrouted_outcome
 
 SERVICES = ("productpage", "reviews", "ratings", "details")
 GATEWAY_PATHS = ("/productpage", "/login", "/logout", "/static/tailwind/tailwind.css",
                  "/api/v1/products")
+JASON = {"end-user": "jason"}
 OTHER_USERS = ({}, {"end-user": "mike"}, {"end-user": "Jason"}, {"end-user": "jasmine"})
+EVERYONE = (JASON, *OTHER_USERS)
 
 
 def _service(ctx: Context, name: str) -> KObject | None:
@@ -27,10 +37,54 @@ def _stages_for(ctx: Context, name: str) -> tuple[KObject | None, list[KObject]]
     return svc, [s for s in ctx.routing_stages() if claims_mesh_host(s, svc)]
 
 
+def gateway_api(ctx: Context, name: str | None = None) -> bool:
+    """Whether the student works in the Gateway API, for service ``name`` if given: its mesh
+    routes are HTTPRoutes; without any, the submission has HTTPRoutes or a Gateway API
+    Gateway, no VirtualService, and no DestinationRule for ``name``."""
+    if name is not None:
+        svc, stages = _stages_for(ctx, name)
+        if stages:
+            return all(s.kind == "HTTPRoute" for s in stages)
+        if svc is not None and any(_dr_target(ctx, dr) is svc for dr in ctx.index.latest(
+                "DestinationRule") if dr.origin != "baseline"):
+            return False
+    own = {o.kind_key for o in ctx.index.submitted}
+    return "VirtualService" not in own and bool(own & {"HTTPRoute", GATEWAY_API_GATEWAY})
+
+
+def _key(base: str, gwapi: bool) -> str:
+    """The catalogue message for the API the student uses (``-httproute``: Gateway API)."""
+    return f"{base}-httproute" if gwapi else base
+
+
 def _passed(stage: KObject, what: str) -> CheckReport:
     return CheckReport(Outcome.PASSED, f"{what}: {stage.ref} in {stage.where}",
                        evidence={"stage": stage.ref, "file": stage.file, "line": stage.line})
 
+
+def _detached(stage: KObject, name: str) -> str:
+    """Why an HTTPRoute naming Service ``name`` as its parent is not attached to it, or ""."""
+    for ref in as_list(stage.spec.get("parentRefs")) if stage.kind == "HTTPRoute" else []:
+        ref = as_dict(ref)
+        if ref.get("kind") == "Service" and ref.get("name") == name and \
+                ref.get("group", GATEWAY_API_GROUP) not in ("", "core"):
+            group = f"group '{ref['group']}'" if "group" in ref else \
+                f"no group, so group {GATEWAY_API_GROUP}"
+            return (f" (not attached: its parentRef of kind Service has {group}; Istio 1.19 "
+                    "and later take a Service parent only with group \"\")")
+    return ""
+
+
+def _seen(ctx: Context, stages: list[KObject], name: str, show: Callable[[KObject], str]
+          ) -> str:
+    """What the stages routing ``name`` did; with none, where its requests go without."""
+    if not stages:
+        return (" (no routing object for it in the submission; without one its requests "
+                f"reach {describe(unrouted_outcome(ctx, name))})")
+    return seen(stages, lambda s: show(s) + _detached(s, name))
+
+
+# -- MG201 --------------------------------------------------------------------------------
 
 def bookinfo_gateway(ctx: Context) -> CheckReport:
     """MG201: the ingress gateway routes the Bookinfo paths to productpage."""
@@ -44,10 +98,12 @@ def bookinfo_gateway(ctx: Context) -> CheckReport:
         if len(GATEWAY_PATHS) - len(missing) > best[0]:
             best = (len(GATEWAY_PATHS) - len(missing), stage, missing)
     if best[1] is None or best[0] == 0:
-        f = finding("MG201", "none", best[1], "spec" if best[1] else None,
-                    paths=", ".join(GATEWAY_PATHS), why=_why(ctx, best[1]))
+        f = finding("MG201", _key("none", gateway_api(ctx)), best[1],
+                    "spec" if best[1] else None, paths=", ".join(GATEWAY_PATHS),
+                    why=_why(ctx, best[1]))
     else:
-        f = finding("MG201", "partial", best[1], "spec", ref=best[1].ref, paths=best[2])
+        f = finding("MG201", _key("partial", best[1].kind == "HTTPRoute"), best[1], "spec",
+                    ref=best[1].ref, paths=best[2])
     return CheckReport(Outcome.FAILED, "the Bookinfo pages are not routed through the gateway",
                        [f], fraction=max(best[0], 0) / len(GATEWAY_PATHS))
 
@@ -61,63 +117,98 @@ def _why(ctx: Context, stage: KObject | None) -> str:
         else ""
 
 
-def _reaches(outcome, service: str) -> bool:
+def _reaches(outcome: Routed, service: str) -> bool:
     return abs(sum(share for t, share in outcome.shares.items()
                    if t.status == 200 and t.service == service) - 1.0) < 1e-9
 
 
+# -- MG202 --------------------------------------------------------------------------------
+
 def bookinfo_subsets(ctx: Context) -> CheckReport:
-    """MG202: version subsets for reviews v1-v3 and productpage, ratings, details v1."""
-    wanted = [("productpage", "v1"), ("reviews", "v1"), ("reviews", "v2"), ("reviews", "v3"),
-              ("ratings", "v1"), ("details", "v1")]
+    """MG202: each deployed version of a multi-version Bookinfo service can be routed to:
+    a DestinationRule subset (classic API) or a per-version Service (Gateway API)."""
     findings: list[Finding] = []
-    for service, version in wanted:
-        if not _has_version_subset(ctx, service, version):
-            findings.append(finding("MG202", "missing", service=service, version=version))
-    return CheckReport.from_findings(findings, "all Bookinfo version subsets are defined",
-                                     parts=len(wanted))
-
-
-def _has_version_subset(ctx: Context, service: str, version: str) -> bool:
-    ns = ctx.settings.namespace
-    for dr in ctx.index.latest("DestinationRule"):
-        host = dr.spec.get("host")
-        svc = resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
-        if svc is None or (svc.namespace, svc.name) != (ns, service):
+    addressed: list[str] = []
+    for name in SERVICES:
+        svc = _service(ctx, name)
+        pods = _pods_of(ctx, svc) if svc is not None else []
+        versions = sorted({g.version for g in pods if g.version})
+        if svc is None or len(versions) < 2:
             continue
-        for subset in as_list(dr.spec.get("subsets")):
-            if label_map(as_dict(subset).get("labels")).get("version") == version:
-                return True
-    # the Gateway API form: routes name a per-version Service (reviews-v2) for that version
-    routed = _backend_names(ctx)
-    for svc in ctx.index.latest("Service"):
-        sel = label_map(svc.spec.get("selector"))
-        if svc.namespace == ns and svc.name in routed and sel.get("version") == version \
-                and sel.get("app") == service:
-            return True
-    return False
+        gwapi = gateway_api(ctx, name)
+        for version in versions:
+            how = _addressed_by(ctx, svc, pods, version, gwapi)
+            if how is None:
+                findings.append(finding("MG202", _key("missing", gwapi), service=name,
+                                        version=version))
+            else:
+                addressed.append(f"{name} {version}: {how}")
+    if not findings and not addressed:
+        findings.append(finding("MG202", "none"))
+    report = CheckReport.from_findings(
+        findings, "every deployed version can be routed to (" + "; ".join(addressed) + ")",
+        parts=max(len(findings) + len(addressed), 1))
+    report.evidence["addressed"] = addressed
+    return report
 
 
-def _backend_names(ctx: Context) -> set[str]:
-    """Services that the submission's HTTPRoutes send traffic to."""
-    return {str(as_dict(ref).get("name")) for route in ctx.routing_stages()
-            if route.kind == "HTTPRoute"
-            for rule in as_list(route.spec.get("rules"))
-            for ref in as_list(as_dict(rule).get("backendRefs"))}
+def _pods_of(ctx: Context, svc: KObject) -> list[PodGroup]:
+    return selected_groups(ctx.pods_in(svc.namespace), label_map(svc.spec.get("selector")),
+                           svc.namespace)
 
+
+def _dr_target(ctx: Context, dr: KObject) -> KObject | None:
+    host = dr.spec.get("host")
+    return resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
+
+
+def _only_version(groups: list[PodGroup], version: str) -> bool:
+    return bool(groups) and all(g.version == version for g in groups)
+
+
+def _addressed_by(ctx: Context, svc: KObject, pods: list[PodGroup], version: str,
+                  gwapi: bool) -> str | None:
+    """What sends requests to exactly the ``version`` pods of ``svc``: a subset of its
+    DestinationRule, or (Gateway API) another Service selecting only those pods."""
+    if not gwapi:
+        for dr in ctx.index.latest("DestinationRule"):
+            if _dr_target(ctx, dr) is not svc:
+                continue
+            for subset in as_list(dr.spec.get("subsets")):
+                labels = label_map(as_dict(subset).get("labels"))
+                chosen = [g for g in pods
+                          if all(g.label_map.get(k) == v for k, v in labels.items())]
+                if _only_version(chosen, version):
+                    return f"subset {as_dict(subset).get('name')} of {dr.ref}"
+        return None
+    own = {id(g) for g in pods}
+    for other in ctx.index.latest("Service"):
+        if other.namespace != svc.namespace or other.name == svc.name:
+            continue
+        chosen = _pods_of(ctx, other)
+        if _only_version(chosen, version) and all(id(g) in own for g in chosen):
+            return f"{other.ref}"
+    return None
+
+
+# -- MG203-MG206 --------------------------------------------------------------------------
 
 def route_all_v1(ctx: Context) -> CheckReport:
-    """MG203: some stage sends 100% of each Bookinfo service's traffic to v1."""
+    """MG203: each Bookinfo service sends all its traffic to v1, by some stage or, with one
+    deployed version and no routing object for it, by itself."""
     findings: list[Finding] = []
     done = []
     for name in SERVICES:
         _svc, stages = _stages_for(ctx, name)
         ok = next((s for s in stages if _all_requests(ctx, s, name, "v1")), None)
-        if ok is None:
-            findings.append(finding("MG203", "missing", service=name, seen=seen(
-                stages, lambda s, n=name: describe(mesh_outcome(ctx, s, n)))))
-        else:
+        if ok is not None:
             done.append(f"{name}: {ok.where}")
+        elif not stages and only(unrouted_outcome(ctx, name), "v1"):
+            done.append(f"{name}: only v1 is deployed, no rule needed")
+        else:
+            findings.append(finding("MG203", _key("missing", gateway_api(ctx, name)),
+                                    service=name, seen=_seen(ctx, stages, name, lambda s, n=name:
+                                                             describe(mesh_outcome(ctx, s, n)))))
     report = CheckReport.from_findings(findings, "all four services routed to v1 ("
                                        + "; ".join(done) + ")", parts=len(SERVICES))
     report.evidence["stages"] = done
@@ -125,20 +216,19 @@ def route_all_v1(ctx: Context) -> CheckReport:
 
 
 def _all_requests(ctx: Context, stage: KObject, host: str, version: str) -> bool:
-    return all(only(mesh_outcome(ctx, stage, host, h), version)
-               for h in ({"end-user": "jason"}, *OTHER_USERS))
+    return all(only(mesh_outcome(ctx, stage, host, h), version) for h in EVERYONE)
 
 
 def route_jason_v2(ctx: Context) -> CheckReport:
     """MG204: jason's reviews requests go to v2, everyone else's to v1."""
     _svc, stages = _stages_for(ctx, "reviews")
     for stage in stages:
-        if only(mesh_outcome(ctx, stage, "reviews", {"end-user": "jason"}), "v2") and all(
+        if only(mesh_outcome(ctx, stage, "reviews", JASON), "v2") and all(
                 only(mesh_outcome(ctx, stage, "reviews", h), "v1") for h in OTHER_USERS):
             return _passed(stage, "jason goes to v2, others to v1")
-    f = finding("MG204", "missing", seen=seen(stages, lambda s: "jason: " + describe(
-        mesh_outcome(ctx, s, "reviews", {"end-user": "jason"})) + ", others: " + describe(
-        mesh_outcome(ctx, s, "reviews"))))
+    f = finding("MG204", _key("missing", gateway_api(ctx, "reviews")), seen=_seen(
+        ctx, stages, "reviews", lambda s: "jason: " + describe(mesh_outcome(
+            ctx, s, "reviews", JASON)) + ", others: " + describe(mesh_outcome(ctx, s, "reviews"))))
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
 
@@ -147,12 +237,12 @@ def _reviews_split(ctx: Context, check_id: str, wanted: dict[str, float], what: 
     _svc, stages = _stages_for(ctx, "reviews")
     for stage in stages:
         if all(_close(mesh_outcome(ctx, stage, "reviews", h).versions(), wanted)
-               for h in ({"end-user": "jason"}, *OTHER_USERS)):
+               for h in EVERYONE):
             report = _passed(stage, what)
             report.evidence["expected"] = wanted
             return report
-    f = finding(check_id, "missing", seen=seen(stages, lambda s: describe(
-        mesh_outcome(ctx, s, "reviews"))))
+    f = finding(check_id, _key("missing", gateway_api(ctx, "reviews")), seen=_seen(
+        ctx, stages, "reviews", lambda s: describe(mesh_outcome(ctx, s, "reviews"))))
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
 

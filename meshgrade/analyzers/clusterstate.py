@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..cluster import checks as cluster_checks
-from ..context import ROUTING_KINDS, Context
+from ..context import Context
+from ..kinds import ROUTE_KINDS
 from ..live import live_of
 from ..results import CheckReport, Finding, Outcome
 from .app import find_app, notes_app
@@ -68,6 +69,6 @@ def app_running(ctx: Context) -> CheckReport:
 
 def cluster_matches_repo(ctx: Context) -> CheckReport:
     """MG309: the routing objects in the cluster equal the latest ones in the repo."""
-    repo = [o for o in ctx.index.latest(*ROUTING_KINDS, "DestinationRule", "Gateway")
+    repo = [o for o in ctx.index.latest(*ROUTE_KINDS, "DestinationRule", "Gateway")
             if o.origin != "baseline"]
     return cluster_checks.cluster_matches_repo(_facts(ctx), repo)

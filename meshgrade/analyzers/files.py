@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .. import k8snames
 from ..context import Context
+from ..kinds import WORKLOAD_KINDS
 from ..objects import KObject
 from ..results import CheckReport, Finding, Outcome
-from ..workloads import WORKLOAD_KINDS
 from .common import as_dict, finding
 
 _NAMELESS_KINDS = {"List", "Kustomization", "Component"}
@@ -80,7 +82,7 @@ def _object_problems(obj: KObject) -> list[Finding]:
     return out
 
 
-def _invalid(obj: KObject, violations: list[k8snames.Violation | None]) -> list[Finding]:
+def _invalid(obj: KObject, violations: Sequence[k8snames.Violation | None]) -> list[Finding]:
     """One finding for the violations of one name, label or selector part (if any)."""
     found = [v for v in violations if v is not None]
     if not found:

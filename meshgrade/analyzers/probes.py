@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..objects import KObject
 from .common import as_dict, as_list
 from .hosts import fqdn
-from .vsparts import binds_mesh
+from .vsparts import binds_mesh, gateway_refs, split_gateway_ref, wildcard_match
 
 _SAMPLES = ("true", "1", "yes", "v2", "v1", "jason", "beta", "canary", "test", "on")
 _META = re.compile(r"[\\.*+?()\[\]{}|^$]")
@@ -110,3 +110,32 @@ def binds_gateway(obj: KObject) -> bool:
         return any(g != "mesh" for g in as_list(obj.spec.get("gateways")))
     return any(as_dict(r).get("kind", "Gateway") == "Gateway"
                for r in as_list(obj.spec.get("parentRefs")))
+
+
+def route_claims(obj: KObject) -> set[tuple[str, str]]:
+    """(scope, host) pairs a routing object takes requests for: ``mesh`` with a Service
+    FQDN (a VirtualService's mesh hosts, an HTTPRoute's parent Services), or a gateway
+    (``ns/name``) with a host pattern."""
+    out: set[tuple[str, str]] = set()
+    if obj.kind == "VirtualService":
+        scopes = ["mesh"] if binds_mesh(obj) else []
+        scopes += ["/".join(split_gateway_ref(ref, obj.namespace))
+                   for _path, ref in gateway_refs(obj) if ref != "mesh"]
+        out.update((scope, fqdn(str(h), obj.namespace) if scope == "mesh" else str(h).lower())
+                   for h in as_list(obj.spec.get("hosts")) for scope in scopes)
+    elif obj.kind == "HTTPRoute":
+        names = [str(h).lower() for h in as_list(obj.spec.get("hostnames"))] or ["*"]
+        for ref in as_list(obj.spec.get("parentRefs")):
+            ref = as_dict(ref)
+            ns = str(ref.get("namespace") or obj.namespace)
+            if ref.get("kind") == "Service":
+                out.add(("mesh", f"{ref.get('name')}.{ns}.svc.cluster.local"))
+            elif ref.get("kind", "Gateway") == "Gateway":
+                out.update((f"gateway-api:{ns}/{ref.get('name')}", h) for h in names)
+    return out
+
+
+def claims_overlap(a: set[tuple[str, str]], b: set[tuple[str, str]]) -> bool:
+    """Whether two routing objects' claims share a scope with overlapping hosts."""
+    return any(sa == sb and (wildcard_match(ha, hb) or wildcard_match(hb, ha))
+               for sa, ha in a for sb, hb in b)

@@ -5,20 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..context import Context
-from ..objects import KObject, selects
+from ..mesh import Mesh, gateway_ref, hosts_overlap, share_clients
+from ..objects import KObject
 from ..results import CheckReport, Finding
-from ..workloads import selected_groups
 from .common import as_dict, as_list, finding, label_map
-from .hosts import fqdn, resolve_entry, resolve_service, services_named, split_host
 from .routed import route_ref, subset_routes
-from .vsparts import (
-    binds_mesh,
-    destinations,
-    gateway_refs,
-    host_fits,
-    server_hosts,
-    split_gateway_ref,
-)
+from .vsparts import binds_mesh, destinations, gateway_refs, server_hosts
 
 
 def _vs_stages(ctx: Context) -> list[KObject]:
@@ -38,19 +30,30 @@ def _guess(ctx: Context, host: str) -> str:
 
 
 def vs_host_resolves(ctx: Context) -> CheckReport:
-    """MG121: every destination host is a Service or ServiceEntry; a given port exists."""
+    """MG121: every destination host is a Service or ServiceEntry that the VirtualService's
+    clients see (exportTo); a given port exists."""
     findings: list[Finding] = []
+    mesh = ctx.mesh()
     count = 0
     for vs in _vs_stages(ctx):
+        clients = mesh.clients(vs)
         for d in destinations(vs):
             if not isinstance(d.host, str):
                 continue
             count += 1
-            svc = resolve_service(ctx, d.host, vs.namespace)
-            if svc is None:
-                if resolve_entry(ctx, d.host) is None:
-                    findings.append(finding("MG121", "host", vs, f"{d.path}.host", host=d.host,
-                                            namespace=vs.namespace, guess=_guess(ctx, d.host)))
+            backend = mesh.resolve(d.host, vs.namespace)
+            hidden = [(c, h) for c in clients if (h := mesh.hidden(d.host, vs.namespace, c))]
+            if hidden:
+                client, target = hidden[0]
+                findings.append(finding("MG121", "hidden", vs, f"{d.path}.host", host=d.host,
+                                        target=target.ref, client=client))
+                continue
+            if backend is None:
+                findings.append(finding("MG121", "host", vs, f"{d.path}.host", host=d.host,
+                                        namespace=vs.namespace, guess=_guess(ctx, d.host)))
+                continue
+            svc = backend.obj
+            if svc.kind != "Service":
                 continue
             ports = [as_dict(p).get("port") for p in as_list(svc.spec.get("ports"))]
             if d.port is not None and d.port not in ports:
@@ -60,60 +63,66 @@ def vs_host_resolves(ctx: Context) -> CheckReport:
                                      parts=max(count, 1))
 
 
-def _dr_for(ctx: Context, host: str, namespace: str) -> list[KObject]:
-    """DestinationRules (latest) for the host a VirtualService in ``namespace`` names."""
-    if "dr-by-host" not in ctx._cache:
-        by_host: dict[str, list[KObject]] = {}
-        for dr in ctx.index.latest("DestinationRule"):
-            if isinstance(dr.spec.get("host"), str):
-                by_host.setdefault(fqdn(dr.spec["host"], dr.namespace), []).append(dr)
-        ctx._cache["dr-by-host"] = by_host
-    return ctx._cache["dr-by-host"].get(fqdn(host, namespace), [])
-
-
 def subset_names(dr: KObject) -> list[str]:
     return [str(as_dict(s).get("name")) for s in as_list(dr.spec.get("subsets"))]
 
 
 def subset_defined(ctx: Context) -> CheckReport:
-    """MG122: every destination subset is defined by a DestinationRule for that host."""
+    """MG122: every destination subset is defined by a DestinationRule for that host, one
+    that the VirtualService's clients look up (exportTo; their namespace, the Service's,
+    the root namespace)."""
     findings: list[Finding] = []
+    mesh = ctx.mesh()
     count = 0
     for vs in _vs_stages(ctx):
+        clients = mesh.clients(vs) or [vs.namespace]
         for d in destinations(vs):
             if not isinstance(d.host, str) or d.subset is None:
                 continue
-            if resolve_service(ctx, d.host, vs.namespace) is None and \
-                    resolve_entry(ctx, d.host) is None:
+            backend = mesh.resolve(d.host, vs.namespace)
+            if backend is None:
                 continue  # MG121 reports the host
             count += 1
-            drs = _dr_for(ctx, d.host, vs.namespace)
-            known = sorted({n for dr in drs for n in subset_names(dr)})
-            if str(d.subset) not in known:
-                findings.append(finding(
-                    "MG122", "undefined", vs, f"{d.path}.subset", subset=d.subset, host=d.host,
-                    known=f" (defined: {', '.join(known)})" if known else ""))
+            for client in clients:
+                found = mesh.subset(backend.fqdn, backend.obj.namespace, client, str(d.subset))
+                if found.labels is not None:
+                    continue
+                applied = mesh.destination_rules(backend.fqdn, backend.obj.namespace, client)
+                known = sorted({n for dr in applied for n in subset_names(dr)})
+                unseen = [dr for dr in mesh.rules_for(backend.fqdn)
+                          if str(d.subset) in subset_names(dr)]
+                if unseen:
+                    findings.append(finding(
+                        "MG122", "hidden", vs, f"{d.path}.subset", subset=d.subset, host=d.host,
+                        dr=unseen[0].ref, client=client,
+                        applied=f"; {found.dr.ref} applies there" if found.dr else ""))
+                else:
+                    findings.append(finding(
+                        "MG122", "undefined", vs, f"{d.path}.subset", subset=d.subset,
+                        host=d.host, known=f" (defined: {', '.join(known)})" if known else ""))
+                break
     return CheckReport.from_findings(findings, f"{count} subset reference(s) defined",
                                      parts=max(count, 1))
 
 
 def subset_selects_pods(ctx: Context) -> CheckReport:
-    """MG123: each DestinationRule subset selects at least one pod of the host's Service."""
+    """MG123: each DestinationRule subset selects at least one pod of the host's Service
+    (with the labels Istio adds to pods: topology of their node)."""
     findings: list[Finding] = []
+    mesh = ctx.mesh()
     count = 0
     for dr in _own_latest(ctx, "DestinationRule"):
         host = dr.spec.get("host")
-        svc = resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
+        svc = mesh.service(host, dr.namespace) if isinstance(host, str) else None
         if svc is None:
             continue
-        behind = selected_groups(ctx.pods_in(svc.namespace),
-                                 label_map(svc.spec.get("selector")), svc.namespace)
+        behind = mesh.endpoints(svc, ready=False)
         for i, subset in enumerate(as_list(dr.spec.get("subsets"))):
             subset = as_dict(subset)
             labels = label_map(subset.get("labels"))
             count += 1
-            if not any(selects(labels, g.label_map) for g in behind) if labels else not behind:
-                versions = sorted({g.version for g in behind if g.version})
+            if not mesh.endpoints(svc, labels, ready=False):
+                versions = sorted({v for g in behind if (v := g.labels.get("version"))})
                 routes = subset_routes(ctx).get((svc.key, str(subset.get("name"))), [])
                 findings.append(finding("MG123", "no-pods" if routes else "unrouted", dr,
                                         f"spec.subsets[{i}].labels",
@@ -128,61 +137,67 @@ def subset_selects_pods(ctx: Context) -> CheckReport:
 def dr_host_resolves(ctx: Context) -> CheckReport:
     """MG124: every DestinationRule host resolves to a Service (or ServiceEntry)."""
     findings = []
+    mesh = ctx.mesh()
     drs = _own_latest(ctx, "DestinationRule")
     for dr in drs:
         host = dr.spec.get("host")
         if not isinstance(host, str):
             continue
-        if resolve_service(ctx, host, dr.namespace) is None and resolve_entry(ctx, host) is None:
+        if mesh.resolve(host, dr.namespace) is None and \
+                mesh.hidden(host, dr.namespace, dr.namespace) is None:
             findings.append(finding("MG124", "host", dr, "spec.host", host=host,
                                     namespace=dr.namespace, guess=_guess(ctx, host)))
     return CheckReport.from_findings(findings, f"{len(drs)} DestinationRule host(s) resolve",
                                      parts=max(len(drs), 1))
 
 
-def _ingress_labels(ctx: Context) -> list[dict[str, str]]:
-    wanted = ctx.settings.ingress_labels
-    return [g.label_map for g in ctx.pods() if selects(wanted, g.label_map)] or [wanted]
+def _bound(ctx: Context) -> dict[str, list[KObject]]:
+    """``ns/name`` of a gateway -> the VirtualServices (every stage) bound to it."""
+    out: dict[str, list[KObject]] = {}
+    for vs in ctx.index.all_stages("VirtualService"):
+        for _path, ref in gateway_refs(vs):
+            out.setdefault(gateway_ref(ref, vs.namespace), []).append(vs)
+    return out
 
 
 def gateway_resolves(ctx: Context) -> CheckReport:
-    """MG125: gateways named by VirtualServices exist; Gateways select the ingress pods."""
+    """MG125: gateways named by VirtualServices exist (Istio or Gateway API Gateways);
+    Istio Gateways select ingress pods (the configured labels or any ingress install)."""
     findings: list[Finding] = []
+    mesh = ctx.mesh()
     for vs in _vs_stages(ctx):
         for path, ref in gateway_refs(vs):
-            if ref == "mesh":
-                continue
-            ns, name = split_gateway_ref(ref, vs.namespace)
-            if ctx.index.get("Gateway", ns, name) is None:
+            if ref != "mesh" and mesh.gateway(ref, vs.namespace) is None:
+                ns, _, name = gateway_ref(ref, vs.namespace).partition("/")
                 findings.append(finding("MG125", "missing", vs, path, gateway=ref, namespace=ns,
                                         name=name))
-    ingress = _ingress_labels(ctx)
-    bound = {split_gateway_ref(ref, vs.namespace)
-             for vs in ctx.index.all_stages("VirtualService") for _p, ref in gateway_refs(vs)}
+    ingress = mesh.ingress_labels()
+    bound = _bound(ctx)
     for gw in _own_latest(ctx, "Gateway"):
-        selector = label_map(gw.spec.get("selector"))
-        if not any(selects(selector, labels) for labels in ingress):
-            key = "selector" if (gw.namespace, gw.name) in bound else "selector-unused"
+        if not mesh.selects_ingress(gw):
+            key = "selector" if f"{gw.namespace}/{gw.name}" in bound else "selector-unused"
             findings.append(finding("MG125", key, gw, "spec.selector",
-                                    selector=selector or "{}", labels=ingress[0]))
+                                    selector=label_map(gw.spec.get("selector")) or "{}",
+                                    labels=dict(ingress[0])))
     return CheckReport.from_findings(findings, "gateway references resolve")
 
 
 def gateway_routed(ctx: Context) -> CheckReport:
-    """MG126: every Gateway is used by a VirtualService whose hosts fit its servers."""
+    """MG126: every Gateway is used by a VirtualService whose hosts fit its servers (in the
+    namespaces they take) and that is exported to the gateway proxies' namespace."""
     findings = []
+    mesh = ctx.mesh()
     gateways = _own_latest(ctx, "Gateway")
-    bound: dict[tuple[str, str], list[KObject]] = {}
-    for vs in ctx.index.all_stages("VirtualService"):
-        for _path, ref in gateway_refs(vs):
-            bound.setdefault(split_gateway_ref(ref, vs.namespace), []).append(vs)
+    bound = _bound(ctx)
     for gw in gateways:
-        hosts = server_hosts(gw)
-        used = any(host_fits(str(h), g, vs.namespace)
-                   for vs in bound.get((gw.namespace, gw.name), [])
-                   for h in as_list(vs.spec.get("hosts")) for g in hosts)
+        proxies = mesh.gateway_namespaces(gw)
+        used = any(mesh.gateway_accepts(gw, str(h), vs.namespace)
+                   for vs in bound.get(f"{gw.namespace}/{gw.name}", [])
+                   if any(mesh.visible(vs, ns) for ns in proxies)
+                   for h in as_list(vs.spec.get("hosts")))
         if not used:
-            findings.append(finding("MG126", "unused", gw, "spec.servers", hosts=hosts or "none"))
+            findings.append(finding("MG126", "unused", gw, "spec.servers",
+                                    hosts=server_hosts(gw) or "none"))
     return CheckReport.from_findings(findings, f"{len(gateways)} Gateway(s) in use",
                                      parts=max(len(gateways), 1))
 
@@ -276,19 +291,26 @@ def _route_weights(ctx: Context, vs: KObject, base: str, dests: list[Any]) -> li
 
 
 def single_vs_per_host(ctx: Context) -> CheckReport:
-    """MG129: no two differently named VirtualServices claim one host in one scope."""
+    """MG129: no two differently named VirtualServices claim one host in one scope: in the
+    mesh, overlapping hosts of VirtualServices some namespace sees both of; at a gateway, one
+    host that the gateway's servers take."""
     findings: list[Finding] = []
-    claims: dict[tuple[str, str], KObject] = {}
+    mesh = ctx.mesh()
+    claims: dict[str, list[tuple[str, KObject]]] = {}
     for vs in ctx.index.latest("VirtualService"):
         scopes = ["mesh"] if binds_mesh(vs) else []
-        scopes += ["/".join(split_gateway_ref(ref, vs.namespace))
-                   for _p, ref in gateway_refs(vs) if ref != "mesh"]
+        scopes += [gateway_ref(ref, vs.namespace) for _p, ref in gateway_refs(vs) if ref != "mesh"]
         for i, host in enumerate(as_list(vs.spec.get("hosts"))):
+            name = mesh.canonical(str(host), vs.namespace)
             for scope in scopes:
-                key = (scope, fqdn(str(host), vs.namespace))
-                other = claims.get(key)
+                gw = mesh.gateway(scope, vs.namespace) if scope != "mesh" else None
+                if gw is not None and not mesh.gateway_accepts(gw, str(host), vs.namespace):
+                    continue
+                other = next((o for h, o in claims.get(scope, ())
+                              if (hosts_overlap(h, name) and share_clients(o, vs)
+                                  if scope == "mesh" else h == name)), None)
                 if other is None:
-                    claims[key] = vs
+                    claims.setdefault(scope, []).append((name, vs))
                 elif vs.origin != "baseline":
                     findings.append(finding(
                         "MG129", "conflict" if scope == "mesh" else "conflict-gateway", vs,
@@ -301,31 +323,31 @@ def single_vs_per_host(ctx: Context) -> CheckReport:
 def namespaces_consistent(ctx: Context) -> CheckReport:
     """MG130: references into another namespace say so explicitly, and resolve."""
     findings: list[Finding] = []
+    mesh = ctx.mesh()
     for vs in _vs_stages(ctx):
         for d in destinations(vs):
             if isinstance(d.host, str):
-                findings.extend(_short_host(ctx, vs, d.host, f"{d.path}.host"))
+                findings.extend(_short_host(mesh, vs, d.host, f"{d.path}.host"))
         for path, ref in gateway_refs(vs):
-            if ref == "mesh" or "/" in ref or "." in ref:
+            if ref == "mesh" or "/" in ref or "." in ref or mesh.gateway(ref, vs.namespace):
                 continue
-            if ctx.index.get("Gateway", vs.namespace, ref) is None:
-                found = sorted({g.namespace for g in ctx.index.latest("Gateway") if g.name == ref})
-                if found:
-                    findings.append(finding("MG130", "gateway", vs, path, gateway=ref,
-                                            namespace=vs.namespace, found=found[0]))
+            found = sorted({ns for ns, name in [*mesh.gateways, *mesh.gateway_api] if name == ref})
+            if found:
+                findings.append(finding("MG130", "gateway", vs, path, gateway=ref,
+                                        namespace=vs.namespace, found=found[0]))
     for dr in _own_latest(ctx, "DestinationRule"):
         host = dr.spec.get("host")
         if isinstance(host, str):
-            findings.extend(_short_host(ctx, dr, host, "spec.host"))
+            findings.extend(_short_host(mesh, dr, host, "spec.host"))
     return CheckReport.from_findings(findings, "cross-namespace references are explicit")
 
 
-def _short_host(ctx: Context, obj: KObject, host: str, path: str) -> list[Finding]:
-    split = split_host(host, obj.namespace)
-    if split is None or "." in host or resolve_service(ctx, host, obj.namespace) is not None:
+def _short_host(mesh: Mesh, obj: KObject, host: str, path: str) -> list[Finding]:
+    name = host.strip().lower()
+    if not name or "." in name or "*" in name or mesh.service(host, obj.namespace) is not None:
         return []
-    found = sorted({s.namespace for s in services_named(ctx, split[0])})
+    found = sorted({s.namespace for s in mesh.services_named(name)})
     if not found:
         return []
     return [finding("MG130", "short-host", obj, path, host=host, namespace=obj.namespace,
-                    found=", ".join(found), fqdn=f"{split[0]}.{found[0]}.svc.cluster.local")]
+                    found=", ".join(found), fqdn=f"{name}.{found[0]}.svc.cluster.local")]

@@ -4,13 +4,23 @@ check found, else the closest candidate (so a wrong 50/50 stage is still put to 
 from __future__ import annotations
 
 from ..context import Context
+from ..kinds import ROUTE_KINDS
 from ..objects import KObject
 from . import bookinfo
-from .probes import header_rules
+from .probes import claims_overlap, header_rules, route_claims
 from .stages import mesh_outcome, only
 from .vsparts import destinations
 
-JASON = {"end-user": "jason"}
+
+def displaced(ctx: Context, stage: list[KObject]) -> list[KObject]:
+    """The submission's other routing objects that take requests for a host the stage
+    routes: moving to this step, the student replaced or deleted them, so they are taken out
+    while the stage is applied (else a catch-all of an earlier step could hide it)."""
+    keys = {s.key for s in stage}
+    claims = [route_claims(s) for s in stage]
+    return [o for o in ctx.index.latest(*ROUTE_KINDS)
+            if o.origin != "baseline" and o.key not in keys
+            and any(claims_overlap(route_claims(o), c) for c in claims)]
 
 
 def _reviews(ctx: Context) -> list[KObject]:
@@ -31,7 +41,7 @@ def all_v1(ctx: Context) -> list[KObject]:
 def jason(ctx: Context) -> KObject | None:
     stages = _reviews(ctx)
     for s in stages:
-        if only(mesh_outcome(ctx, s, "reviews", JASON), "v2"):
+        if only(mesh_outcome(ctx, s, "reviews", bookinfo.JASON), "v2"):
             return s
     return next((s for s in stages if header_rules(s)), None)
 

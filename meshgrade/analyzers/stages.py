@@ -6,12 +6,23 @@ from collections.abc import Callable, Mapping
 
 from ..context import Context
 from ..objects import KObject
-from ..routing import Outcome, Request
+from ..routing import Outcome, Request, RoutingModel
 
 
 def mesh_outcome(ctx: Context, stage: KObject | None, host: str,
                  headers: Mapping[str, str] | None = None, path: str = "/") -> Outcome:
-    model = ctx.model(stage)
+    """A sidecar's request with ``stage`` alone applied (None: the final state)."""
+    return _from_mesh(ctx.model(stage), ctx, host, headers, path)
+
+
+def unrouted_outcome(ctx: Context, host: str, headers: Mapping[str, str] | None = None
+                     ) -> Outcome:
+    """A sidecar's request with no routing object at all: over the Service's pods."""
+    return _from_mesh(ctx.bare_model(), ctx, host, headers, "/")
+
+
+def _from_mesh(model: RoutingModel, ctx: Context, host: str,
+               headers: Mapping[str, str] | None, path: str) -> Outcome:
     return model.from_mesh(Request.make(host, path, "GET", dict(headers or {})),
                            source_namespace=ctx.settings.namespace)
 

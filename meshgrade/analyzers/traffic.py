@@ -10,7 +10,7 @@ from ..live import live_of
 from ..objects import KObject
 from ..results import CheckReport, Finding, Outcome
 from ..routing import Request, RoutingModel
-from . import stagepick
+from . import bookinfo, stagepick
 from .sampling import (
     Judgement,
     Trace,
@@ -159,23 +159,28 @@ def _staged(ctx: Context, stage: list[KObject], run: Callable[[], CheckReport],
             what: str, probe: Callable[[], bool] | None = None) -> CheckReport:
     """Run ``run`` with the stage applied (lab always, cluster with --apply-stages); on a
     cluster, ``probe`` is polled until the change shows before the deciding sample."""
-    from ..stagerun import applied, journal_path, settle, stage_objects
+    from ..stagerun import applied, journal_path, placed, settle, stage_objects
 
     live = live_of(ctx)
     if live.kind == "cluster" and not live.apply_stages:
         return CheckReport(Outcome.SKIPPED, "needs --apply-stages: the grader would apply the "
                            f"{what} stage to the cluster (MG402 judges what is applied now)")
     if not stage:
+        kind = "HTTPRoute" if bookinfo.gateway_api(ctx) else "VirtualService"
         return CheckReport(Outcome.FAILED, f"no {what} stage in the submission to apply",
                            [Finding(f"no routing object implements the {what} stage",
-                                    hint="Commit the VirtualService file of this step.")])
+                                    hint=f"Commit the {kind} file of this step.")])
     objects = stage_objects(stage, ctx.infra(), live.namespace)
+    removed = [o for o in stagepick.displaced(ctx, stage)  # only where restore() reaches
+               if o.metadata.get("namespace") in (None, "", live.namespace)]
     journal = None if live.kind == "lab" else journal_path(live.out_dir, live.run_id)
-    with applied(live, objects, journal):
+    with applied(live, objects, journal, placed(removed, live.namespace)):
         live.objects(refresh=True)
         waited = settle(live, probe) if probe is not None else 0.0
         result = run()
     result.evidence["stage"] = [f"{s.ref} ({s.where})" for s in stage]
+    if removed:
+        result.evidence["taken_out"] = [f"{o.ref} ({o.where})" for o in removed]
     result.evidence["settle_s"] = round(waited, 2)
     return result
 

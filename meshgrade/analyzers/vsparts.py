@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..mesh import gateway_ref, host_matches
 from ..objects import KObject
 from .common import as_dict, as_list
 
@@ -54,14 +55,9 @@ def binds_mesh(vs: KObject) -> bool:
 
 
 def split_gateway_ref(ref: str, namespace: str) -> tuple[str, str]:
-    """(namespace, name) of a gateway reference ``name``, ``ns/name`` or an FQDN form."""
-    if "/" in ref:
-        ns, _, name = ref.partition("/")
-        return ns, name
-    parts = ref.split(".")
-    if len(parts) >= 2:
-        return parts[1], parts[0]
-    return namespace, ref
+    """(namespace, name) of a gateway reference (see :func:`meshgrade.mesh.gateway_ref`)."""
+    ns, _, name = gateway_ref(ref, namespace).partition("/")
+    return ns, name
 
 
 def server_hosts(gw: KObject) -> list[str]:
@@ -72,19 +68,6 @@ def server_hosts(gw: KObject) -> list[str]:
     return out
 
 
-def host_fits(vs_host: str, gw_host: str, vs_namespace: str) -> bool:
-    """Whether a VirtualService host is accepted by a Gateway server host."""
-    if "/" in gw_host:
-        ns, _, gw_host = gw_host.partition("/")
-        if ns not in ("*", ".", vs_namespace):
-            return False
-    return wildcard_match(vs_host.lower(), gw_host.lower()) or wildcard_match(
-        gw_host.lower(), vs_host.lower())
-
-
 def wildcard_match(host: str, pattern: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.startswith("*."):
-        return host.endswith(pattern[1:]) or host == pattern
-    return host == pattern
+    """Whether ``pattern`` (``*``, ``*.suffix`` or a name) takes ``host`` (or equals it)."""
+    return host == pattern or host_matches(pattern, host)

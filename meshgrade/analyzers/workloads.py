@@ -6,10 +6,12 @@ import re
 from collections import defaultdict
 
 from ..context import Context
+from ..kinds import WORKLOAD_KINDS
+from ..mesh import port_name_exempt
 from ..objects import KObject, matches, selects
 from ..results import CheckReport, Finding
 from ..routing import is_http_port
-from ..workloads import WORKLOAD_KINDS, selected_groups
+from ..workloads import selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
 from .routed import routed_subset_labels
@@ -96,10 +98,11 @@ def version_labels(ctx: Context) -> CheckReport:
 
 
 def service_port_protocol(ctx: Context) -> CheckReport:
-    """MG114: HTTP ports are named http, http2, http-*, grpc* or set appProtocol."""
+    """MG114: HTTP ports are named http, http2, http-*, grpc* or set appProtocol (not judged
+    in the system namespaces istioctl analyze leaves alone)."""
     findings = []
     http_routed = _http_routed_services(ctx)
-    services = _own(ctx, "Service")
+    services = [s for s in _own(ctx, "Service") if not port_name_exempt(s.namespace)]
     for svc in services:
         routed = svc.key in http_routed
         for i, port in enumerate(as_list(svc.spec.get("ports"))):

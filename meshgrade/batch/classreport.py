@@ -102,7 +102,8 @@ def check_stats(summary: BatchSummary) -> list[CheckStat]:
             if outcome in ("passed", "failed", "error", "skipped"):
                 setattr(st, outcome, getattr(st, outcome) + 1)
             if outcome in ("failed", "error"):
-                found = [f.get("message") for f in c.get("findings") or [] if isinstance(f, dict)]
+                found = [f.get("message") for f in c.get("findings") or []
+                         if isinstance(f, dict) and f.get("severity", "error") == "error"]
                 found = [str(m) for m in found if m] or [str(c.get("message") or "")]
                 # count each message once per student
                 messages.setdefault(cid, Counter()).update(set(filter(None, found)))

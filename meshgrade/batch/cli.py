@@ -24,7 +24,7 @@ from meshgrade.rubric import RubricError, builtin_names, load
 from . import classreport
 from .progress import Progress
 from .roster import MODES, RosterError, read_roster
-from .runner import BatchOptions, BatchSummary, run_batch
+from .runner import BatchOptions, BatchSummary, StopRequest, run_batch
 
 EPILOG = """\
 roster columns: student, submission (folder or git URL; a relative folder resolves against
@@ -36,8 +36,12 @@ examples:
 
 outputs: OUT/<student>/ (the grade reports and grade.log), OUT/gradebook.csv,
 OUT/class-report.html.
-exit status: 0 every student graded, 2 bad roster or usage, 3 some student not gradable.
+exit status: 0 every student graded, 2 bad roster or usage, 3 some student not gradable,
+128 + the signal when stopped (130 Ctrl-C, 143 SIGTERM): the running grade processes write
+their reports marked interrupted, and the gradebook and class report list what was done.
 """
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def default_workers() -> int:
@@ -137,23 +141,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"meshgrade batch: {len(rows)} student(s), rubric {opts.rubric_name}, "
           f"{workers} worker(s), timeout {opts.timeout_s:g} s, out {opts.out}", file=sys.stderr)
     progress = Progress(len(rows))
-    # the grade processes run in sessions of their own: on SIGTERM, stop them as on Ctrl-C
+    # the grade processes run in sessions of their own: a signal stops them through the batch
+    stop = StopRequest()
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS} if main else {}
     try:
-        summary = run_batch(rows, opts, on_done=progress.finished)
-    except KeyboardInterrupt:
-        print("\ninterrupted: every grade process was stopped", file=sys.stderr)
-        return 130
+        summary = run_batch(rows, opts, on_done=progress.finished, stop=stop)
     finally:
         progress.close()
-        if main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return report(summary, opts)
 
-
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def report(summary: BatchSummary, opts: BatchOptions) -> int:
@@ -167,4 +166,9 @@ def report(summary: BatchSummary, opts: BatchOptions) -> int:
     for r in bad:
         print(for_workflow_log(f"  not gradable: {for_terminal(r.row.student)}: "
                                f"{for_terminal(r.reason)}"))
+    if summary.interrupted is not None:
+        name = signal.Signals(summary.interrupted).name
+        print(f"interrupted by {name}: every grade process was stopped; the students not "
+              "graded are listed as not gradable", file=sys.stderr)
+        return 128 + summary.interrupted
     return ExitCode.NOT_GRADABLE if bad else ExitCode.OK

@@ -1,7 +1,9 @@
 """Grading each roster row in its own ``meshgrade grade`` process, a few at a time.
 
 A process that crashes, exits unexpectedly or outlives ``timeout_s`` marks only its student
-not gradable; its whole process group (the lab's Envoy included) is stopped.
+not gradable; its whole process group (the lab's Envoy included) is stopped. A stopped batch
+(:class:`StopRequest`, set by a signal) sends SIGTERM to every grade process, which restores,
+cleans up and writes its reports marked interrupted, then SIGKILL to what is left.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from meshgrade.gitsource import redact_text
 from .roster import FAILURE_NAME, RosterRow, read_results
 
 LOG_NAME = "grade.log"
-TERM_GRACE_S = 3.0
+TERM_GRACE_S = 20.0   # a grade process stops its lab and writes its reports on SIGTERM
+POLL_S = 0.2
+INTERRUPTED_CODES = (129, 130, 143)  # grade stopped by SIGHUP, SIGINT, SIGTERM
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,25 @@ class StudentResult:
 
 
 @dataclass
+class StopRequest:
+    """A signal handler: records the signal in plain attributes (no lock it could deadlock
+    on); the batch polls it. The first signal stops the batch, a second kills at once."""
+
+    signum: int | None = None
+    count: int = 0
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        self.signum = self.signum or signum
+        self.count += 1
+
+
+@dataclass
 class BatchSummary:
     """Every student's result in roster order, and what the run cost."""
 
     results: list[StudentResult] = field(default_factory=list)
     elapsed_s: float = 0.0
+    interrupted: int | None = None  # the signal that stopped the batch
 
     @property
     def started(self) -> int:
@@ -116,6 +134,9 @@ def _last_line(log: Path) -> str:
 
 
 def _not_gradable_reason(results: dict[str, Any]) -> str:
+    reason = results.get("not_gradable_reason")
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip().splitlines()[0]
     for note in results.get("notes") or []:
         if isinstance(note, str) and note.strip():
             return note.strip().splitlines()[0]
@@ -125,8 +146,15 @@ def _not_gradable_reason(results: dict[str, Any]) -> str:
     return "a graded check could not run"
 
 
+def _interrupted_reason(results: dict[str, Any] | None, code: int | None) -> str:
+    if results and results.get("interrupted"):
+        return f"interrupted: {results['interrupted']}"
+    return f"interrupted ({_describe_exit(code)})"
+
+
 class Runner:
-    """Runs the grade processes; ``stop()`` (e.g. on Ctrl-C) kills every running group."""
+    """Runs the grade processes; ``stop()`` (e.g. on Ctrl-C) asks every running one to stop
+    (SIGTERM, then SIGKILL after TERM_GRACE_S); ``kill()`` kills every group at once."""
 
     def __init__(self, opts: BatchOptions) -> None:
         self.opts = opts
@@ -135,6 +163,9 @@ class Runner:
         self._stopping = threading.Event()
 
     def stop(self) -> None:
+        self._stopping.set()  # each _run sends its process SIGTERM, then SIGKILL
+
+    def kill(self) -> None:
         self._stopping.set()
         with self._lock:  # a group leaves the set before its leader is reaped
             for pgid in self._groups:
@@ -174,6 +205,8 @@ class Runner:
             res.reason = f"timeout after {self.opts.timeout_s:g} s"
         elif code in (0, 1) and results is not None and results.get("gradable") is True:
             res.gradable = True
+        elif code in INTERRUPTED_CODES or (self._stopping.is_set() and code not in (0, 1, 3)):
+            res.reason = _interrupted_reason(results, code)
         elif code == 3 and results is not None:
             res.reason = _not_gradable_reason(results)
         else:
@@ -201,7 +234,7 @@ class Runner:
         try:
             exited = _wait_unreaped(proc.pid, time.monotonic() + self.opts.timeout_s,
                                     self._stopping)
-            if not exited:
+            if not exited:  # SIGTERM: the grade process cleans up and reports, then exits
                 _signal_group(pgid, signal.SIGTERM)
                 _wait_unreaped(proc.pid, time.monotonic() + TERM_GRACE_S, None)
             # the leader is a zombie (or still running): its PID, hence the group ID, cannot
@@ -239,27 +272,41 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def run_batch(rows: list[RosterRow], opts: BatchOptions,
-              on_done: Callable[[StudentResult], None] | None = None) -> BatchSummary:
-    """Grade ``rows`` with ``opts.workers`` processes at a time, in roster order."""
+              on_done: Callable[[StudentResult], None] | None = None,
+              stop: StopRequest | None = None) -> BatchSummary:
+    """Grade ``rows`` with ``opts.workers`` processes at a time, in roster order. Once
+    ``stop`` is set, students not started are not graded and running ones are stopped; each
+    is recorded not gradable ("interrupted")."""
     opts.out.mkdir(parents=True, exist_ok=True)
     runner = Runner(opts)
     start = time.monotonic()
     done: dict[int, StudentResult] = {}
+    stopped = killed = False
     with ThreadPoolExecutor(max_workers=max(1, opts.workers),
                             thread_name_prefix="meshgrade-batch") as pool:
         pending: dict[Future[StudentResult], int] = {
             pool.submit(runner.grade, row): i for i, row in enumerate(rows)}
         try:
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                if stop is not None and stop.count and not stopped:
+                    stopped = True
+                    runner.stop()
+                    for fut in pending:
+                        fut.cancel()
+                if stop is not None and stop.count > 1 and not killed:
+                    killed = True
+                    runner.kill()
                 for fut in finished:
                     i = pending.pop(fut)
-                    done[i] = fut.result()
+                    done[i] = StudentResult(rows[i], False, "interrupted before grading") \
+                        if fut.cancelled() else fut.result()
                     if on_done:
                         on_done(done[i])
-        except BaseException:
-            runner.stop()
+        except BaseException:  # no StopRequest installed (a KeyboardInterrupt): kill
+            runner.kill()
             for fut in pending:
                 fut.cancel()
             raise
-    return BatchSummary([done[i] for i in range(len(rows))], time.monotonic() - start)
+    return BatchSummary([done[i] for i in range(len(rows))], time.monotonic() - start,
+                        interrupted=stop.signum if stopped and stop is not None else None)

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import installs
-from ..objects import GATEWAY_API_GATEWAY, KObject, matches
+from ..kinds import GATEWAY_API_GATEWAY, ROUTING_KINDS
+from ..objects import KObject, matches
 from ..results import CheckReport, Finding, Outcome
 from ..routing import is_http_port
-from .read import ROUTING_KINDS, ClusterFacts, diff, gather, normal
+from .read import ClusterFacts, diff, gather, normal
 
 __all__ = ["CHECKS", "ClusterFacts", "gather"]
 
@@ -326,7 +327,8 @@ def cluster_matches_repo(facts: ClusterFacts, repo: list[KObject] | None = None)
     latest: dict[tuple[str, str, str], KObject] = {}
     for obj in sorted(repo, key=lambda o: o.order):
         if obj.kind_key in ROUTING_KINDS and obj.name and obj.origin != "baseline":
-            ns = obj.metadata.get("namespace") or facts.namespace
+            ns = obj.metadata.get("namespace")
+            ns = ns if isinstance(ns, str) and ns else facts.namespace
             latest[(obj.kind_key, ns, obj.name)] = obj
     if not latest:
         return CheckReport(Outcome.SKIPPED, "the repository has no routing objects")

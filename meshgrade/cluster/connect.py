@@ -21,7 +21,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from .read import ROUTING_KINDS, Kind, clean, kind_key, lookup, routing_kinds
+from ..kinds import ROUTING_KINDS, Kind, kind_key, lookup, routing_kinds
+from .read import clean
 
 SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 MAX_REFERENCED_BYTES = 1024 * 1024  # a certificate, key or token: far less than this

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..objects import GATEWAY_API_GROUP
+from ..kinds import GATEWAY_API_GROUP, ISTIO_GROUP
 from .connect import ClusterError, NotFound
 from .gateway import ADVICE, discover_gateway_url, normalise, probe_envoy
-from .read import ISTIO_GROUP
 
 if TYPE_CHECKING:
     from .connect import ClusterClient

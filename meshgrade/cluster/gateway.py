@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import installs
-from ..objects import GATEWAY_API_GATEWAY, KObject, selects
+from ..kinds import GATEWAY_API_GATEWAY
+from ..objects import KObject, selects
 from .connect import ClusterError
 from .read import deployments_everywhere
 

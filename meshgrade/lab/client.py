@@ -9,7 +9,7 @@ from typing import Any
 import requests
 import yaml
 
-from .manifests import ROUTING_KINDS
+from ..kinds import LAB_WRITABLE
 
 PLURALS = {"VirtualService": "virtualservices", "DestinationRule": "destinationrules",
            "Gateway": "gateways", "HTTPRoute": "httproutes", "ServiceEntry": "serviceentries"}
@@ -30,7 +30,7 @@ class ApiClient:
 
     def _url(self, obj: dict[str, Any], named: bool) -> str:
         kind = obj.get("kind", "")
-        if kind not in ROUTING_KINDS:
+        if kind not in LAB_WRITABLE:
             raise ValueError(f"{kind} {obj.get('metadata', {}).get('name')}: a running lab "
                              "only changes routing objects (VirtualService, DestinationRule, "
                              "Gateway, HTTPRoute, ServiceEntry); restart it with "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..objects import GATEWAY_API_GROUP
+from ..kinds import GATEWAY_API_GROUP
 from .pods import CREATED
 
 GATEWAY_LABEL = "gateway.networking.k8s.io/gateway-name"

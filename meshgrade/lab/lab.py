@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import baseline, installs
+from ..kinds import CLUSTER_SCOPED
+from ..mesh import DEFAULT_INGRESS_LABELS
 from ..objects import KObject, selects
 from . import gatewayapi, xds
 from .apiserver import ApiServer, ObjectStore
 from .envoy import EnvoyProxy
-from .manifests import CLUSTER_SCOPED, ROUTING_KINDS, key_of, load_paths
+from .manifests import key_of, load_paths
 from .pods import NODE_MAX_PODS, deployment_status, pods_for, unschedulable, with_ready
 from .ports import LOOPBACK, free_ports
 from .workloads import Faults, PodSpec, Telemetry, Workloads, start_addon
@@ -33,16 +35,16 @@ class Lab:
     """An Istio-like mesh on loopback. ``start()`` brings up the baseline (Istio demo,
     Kiali, Prometheus, and unless ``bookinfo`` is False, Bookinfo and its gateway), then
     applies ``paths`` in order like successive ``kubectl apply -f``. Envoy's ingress serves
-    as the pods with ``ingress_labels``; without them, as the last ingress Deployment
-    applied (the baseline's, or one installed the Helm way, e.g. ``istio: ingress``)."""
+    as every ingress gateway: the pods with ``ingress_labels`` and every ingress install the
+    mesh tells by its labels (the baseline's, or one installed the Helm way, e.g.
+    ``istio: ingress``)."""
 
     def __init__(self, *, bookinfo: bool = True, workdir: Path | None = None,
                  ingress_labels: Mapping[str, str] | None = None) -> None:
         self.bookinfo = bookinfo
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="meshgrade-lab-"))
-        self.ingress_labels = dict(ingress_labels or {"istio": "ingressgateway"})
-        self._ingress_given = ingress_labels is not None
+        self.ingress_labels = dict(ingress_labels or DEFAULT_INGRESS_LABELS)
         self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         self.store = ObjectStore()
         self.telemetry = Telemetry()
@@ -231,16 +233,15 @@ class Lab:
                 continue
             free -= 1
             self._unscheduled.discard(name)
-            self._start_pod(name, pod)
+            self._start_pod(name, pod, self._is_ingress(self.objects[owners[name]]))
         self._mark_short_deployments(owners)
 
-    def _start_pod(self, name: str, pod: dict[str, Any]) -> None:
+    def _start_pod(self, name: str, pod: dict[str, Any], ingress: bool) -> None:
         self._pods[name] = pod
         self.store.put(pod)
         meta = pod["metadata"]
         labels = dict(meta.get("labels") or {})
-        if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels \
-                or selects(self._ingress(), labels):
+        if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels or ingress:
             return  # the control plane and gateways are Envoy's job, not workloads
         self.workloads.start_pod(PodSpec(
             name=name, namespace=meta["namespace"], app=labels.get("app", ""),
@@ -271,22 +272,17 @@ class Lab:
                 labels=tuple(sorted((meta.get("labels") or {}).items())), port=ports[name]))
         return out
 
-    def _ingress(self) -> dict[str, str]:
-        """The labels of the ingress pods Envoy serves as (see the class docstring)."""
-        if self._ingress_given:
-            return self.ingress_labels
-        found = self.ingress_labels
-        for key, obj in self.objects.items():
-            dep = KObject(obj, origin="cluster") if key[1] == "Deployment" else None
-            if dep is not None and installs.ingress_form(dep) == "istio":
-                found = installs.pod_selector(dep) or found
-        return found
+    def _is_ingress(self, deployment: dict[str, Any]) -> bool:
+        """Whether a Deployment's pods are an ingress gateway (Envoy's job, no workload)."""
+        dep = KObject(deployment, origin="cluster")
+        return installs.ingress_form(dep) == "istio" or selects(self.ingress_labels,
+                                                                installs.labels_of(dep))
 
     def _envoy_config(self) -> xds.EnvoyConfig:
         self.config_version += 1
         objects = [KObject(o, origin="cluster") for o in self.objects.values()]
         return xds.build(objects, self._endpoints(), gateway_port=self.gateway_port,
-                         mesh_port=self.mesh_port, ingress_labels=self._ingress())
+                         mesh_port=self.mesh_port, ingress_labels=self.ingress_labels)
 
     def _proxy(self, namespace: str, name: str, port: str) -> tuple[str, int] | None:
         """The API server's service proxy: addons by name, app Services to a ready pod."""
@@ -306,4 +302,4 @@ class Lab:
         return None
 
 
-__all__ = ["Lab", "LabError", "ROUTING_KINDS"]
+__all__ = ["Lab", "LabError"]

@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..kinds import CLUSTER_SCOPED, GATEWAY_API_GROUP
 from ..loader import load_folder
-from ..objects import GATEWAY_API_GROUP
-
-ROUTING_KINDS = frozenset({"VirtualService", "DestinationRule", "Gateway", "HTTPRoute",
-                           "ServiceEntry"})
-CLUSTER_SCOPED = frozenset({"Namespace", "CustomResourceDefinition"})
 
 
 class ManifestError(Exception):

@@ -15,7 +15,9 @@ Two listeners on 127.0.0.1:
 *Which* rules apply to a virtual host, and in which context, is not re-implemented: the
 routing model itself is asked (:class:`_Probe` stands in for its rule engines and records
 what it would evaluate), so gateway binding, host precedence, VirtualService and HTTPRoute
-selection, TCP ports, DestinationRule lookup and port choice are the model's.
+selection, TCP ports, DestinationRule lookup and port choice are the model's, and hosts,
+visibility (exportTo) and pod labels those of its :class:`~meshgrade.mesh.Mesh`, which the
+static checks ask too.
 
 A destination naming an undefined subset, an unknown host or a port not on the Service goes
 to a cluster name that is never defined, with ``cluster_not_found_response_code`` 503 (500
@@ -41,12 +43,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..objects import KObject, selects
+from ..mesh import DEFAULT_INGRESS_LABELS, Mesh, PodGroup, is_ip, selects_pod, svc_fqdn
+from ..objects import KObject, selects, str_map
 from ..routing import Request, RoutingModel
-from ..routing.cluster import str_map
-from ..routing.hosts import is_ip, svc_fqdn
 from ..routing.match import Ctx
-from ..routing.model import DEFAULT_INGRESS_LABELS
 from ..routing.request import Acc
 from .ports import LOOPBACK
 from .xds_httproute import httproute_routes
@@ -122,7 +122,7 @@ class _Probe:
 def _translate(model: RoutingModel, found: tuple[str, Any, Ctx], clusters: Clusters
                ) -> list[Route]:
     kind, what, ctx = found
-    scope = Scope(model.inv, ctx, clusters, model.engine.vs)
+    scope = Scope(model.mesh, ctx, clusters, model.engine.vs)
     if kind == "vs":
         return vs_routes(what, scope)
     if kind == "httproute":
@@ -144,7 +144,7 @@ def ingress_hosts(model: RoutingModel, clusters: Clusters) -> list[dict[str, Any
     for o in model.objects:
         if o.kind == "VirtualService":
             hosts = o.spec.get("hosts") or []
-            names.update(model.inv.canonical(str(h), o.namespace) for h in hosts)
+            names.update(model.mesh.canonical(str(h), o.namespace) for h in hosts)
         elif o.kind == "Gateway":
             for item in [*(o.spec.get("servers") or []), *(o.spec.get("listeners") or [])]:
                 if isinstance(item, Mapping):
@@ -166,8 +166,8 @@ def mesh_hosts(model: RoutingModel, clusters: Clusters) -> list[dict[str, Any]]:
     """Virtual hosts of the mesh listener, one per Service port, then a 503 for the rest."""
     vhosts: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for fqdn, svc in model.inv.services.items():
-        if svc.spec.get("type") == "ExternalName":
+    for fqdn, svc in model.mesh.services.items():
+        if svc.spec.get("type") == "ExternalName" or not model.mesh.visible(svc, svc.namespace):
             continue
         default = model._service_port(svc, None)[0]
         names = [svc.name, f"{svc.name}.{svc.namespace}", f"{svc.name}.{svc.namespace}.svc", fqdn]
@@ -222,14 +222,18 @@ def listener(name: str, port: int, vhosts: list[dict[str, Any]], *, strip_port: 
 
 
 def cluster(name: str, svc: KObject, subset: Mapping[str, str],
-            endpoints: Iterable[Endpoint]) -> dict[str, Any]:
-    """A STATIC round-robin cluster of the pods the Service and subset labels select."""
+            endpoints: Iterable[Endpoint], mesh: Mesh) -> dict[str, Any]:
+    """A STATIC round-robin cluster of the pods the Service and subset labels select, with
+    the labels the mesh gives the pods of their workload (those Istio adds included)."""
     selector = str_map(svc.spec.get("selector"))
     lb = []
     for ep in endpoints:
-        labels = dict(ep.labels)
-        if ep.namespace == svc.namespace and selects(selector, labels) and all(
-                labels.get(k) == v for k, v in subset.items()):
+        pod = mesh.workload(ep.namespace, ep.workload)
+        if pod is None:
+            labels, unknown = mesh.pod_labels(ep.namespace, dict(ep.labels))
+            pod = PodGroup(ep.namespace, ep.workload, labels, 1, unknown)
+        if ep.namespace == svc.namespace and selects(selector, pod.labels) and selects_pod(
+                subset, pod):
             lb.append({"endpoint": {"hostname": ep.pod, "address": {"socket_address": {
                 "address": ep.address, "port_value": ep.port}}}})
     return {"@type": CLUSTER_TYPE, "name": name, "type": "STATIC", "connect_timeout": "1s",
@@ -239,22 +243,22 @@ def cluster(name: str, svc: KObject, subset: Mapping[str, str],
 
 def _all_clusters(model: RoutingModel, clusters: Clusters) -> None:
     """Register every Service port and every DestinationRule subset of a Service host."""
-    for fqdn, svc in model.inv.services.items():
+    for fqdn, svc in model.mesh.services.items():
         for p in svc.spec.get("ports") or []:
             if isinstance(p, Mapping) and isinstance(p.get("port"), int):
                 clusters.add(svc, p["port"], fqdn)
     for dr in model.objects:
         host = dr.spec.get("host") if dr.kind == "DestinationRule" else None
-        svc = model.inv.services.get(model.inv.canonical(host, dr.namespace)) if isinstance(
+        target = model.mesh.services.get(model.mesh.canonical(host, dr.namespace)) if isinstance(
             host, str) else None
-        if svc is None:
+        if target is None:
             continue
-        fqdn = svc_fqdn(svc.name, svc.namespace)
+        fqdn = svc_fqdn(target.name, target.namespace)
         for sub in dr.spec.get("subsets") or []:
             if isinstance(sub, Mapping) and sub.get("name"):
-                for p in svc.spec.get("ports") or []:
+                for p in target.spec.get("ports") or []:
                     if isinstance(p, Mapping) and isinstance(p.get("port"), int):
-                        clusters.add(svc, p["port"], fqdn, str(sub["name"]),
+                        clusters.add(target, p["port"], fqdn, str(sub["name"]),
                                      str_map(sub.get("labels")))
 
 
@@ -273,7 +277,7 @@ def build(objects: Iterable[KObject], endpoints: Iterable[Endpoint], *, gateway_
         listener("mesh", mesh_port, mesh_hosts(model, clusters), strip_port=False,
                  access_log=log)]
     _all_clusters(model, clusters)
-    out = [cluster(name, svc, labels, eps)
+    out = [cluster(name, svc, labels, eps, model.mesh)
            for name, (svc, _port, labels) in sorted(clusters.wanted.items())]
     digest = hashlib.sha256(json.dumps([listeners, out], sort_keys=True).encode()).hexdigest()
     return EnvoyConfig(listeners, out, digest[:16])

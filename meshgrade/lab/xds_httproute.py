@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..mesh import svc_fqdn
 from ..objects import KObject
 from ..routing.gatewayapi import ordered_matches
-from ..routing.hosts import svc_fqdn
 from .xds_match import HEADER_NAME, header_safe, valid_regex
 from .xds_routes import (
     REDIRECT_CODES,
@@ -81,7 +81,7 @@ def _backend(route: KObject, ref: Mapping[str, Any], scope: Scope) -> str:
     ns = str(ref.get("namespace") or route.namespace)
     name = str(ref.get("name"))
     fqdn = svc_fqdn(name, ns)
-    svc = scope.inv.services.get(fqdn)
+    svc = scope.mesh.services.get(fqdn)
     if ref.get("kind", "Service") != "Service" or ref.get("group", "") not in ("", "core") \
             or svc is None:
         return missing_cluster(f"backend {ns}/{name}")

@@ -2,7 +2,7 @@
 
 The routing model has already decided *which* rules apply to a virtual host (see
 :mod:`meshgrade.lab.xds`) and in which context (:class:`Ctx`); destinations are resolved
-with the model's Inventory (hosts, DestinationRule subsets) and its port choice.
+with the model's Mesh (hosts, DestinationRule subsets) and its port choice.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..mesh import Mesh
 from ..objects import KObject
-from ..routing.cluster import Inventory
 from ..routing.match import Ctx
 
 # Reused as-is so that weights and abort percentages mean exactly what they mean in the model.
@@ -57,7 +57,7 @@ class Clusters:
 class Scope:
     """What routes of one virtual host are translated against."""
 
-    inv: Inventory
+    mesh: Mesh
     ctx: Ctx
     clusters: Clusters
     virtual_services: Mapping[tuple[str, str], KObject] = field(default_factory=dict)
@@ -88,16 +88,16 @@ def forward(pairs: list[tuple[str, int]], not_found: str) -> dict[str, Any]:
 
 def destination(vs: KObject, dest: Any, scope: Scope) -> str:
     """Cluster of one VirtualService destination, resolved as the model's VsEngine does."""
-    inv, ctx = scope.inv, scope.ctx
+    mesh, ctx = scope.mesh, scope.ctx
     host = dest.get("host") if isinstance(dest, Mapping) else None
-    backend = inv.resolve(host, vs.namespace) if isinstance(host, str) else None
+    backend = mesh.resolve(host, vs.namespace, ctx.client_ns) if isinstance(host, str) else None
     if backend is None:
         return missing_cluster(f"host {host}")
     svc = backend.obj
     subset = dest.get("subset")
     labels: Mapping[str, str] | None = None
     if subset is not None:
-        labels = inv.subset(backend.fqdn, svc.namespace, ctx.client_ns, str(subset)).labels
+        labels = mesh.subset(backend.fqdn, svc.namespace, ctx.client_ns, str(subset)).labels
         if labels is None:
             return missing_cluster(f"subset {subset} of {backend.fqdn}")
     if backend.external:  # gap: the lab has no external hosts

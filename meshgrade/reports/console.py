@@ -7,6 +7,7 @@ start a workflow-command line.
 
 from __future__ import annotations
 
+from meshgrade.modes import header
 from meshgrade.reports._common import finding_line, fmt_points, shown_checks, totals, warnings
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Severity
@@ -55,8 +56,15 @@ def render(run: RunResult, *, color: bool) -> str:
     rows = [(c, for_terminal(c.id), for_terminal(c.name)) for c in checks]
     id_width = max((len(cid) for _, cid, _ in rows), default=0)
     width = max((len(name) for _, _, name in rows), default=0)
-    lines = []
+    lines = header(run.mode)  # what this mode judges, then why the run is not graded
+    reason = run.not_gradable_reason
+    if reason:
+        lines.append(_paint(f"NOT GRADED: {for_terminal(reason)}", "35", color))
+    not_run: dict[str, list[str]] = {}  # message -> IDs: one line, not one per check
     for c, cid, name in rows:
+        if c.not_run:
+            not_run.setdefault(for_terminal(c.message), []).append(cid)
+            continue
         word = _paint(f"{_WORD[c.outcome]:<5}", _COLOR[c.outcome], color)
         pts = f"{fmt_points(c.score)}/{fmt_points(c.max_score)}"
         line = f"{word} {cid:<{id_width}}  {name:<{width}}  {pts:>7}"
@@ -65,13 +73,15 @@ def render(run: RunResult, *, color: bool) -> str:
             continue
         lines.append(line.rstrip())
         lines += _details(c, color)
+    for message, ids in not_run.items():
+        word = _paint(f"{_WORD[Outcome.ERROR]:<5}", _COLOR[Outcome.ERROR], color)
+        lines.append(f"{word} {len(ids)} check(s) {message}: {', '.join(ids)}")
     score, max_score, counts = totals(checks)
     tally = ", ".join(f"{n} {o}" for o, n in counts.items() if n) or "no checks"
     warned = warnings(checks)
     if warned:
         tally += f", {warned} warning{'s' if warned != 1 else ''}"
-    verdict = f"Score {fmt_points(score)}/{fmt_points(max_score)}"
-    if not run.gradable:
-        lines.append(_paint("Not gradable: a graded check could not run.", "35", color))
+    verdict = f"Score {fmt_points(score)}/{fmt_points(max_score)}" if reason is None \
+        else "Not graded, no score"  # the reason is at the top
     lines.append(f"{_paint(verdict, '1', color)}  ({tally})")
     return for_workflow_log("\n".join(lines) + "\n")

@@ -77,11 +77,13 @@ def summary_markdown(run: RunResult) -> str:
     warnings of the checks that passed."""
     checks = shown_checks(run)
     score, max_score, counts = totals(checks)
-    lines = [f"## meshgrade: {fmt_points(score)} / {fmt_points(max_score)} points", "",
+    head = f"{fmt_points(score)} / {fmt_points(max_score)} points" if run.gradable \
+        else "not graded"  # no total that looks final
+    lines = [f"## meshgrade: {head}", "",
              f"Rubric {code(run.rubric)}, mode {code(run.mode)}: "
              + ", ".join(f"{n} {o}" for o, n in counts.items() if n) + ".", ""]
     if not run.gradable:
-        lines += ["**Not gradable**: a graded check could not run.", ""]
+        lines += [f"**Not graded**: {md(run.not_gradable_reason or '')}.", ""]
     lines += ["| Check | Title | Outcome | Points |", "| --- | --- | --- | ---: |"]
     for c in checks:
         points = f"{fmt_points(c.score)} / {fmt_points(c.max_score)}"

@@ -45,7 +45,7 @@ def _summary(run: RunResult) -> str:
     lines = [f"meshgrade {run.tool_version}".rstrip() + f", rubric {run.rubric}, mode {run.mode}",
              f"Visible checks: {tally}" if tally else "No visible checks"]
     if not run.gradable:
-        lines.append("Not gradable: a graded check could not run; ask your instructor.")
+        lines.append(f"Not graded: {run.not_gradable_reason}; ask your instructor.")
     lines += run.notes
     return "\n".join(lines)
 

@@ -6,13 +6,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..kinds import GATEWAY_API_GROUP as GROUP
+from ..mesh import Mesh, best_match, host_matches, specificity, svc_fqdn
 from ..objects import KObject, as_list
-from .cluster import Inventory, spread
-from .hosts import best_match, host_matches, specificity, svc_fqdn
 from .match import Ctx, route_match, route_precedence
-from .request import Acc, Target
+from .request import Acc, Target, spread
 
-GROUP = "gateway.networking.k8s.io"
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 Ref = Mapping[str, Any]
 
@@ -26,8 +25,8 @@ def _route_age(route: KObject) -> tuple[str, str, str]:
 class GatewayApi:
     """Index of Gateway API Gateways and HTTPRoutes, by parent Gateway and parent Service."""
 
-    def __init__(self, inv: Inventory, gateways: Iterable[KObject], routes: Iterable[KObject]):
-        self.inv = inv
+    def __init__(self, mesh: Mesh, gateways: Iterable[KObject], routes: Iterable[KObject]):
+        self.mesh = mesh
         self.gateways = {(g.namespace, g.name): g for g in gateways}
         self.by_gateway: dict[tuple[str, str], list[tuple[KObject, Ref]]] = defaultdict(list)
         self.by_service: dict[tuple[str, str], list[tuple[KObject, Ref]]] = defaultdict(list)
@@ -53,7 +52,7 @@ class GatewayApi:
         if source == "Selector":
             selector = spaces.get("selector") if isinstance(spaces, Mapping) else None
             want = selector.get("matchLabels") if isinstance(selector, Mapping) else None
-            have = self.inv.namespace_labels.get(
+            have = self.mesh.namespace_labels.get(
                 route_ns, {"kubernetes.io/metadata.name": route_ns})
             return isinstance(want, Mapping) and all(have.get(str(k)) == str(v)
                                                      for k, v in want.items())
@@ -156,11 +155,11 @@ class GatewayApi:
         ns = str(ref.get("namespace") or route.namespace)
         name = str(ref.get("name"))
         group, kind = ref.get("group", ""), ref.get("kind", "Service")
-        svc = self.inv.services.get(svc_fqdn(name, ns))
+        svc = self.mesh.services.get(svc_fqdn(name, ns))
         if kind != "Service" or group not in ("", "core") or svc is None:
             acc.fail(500, f"backend {kind} {ns}/{name} not found", share, route, path)
             return
-        pods = self.inv.endpoints(svc)
+        pods = self.mesh.endpoints(svc)
         if not pods:
             acc.fail(503, f"Service {ns}/{name} selects no ready pods", share, route, path)
             return

@@ -9,6 +9,7 @@ from typing import Any
 
 import re2
 
+from ..mesh import gateway_ref
 from ..objects import as_list
 from .request import Request
 
@@ -108,17 +109,6 @@ def query_match(spec: Any, value: str | None) -> bool:
     return value == want if kind == "exact" else full_match(want, value)
 
 
-def resolve_gateway(name: str, namespace: str) -> str:
-    """A gateway reference as ``ns/name`` (``mesh`` stays ``mesh``)."""
-    name = name.strip()
-    if name == "mesh" or "/" in name:
-        return name
-    parts = name.split(".")
-    if len(parts) > 1:  # legacy FQDN form name.ns.svc.cluster.local
-        return f"{parts[1]}/{parts[0]}"
-    return f"{namespace}/{name}"
-
-
 def source_match(m: Mapping[str, Any], vs_namespace: str, ctx: Ctx) -> bool:
     """Per-match ``port``, then ``gateways`` or else ``sourceLabels`` and ``sourceNamespace``
     (unknown source labels never match)."""
@@ -127,7 +117,7 @@ def source_match(m: Mapping[str, Any], vs_namespace: str, ctx: Ctx) -> bool:
         return False
     gateways = m.get("gateways")
     if isinstance(gateways, list) and gateways:  # as Istio: then source conditions are unused
-        return any(resolve_gateway(text_of(g), vs_namespace) in ctx.gateways for g in gateways)
+        return any(gateway_ref(text_of(g), vs_namespace) in ctx.gateways for g in gateways)
     wanted = m.get("sourceLabels")
     if isinstance(wanted, Mapping) and wanted:
         have = ctx.source_labels

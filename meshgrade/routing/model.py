@@ -6,19 +6,25 @@ import copy
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
-from ..objects import KObject, as_list, selects
-from .cluster import Inventory, _exported_to, is_http_port, spread, str_map
-from .gatewayapi import GROUP as GWAPI_GROUP
+from ..mesh import (
+    DEFAULT_INGRESS_LABELS,
+    Backend,
+    Mesh,
+    best_match,
+    gateway_ref,
+    host_matches,
+    is_http_port,
+    server_host,
+)
+from ..objects import KObject, as_list, selects, str_map
 from .gatewayapi import GatewayApi
-from .hosts import best_match, host_matches
-from .match import Ctx, resolve_gateway
-from .request import Acc, Outcome, Request, Target
+from .match import Ctx
+from .request import Acc, Outcome, Request, Step, Target, spread
 from .virtualservice import VsEngine, http_rules
 
-DEFAULT_INGRESS_LABELS: Mapping[str, str] = MappingProxyType({"istio": "ingressgateway"})
+__all__ = ["DEFAULT_INGRESS_LABELS", "RoutingModel"]
 _HTTP_SERVER_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "GRPC-WEB"})
 
 
@@ -29,67 +35,59 @@ class _Bound:
     gateway: KObject
     scopes: list[str] = field(default_factory=list)
     port: int | None = None
+    namespaces: list[str] = field(default_factory=list)  # of the proxies serving it
 
 
 def _vs_gateways(vs: KObject) -> frozenset[str]:
     names = vs.spec.get("gateways")
     if not isinstance(names, list) or not names:
         return frozenset({"mesh"})
-    return frozenset(resolve_gateway(str(n), vs.namespace) for n in names)
-
-
-def _scope_allows(scope: str, gateway_ns: str, vs_ns: str) -> bool:
-    """Server host namespace part: ``*`` any, ``.`` the Gateway's own, else that namespace."""
-    if scope == "*":
-        return True
-    if scope == ".":
-        return vs_ns == gateway_ns
-    return scope == vs_ns
+    return frozenset(gateway_ref(str(n), vs.namespace) for n in names)
 
 
 class RoutingModel:
     """Routing over one cluster state (one object per kind/namespace/name, later ones win).
 
-    ``ingress_labels`` pick the ingress gateway pods; classic Gateways apply when their
-    ``selector`` selects those pods. ``sniff_protocol`` makes Service ports with unknown or
-    missing names HTTP (Istio's protocol sniffing) instead of opaque TCP.
+    Hosts, visibility, DestinationRules, Gateways and ingress pods are the :class:`Mesh`'s
+    (``mesh``, else one built from ``objects`` with ``ingress_labels``); classic Gateways
+    apply when their ``selector`` selects ingress pods. ``sniff_protocol`` makes Service
+    ports with unknown or missing names HTTP (Istio's protocol sniffing) instead of opaque TCP.
     """
 
     def __init__(self, objects: Iterable[KObject], *,
                  ingress_labels: Mapping[str, str] = DEFAULT_INGRESS_LABELS,
-                 sniff_protocol: bool = False) -> None:
-        latest: dict[tuple[str, str, str, str], KObject] = {}
+                 sniff_protocol: bool = False, mesh: Mesh | None = None) -> None:
+        latest: dict[tuple[str, str, str], KObject] = {}
         for obj in objects:
             if obj.kind and obj.name:
-                latest[(obj.group, obj.kind, obj.namespace, obj.name)] = obj
+                latest[obj.key] = obj
         self.objects = list(latest.values())
         self.sniff_protocol = sniff_protocol
-        self.inv = inv = Inventory(self.objects)
-        self.gateways = {(o.namespace, o.name): o for o in self.objects
-                         if o.kind == "Gateway" and o.group != GWAPI_GROUP}
-        self._gwapi_gateways = [o for o in self.objects
-                                if o.kind == "Gateway" and o.group == GWAPI_GROUP]
-        self._bound_cache: dict[tuple[str, int | None], tuple[dict[str, _Bound], list]] = {}
-        self._gw_by_host: tuple[list, dict[str, list[int]], list[int]] | None = None
+        self.mesh = mesh if mesh is not None else Mesh(self.objects,
+                                                       ingress_labels=ingress_labels)
+        self.gateways = self.mesh.gateways
+        self._bound_cache: dict[tuple[str, int | None],
+                                tuple[dict[str, _Bound], list[Step]]] = {}
+        self._gw_by_host: tuple[list[tuple[tuple[str, str], KObject]], dict[str, list[int]],
+                                list[int]] | None = None
         self._gateway_candidates("")  # index now, so that with_routing copies share it
         self._index_routing(self.objects)
-        pods = inv.pods_matching(ingress_labels)
-        self.ingress_pod_labels = [g.labels for g in pods] or [dict(ingress_labels)]
-        self.ingress_namespace = pods[0].namespace if pods else "istio-system"
+        self.ingress_pod_labels = self.mesh.ingress_labels()
+        self.ingress_namespace = self.mesh.ingress_namespace
         self._port_alias = self._ingress_port_aliases()
 
     def _index_routing(self, objects: Iterable[KObject]) -> None:
         """Index the routing objects (VirtualServices, HTTPRoutes) of this state."""
-        inv = self.inv
+        mesh = self.mesh
         objects = list(objects)
         vss = [o for o in objects if o.kind == "VirtualService"]
         self._virtual_services = vss
-        self.engine = VsEngine(inv, {(o.namespace, o.name): o for o in vss})
+        self.engine = VsEngine(mesh, {(o.namespace, o.name): o for o in vss})
         self._mesh_exact: dict[str, list[KObject]] = defaultdict(list)
         self._mesh_wild: list[tuple[str, KObject]] = []
         self._gateway_vs: list[tuple[KObject, frozenset[str], list[str]]] = []
         for vs in vss:
-            hosts = [inv.canonical(str(h), vs.namespace) for h in as_list(vs.spec.get("hosts"))]
+            hosts = [mesh.canonical(str(h), vs.namespace) for h in as_list(vs.spec.get("hosts"))]
             gateways = _vs_gateways(vs)
             if "mesh" in gateways:
                 for host in hosts:
@@ -99,7 +97,7 @@ class RoutingModel:
                         self._mesh_wild.append((host, vs))
             if gateways - {"mesh"}:
                 self._gateway_vs.append((vs, gateways, hosts))
-        self.gwapi = GatewayApi(inv, self._gwapi_gateways,
+        self.gwapi = GatewayApi(mesh, self.mesh.gateway_api.values(),
                                 [o for o in objects if o.kind == "HTTPRoute"])
 
     def with_routing(self, routing: Iterable[KObject]) -> RoutingModel:
@@ -114,7 +112,7 @@ class RoutingModel:
     def service_for_host(self, host: str, namespace: str) -> KObject | None:
         """The Service a host names from ``namespace``: short, ``name.ns``, ``name.ns.svc``,
         FQDN or cluster IP."""
-        return self.inv.service_for_host(host, namespace)
+        return self.mesh.service(host, namespace)
 
     def via_gateway(self, request: Request) -> Outcome:
         """A request entering through the ingress gateway."""
@@ -123,8 +121,9 @@ class RoutingModel:
         bound = self._bound_gateways(host, rport, acc)
         chosen = self._gateway_virtual_services(host, bound)
         first_port = next((b.port for b in bound.values() if b.port is not None), rport)
-        ctx = Ctx(request, first_port, frozenset(bound), self.ingress_namespace,
-                  self.ingress_pod_labels[0], self.ingress_namespace)
+        proxy_ns = next((b.namespaces[0] for b in bound.values()), self.ingress_namespace)
+        ctx = Ctx(request, first_port, frozenset(bound), proxy_ns,
+                  self.ingress_pod_labels[0], proxy_ns)
         if chosen:
             rules = [r for vs in chosen for r in http_rules(vs)]
             for vs in chosen:
@@ -141,7 +140,7 @@ class RoutingModel:
         """Why no VirtualService routes ``host`` at the ingress, and where: the first one
         naming the host, bound to no gateway or to one that does not take the host."""
         for vs in self._virtual_services:
-            hosts = [self.inv.canonical(str(h), vs.namespace)
+            hosts = [self.mesh.canonical(str(h), vs.namespace)
                      for h in as_list(vs.spec.get("hosts"))]
             if best_match(hosts, host) is None:
                 continue
@@ -150,16 +149,21 @@ class RoutingModel:
                 return (f": VirtualService {vs.namespace}/{vs.name} names the host but is bound "
                         "to no gateway", vs, "spec.gateways")
             for name in names:
-                ns, _, short = name.partition("/")
-                gw = self.gateways.get((ns, short))
+                gw = self.mesh.gateway(name, vs.namespace)
                 if gw is None:
                     return (f": VirtualService {vs.namespace}/{vs.name} is bound to gateway "
                             f"{name}, which does not exist", vs, "spec.gateways")
-                if not self._selects_ingress(gw):
+                if gw.kind_key != "Gateway":
+                    return (f": VirtualService {vs.namespace}/{vs.name} is bound to the Gateway "
+                            f"API Gateway {name}, which takes HTTPRoutes", vs, "spec.gateways")
+                if not self.mesh.selects_ingress(gw):
                     return (f": Gateway {name} does not select the ingress gateway pods", gw,
                             "spec.selector")
                 if name not in bound:
                     return f": Gateway {name} does not accept the host", gw, "spec.servers"
+                if not any(self.mesh.visible(vs, ns) for ns in bound[name].namespaces):
+                    return (f": VirtualService {vs.namespace}/{vs.name} is not exported to the "
+                            f"gateway's namespace", vs, "spec.exportTo")
             return (f": VirtualService {vs.namespace}/{vs.name} is not in the namespaces its "
                     "gateways allow", vs, "spec.hosts")
         return "", None, ""
@@ -170,8 +174,8 @@ class RoutingModel:
         the caller's pod labels for ``sourceLabels`` matches (unknown: those never match)."""
         acc = Acc()
         host = request.hostname
-        backend = self.inv.resolve(host, source_namespace)
-        fqdn = backend.fqdn if backend else self.inv.canonical(host, source_namespace)
+        backend = self.mesh.resolve(host, source_namespace)
+        fqdn = backend.fqdn if backend else self.mesh.canonical(host, source_namespace)
         svc = backend.obj if backend and not backend.external else None
         port, port_path, http = self._service_port(svc, request.effective_port)
         if svc is not None and port_path is None and http is None:
@@ -197,7 +201,7 @@ class RoutingModel:
 
     # -- mesh helpers -----------------------------------------------------------------------
 
-    def _default(self, backend: Any, host: str, acc: Acc) -> None:
+    def _default(self, backend: Backend | None, host: str, acc: Acc) -> None:
         """No route object: the Service's ready pods share the traffic evenly."""
         if backend is None:
             acc.fail(503, f"host '{host}' not found", 1.0)
@@ -208,7 +212,7 @@ class RoutingModel:
             acc.add(Target(200, obj.namespace, name), 1.0)
             acc.note(obj, "", f"{backend.fqdn} has no workload ({obj.kind})")
             return
-        pods = self.inv.endpoints(obj)
+        pods = self.mesh.endpoints(obj)
         if not pods:
             acc.fail(503, f"Service {obj.namespace}/{obj.name} selects no ready pods", 1.0,
                      obj, "spec.selector")
@@ -239,11 +243,11 @@ class RoutingModel:
         """The VirtualService for the host seen from ``source_ns``: exact host over the most
         specific wildcard; the first (oldest) one when several claim the same host."""
         for vs in self._mesh_exact.get(fqdn, ()):
-            if _exported_to(vs, source_ns):
+            if self.mesh.visible(vs, source_ns):
                 return vs
         best: tuple[int, KObject] | None = None
         for pattern, vs in self._mesh_wild:
-            if host_matches(pattern, fqdn) and _exported_to(vs, source_ns):
+            if host_matches(pattern, fqdn) and self.mesh.visible(vs, source_ns):
                 score = len(pattern)
                 if best is None or score > best[0]:
                     best = (score, vs)
@@ -254,7 +258,7 @@ class RoutingModel:
     def _ingress_port_aliases(self) -> dict[int, set[int]]:
         """Request port (Service port or nodePort) -> gateway ports it reaches (targetPort)."""
         alias: dict[int, set[int]] = defaultdict(set)
-        for svc in self.inv.services.values():
+        for svc in self.mesh.services.values():
             selector = str_map(svc.spec.get("selector"))
             if not any(selects(selector, labels) for labels in self.ingress_pod_labels):
                 continue
@@ -271,13 +275,6 @@ class RoutingModel:
         return (request_port is None or gateway_port == request_port
                 or gateway_port in self._port_alias.get(request_port, ()))
 
-    def _selects_ingress(self, gw: KObject) -> bool:
-        selector = gw.spec.get("selector")
-        if not isinstance(selector, Mapping) or not selector:
-            return True  # no selector: every gateway workload
-        wanted = str_map(selector)
-        return any(selects(wanted, labels) for labels in self.ingress_pod_labels)
-
     def _bound_gateways(self, host: str, rport: int | None, acc: Acc) -> dict[str, _Bound]:
         """Classic Gateways on the ingress with an HTTP server that accepts the host
         (cached per host and port: Gateways are shared by every routing stage)."""
@@ -288,7 +285,8 @@ class RoutingModel:
                                       scratch.steps)
         bound, steps = self._bound_cache[key]
         acc.steps.extend(steps)
-        return {k: _Bound(b.gateway, list(b.scopes), b.port) for k, b in bound.items()}
+        return {k: _Bound(b.gateway, list(b.scopes), b.port, b.namespaces)
+                for k, b in bound.items()}
 
     def _gateway_candidates(self, host: str) -> list[tuple[tuple[str, str], KObject]]:
         """Gateways with a server host that names ``host`` exactly or by a wildcard, in
@@ -298,7 +296,7 @@ class RoutingModel:
             wild: list[int] = []
             items = list(self.gateways.items())
             for i, (_key, gw) in enumerate(items):
-                patterns = {str(h).rpartition("/")[2].lower()
+                patterns = {server_host(h, gw.namespace)[1]
                             for server in as_list(gw.spec.get("servers"))
                             if isinstance(server, Mapping) for h in as_list(server.get("hosts"))}
                 if any("*" in p for p in patterns):
@@ -313,7 +311,7 @@ class RoutingModel:
                              ) -> dict[str, _Bound]:
         bound: dict[str, _Bound] = {}
         for (ns, name), gw in self._gateway_candidates(host):
-            if not self._selects_ingress(gw):
+            if not self.mesh.selects_ingress(gw):
                 acc.note(gw, "spec.selector", "does not select the ingress gateway pods")
                 continue
             for i, server in enumerate(as_list(gw.spec.get("servers"))):
@@ -327,24 +325,25 @@ class RoutingModel:
                     continue
                 scopes = []
                 for entry in as_list(server.get("hosts")):
-                    scope, _, pattern = str(entry).rpartition("/")
-                    if host_matches(pattern.lower(), host):
-                        scopes.append(scope or "*")
+                    scope, pattern = server_host(entry, gw.namespace)
+                    if host_matches(pattern, host):
+                        scopes.append(scope)
                 if scopes:
-                    item = bound.setdefault(f"{ns}/{name}", _Bound(gw))
+                    item = bound.setdefault(f"{ns}/{name}", _Bound(
+                        gw, namespaces=self.mesh.gateway_namespaces(gw)))
                     item.scopes.extend(scopes)
                     item.port = item.port if item.port is not None else number
                     acc.note(gw, f"spec.servers[{i}]", f"accepts host '{host}' on port {number}")
         return bound
 
     def _gateway_virtual_services(self, host: str, bound: dict[str, _Bound]) -> list[KObject]:
-        """VirtualServices bound to those Gateways whose hosts fit; the most specific host
-        wins and VirtualServices sharing it are merged in order (as Istio does at gateways)."""
+        """VirtualServices bound to those Gateways, open to their namespace, exported to the
+        gateway's and whose hosts fit; the most specific host wins and VirtualServices sharing
+        it are merged in order (as Istio does at gateways)."""
         found: list[tuple[int, KObject]] = []
         for vs, gateways, hosts in self._gateway_vs:
-            ok = any(name in bound and any(_scope_allows(s, bound[name].gateway.namespace,
-                                                         vs.namespace)
-                                           for s in bound[name].scopes)
+            ok = any(name in bound and any(s in ("*", vs.namespace) for s in bound[name].scopes)
+                     and any(self.mesh.visible(vs, ns) for ns in bound[name].namespaces)
                      for name in gateways)
             score = best_match(hosts, host) if ok else None
             if score is not None:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ..mesh import PodGroup, split_host
 from ..objects import KObject
-from .hosts import split_host
 
 
 @dataclass(frozen=True)
@@ -161,3 +161,11 @@ class Acc:
         if not shares:  # defensive: every path adds a target, keep the invariant anyway
             shares = {Target(404, reason="no route"): 1.0}
         return Outcome(shares, [str(s) for s in self.steps], list(self.steps))
+
+
+def spread(acc: Acc, svc: KObject, pods: list[PodGroup], share: float) -> None:
+    """Spread ``share`` evenly over the pods (replicas), grouped by workload and version."""
+    total = sum(g.count for g in pods)
+    for g in pods:
+        acc.add(Target(200, svc.namespace, svc.name, g.workload, g.labels.get("version")),
+                share * g.count / total)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..mesh import Mesh
 from ..objects import KObject, as_list
-from .cluster import Inventory, spread
 from .match import Ctx, matching_entry
-from .request import Acc, Target
+from .request import Acc, Target, spread
 
 Rule = tuple[KObject, str, Mapping[str, Any]]  # (VirtualService, "spec.http[i]", rule)
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -42,8 +42,8 @@ def _percent(abort: Mapping[str, Any]) -> float:
 class VsEngine:
     """Runs VirtualService rules for one request and accumulates where the traffic goes."""
 
-    def __init__(self, inv: Inventory, virtual_services: Mapping[tuple[str, str], KObject]):
-        self.inv = inv
+    def __init__(self, mesh: Mesh, virtual_services: Mapping[tuple[str, str], KObject]):
+        self.mesh = mesh
         self.vs = virtual_services
 
     def run(self, rules: list[Rule], ctx: Ctx, acc: Acc, share: float) -> None:
@@ -135,7 +135,8 @@ class VsEngine:
                     share: float) -> None:
         """Resolve host, port and subset of one destination, then spread over its pods."""
         host = dest.get("host") if isinstance(dest, Mapping) else None
-        backend = self.inv.resolve(host, vs.namespace) if isinstance(host, str) else None
+        backend = self.mesh.resolve(host, vs.namespace, ctx.client_ns) if isinstance(
+            host, str) else None
         if backend is None:
             acc.fail(503, f"host '{host}' not found", share, vs, f"{path}.host")
             return
@@ -143,7 +144,7 @@ class VsEngine:
         subset_name = dest.get("subset")
         labels: Mapping[str, str] | None = None
         if subset_name is not None:
-            found = self.inv.subset(backend.fqdn, svc.namespace, ctx.client_ns, str(subset_name))
+            found = self.mesh.subset(backend.fqdn, svc.namespace, ctx.client_ns, str(subset_name))
             if found.labels is None:
                 why = ("no DestinationRule for the host" if found.dr is None
                        else f"not in DestinationRule {found.dr.namespace}/{found.dr.name}")
@@ -162,7 +163,7 @@ class VsEngine:
         if port_error:
             acc.fail(503, port_error, share, vs, f"{path}.port")
             return
-        pods = self.inv.endpoints(svc, labels)
+        pods = self.mesh.endpoints(svc, labels)
         if not pods:
             what = f"subset '{subset_name}'" if subset_name is not None else "Service"
             acc.fail(503, f"{what} of {svc.namespace}/{svc.name} selects no ready pods", share,
