@@ -76,6 +76,77 @@ items:
   metadata: {name: store}
   spec: {selector: {app: store}, ports: [{name: http, port: 8080}]}
 """
+_ROUTING = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings}
+spec:
+  hosts: [ratings, ratings.default.svc.cluster.local]
+  exportTo: ["."]
+  http:
+  - match:
+    - {headers: {end-user: {regex: "jas.*"}}, withoutHeaders: {x-test: {}}, port: 9080,
+       queryParams: {q: {exact: ""}}, sourceLabels: {app: reviews}, gateways: [mesh]}
+    fault: {abort: {httpStatus: 503, percentage: {value: 50}}}
+    route: [{destination: {host: ratings, subset: v1, port: {number: 9080}}, weight: 100}]
+  - match: [{uri: {prefix: /old}, ignoreUriCase: true}]
+    redirect: {uri: /new, redirectCode: 302}
+  - match: [{method: {exact: GET}, authority: {prefix: ratings}}]
+    directResponse: {status: 418}
+  - delegate: {name: ratings-child, namespace: default}
+  - route: [{destination: {host: ratings, subset: v1}}]
+  tcp: [{match: [{port: 9080}], route: [{destination: {host: ratings}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings-child}
+spec:
+  http: [{route: [{destination: {host: ratings}, weight: 60}, {destination: {host: details},
+                                                              weight: 40}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings}
+spec:
+  host: ratings.default.svc.cluster.local
+  exportTo: ["*"]
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+  subsets: [{name: v1, labels: {version: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 8080, name: http, protocol: HTTP}, hosts: ["./*.example.com"]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: details}
+spec:
+  parentRefs: [{name: bookinfo-gateway, sectionName: http}, {kind: Service, group: "",
+                                                              name: details, port: 9080}]
+  hostnames: [details.example.com]
+  rules:
+  - matches: [{path: {type: RegularExpression, value: "/d.*"}, method: GET,
+               headers: [{name: end-user, value: jason}], queryParams: [{name: q, value: x}]}]
+    filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301}}]
+  - backendRefs: [{name: details, port: 9080, weight: 2}, {name: ratings, weight: 0}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: external}
+spec: {type: ExternalName, externalName: example.com, clusterIP: 10.0.0.9}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: details-v1-5d8f-abcde
+  labels: {app: details, version: v1, pod-template-hash: 5d8f}
+  ownerReferences: [{kind: ReplicaSet, name: details-v1-5d8f}]
+spec: {containers: [{name: details}], nodeSelector: {zone: a}}
+status: {phase: Running, conditions: [{type: Ready, status: "True"}]}
+"""
 
 
 def _skeletons() -> list[list[Any]]:
@@ -84,7 +155,7 @@ def _skeletons() -> list[list[Any]]:
     files += sorted((EXAMPLES / "part2-app").glob("*.yaml"))
     files += [CASES / "MG201/good-gateway-api/gw.yaml",
               CASES / "MG204/good-gateway-api/routes.yaml"]
-    texts = [f.read_text("utf-8") for f in files] + [_EXTRA]
+    texts = [f.read_text("utf-8") for f in files] + [_EXTRA, _ROUTING]
     out = [[d for d in yaml.safe_load_all(t) if d is not None] for t in texts]
     for n, doc in enumerate(d for docs in out for d in docs):
         if n % 2 and "name" in doc.get("metadata", {}):  # a namespace to mutate, too

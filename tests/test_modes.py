@@ -11,7 +11,8 @@ import pytest
 from meshgrade import modes, registry
 from meshgrade.cli import main
 from meshgrade.live import Live
-from meshgrade.results import Outcome
+from meshgrade.reports import github_report
+from meshgrade.results import CheckResult, Outcome, RunResult, Submission
 from meshgrade.rubric import load
 from meshgrade.session import GradingSession, Options
 from meshgrade.source import open_source
@@ -96,3 +97,12 @@ def test_a_submission_that_does_not_load_says_why_once_in_every_report(
     assert (out / "report.html").read_text().count("cannot clone") == 1
     gradescope = json.loads((out / "gradescope" / "results.json").read_text())
     assert json.dumps(gradescope).count("cannot clone") == 1
+
+
+def test_github_annotates_a_stopped_run_once() -> None:
+    checks = [CheckResult(f"MG10{n}", "x", "", Outcome.ERROR, max_score=1,
+                          message="not run: interrupted") for n in range(1, 5)]
+    run = RunResult(Submission("."), "lab", "r", checks,
+                    interrupted="SIGTERM during sampling (MG405)")
+    assert github_report.annotations(run) == [
+        "::error title=meshgrade::not graded: interrupted by SIGTERM during sampling (MG405)"]

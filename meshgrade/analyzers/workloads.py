@@ -18,7 +18,7 @@ from .routed import routed_subset_labels
 
 _HTTP_NAME = re.compile(r"^(http|http2|https?-.*|http2-.*|grpc.*)$")
 _HTTP_APP_PROTOCOLS = {"http", "http2", "grpc", "grpc-web", "h2c", "kubernetes.io/h2c"}
-_COMMON_HTTP_PORTS = {80, 3000, 5000, 8000, 8080, 8081, 8888, 9080}
+_COMMON_HTTP_PORTS = (80, 3000, 5000, 8000, 8080, 8081, 8888, 9080)  # a port may be a list
 
 
 def _own(ctx: Context, *kinds: str) -> list[KObject]:

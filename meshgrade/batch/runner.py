@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.gitsource import redact_text
+from meshgrade.source import not_a_folder
 
 from .roster import FAILURE_NAME, RosterRow, read_results
 
@@ -189,8 +190,9 @@ class Runner:
             failed = row.failed_before(folder, self.opts.rubric_name)
             if failed is not None and not self.opts.retry_not_gradable:
                 return StudentResult(row, False, failed, resumed=True)
-        if not row.is_url and not Path(row.submission).is_dir():
-            return StudentResult(row, False, f"no such folder: {row.submission}")
+        problem = None if row.is_url else not_a_folder(row.submission)
+        if problem:  # a file, or nothing there
+            return StudentResult(row, False, problem)
         if self._stopping.is_set():
             return StudentResult(row, False, "interrupted before grading")
         folder.mkdir(parents=True, exist_ok=True)

@@ -49,9 +49,12 @@ def _level(check: CheckResult, f: Finding) -> str:
 
 def annotations(run: RunResult, *, path_prefix: str = "") -> list[str]:
     """Per located finding ``::error``, ``::warning`` or ``::notice`` (its severity);
-    ``::warning`` per errored check without a file."""
+    ``::warning`` per errored check without a file; one ``::error`` for a run stopped as a
+    whole (interrupted, no submission, no lab or cluster), instead of one per check."""
     out = []
     for check in shown_checks(run):
+        if check.not_run:
+            continue
         title = check_label(check)
         located = [f for f in check.findings if f.file]
         for f in located:
@@ -60,6 +63,9 @@ def annotations(run: RunResult, *, path_prefix: str = "") -> list[str]:
         if check.outcome is Outcome.ERROR and not located:
             out.append(_command("warning", for_terminal(check.message or "check could not run"),
                                 title=title))
+    if run.not_gradable_reason and (run.interrupted or run.failure):
+        out.append(_command("error", for_terminal(f"not graded: {run.not_gradable_reason}"),
+                            title="meshgrade"))
     return out
 
 

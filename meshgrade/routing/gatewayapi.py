@@ -134,7 +134,8 @@ class GatewayApi:
             if isinstance(f, Mapping) and f.get("type") == "RequestRedirect":
                 spec = f.get("requestRedirect")
                 code = spec.get("statusCode", 302) if isinstance(spec, Mapping) else 302
-                code = code if code in _REDIRECT_CODES else 302
+                if not (isinstance(code, (int, float)) and code in _REDIRECT_CODES):
+                    code = 302
                 acc.add(Target(int(code), reason="redirect"), share)
                 acc.note(route, f"{path}.filters[{k}]", f"redirect {code}")
                 return

@@ -92,7 +92,7 @@ class VsEngine:
         redirect = rule.get("redirect")
         if isinstance(redirect, Mapping):
             code = redirect.get("redirectCode") or 301
-            if code in _REDIRECT_CODES:
+            if isinstance(code, (int, float)) and code in _REDIRECT_CODES:
                 acc.add(Target(int(code), reason="redirect"), share)
                 acc.note(vs, f"{path}.redirect", f"redirect {code}")
             else:
