@@ -8,8 +8,6 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from .results import Severity
 
 
@@ -25,8 +23,10 @@ class Entry:
 @lru_cache(maxsize=1)
 def entries() -> dict[str, Entry]:
     """Every catalogued check, by ID, in ID order."""
+    import yaml
+
     text = resources.files("meshgrade").joinpath("data/catalogue.yaml").read_text("utf-8")
-    raw: dict[str, Any] = yaml.safe_load(text)
+    raw: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {
         cid: Entry(cid, e["name"], e["title"], tuple(e["sources"]), e.get("messages", {}))
         for cid, e in sorted(raw.items())

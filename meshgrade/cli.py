@@ -1,17 +1,25 @@
-"""The ``meshgrade`` command: grade, checks, rubrics, rubric check."""
+"""The ``meshgrade`` command: grade, checks, rubrics, rubric check.
+
+Start-up: this module imports only what builds the parser; each command imports what it
+needs (the checks, schema models, kubernetes client, pytest, jinja2) when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__, catalogue, registry
-from .results import ExitCode, Severity
-from .rubric import Rubric, RubricError, builtin_names, load
-from .scoring import parse_fail_under
+from . import __version__, interrupt
+from .layout import builtin_names
+from .results import ExitCode
+
+if TYPE_CHECKING:
+    from .rubric import Rubric
 
 GRADE_EXAMPLES = """\
 examples:
@@ -57,14 +65,20 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="reports", metavar="DIR",
                    help="report folder (default: reports)")
     g.add_argument("--format", action="append", dest="formats", metavar="FMT",
-                   choices=("json", "junit", "html", "gradescope", "github", "classroom"),
-                   help="json, junit, html, gradescope, github, classroom; repeatable "
+                   choices=("json", "junit", "html", "gradescope", "github", "classroom",
+                            "feedback"),
+                   help="json, junit, html, gradescope, github, classroom, feedback; repeatable "
                         "(default: json junit html; github is added under GitHub Actions)")
     g.add_argument("--fail-under", metavar="SCORE", help="exit 0 when the score reaches SCORE "
                    "points, or N%% of the maximum")
     g.add_argument("--student", help="student name shown in the reports")
     g.add_argument("--repository", metavar="URL", help="repository URL signed into the results")
     g.add_argument("--seed", type=int, help="sampling order seed, for reproducible runs")
+    g.add_argument("--due", metavar="TIME",
+                   help="grade the newest commit of the branch dated at or before TIME "
+                        "(ISO 8601 with an offset: 2026-12-15T23:59+01:00); a folder's own "
+                        ".git is read (its uncommitted changes are not graded)")
+    g.add_argument("--commit", metavar="REV", help="grade this commit of the branch")
     g.add_argument("--sign-key-file", metavar="FILE",
                    help="sign results.json with HMAC-SHA256 using this key (else "
                         "$MESHGRADE_SIGN_KEY); check with `meshgrade verify`")
@@ -91,10 +105,12 @@ def _parser() -> argparse.ArgumentParser:
     from .batch.cli import add_parser as add_batch_parser
     from .gradebook_cli import add_parser as add_gradebook_parser
     from .lab.commands import add_parser as add_lab_parser
+    from .watch_cli import add_parser as add_watch_parser
 
     add_lab_parser(sub)
     add_gradebook_parser(sub)
     add_batch_parser(sub)
+    add_watch_parser(sub)
     d = sub.add_parser("doctor", help="what the given credentials may do, and whether the "
                        "gateway answers", description="Check a cluster before grading: "
                        "access (SelfSubjectAccessReview) and the gateway.")
@@ -121,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    # `grade`: from the first moment a signal is recorded, and reported once the run can say so
+    with interrupt.handling() if words[:1] == ["grade"] else contextlib.nullcontext():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -129,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"grade": cmd_grade, "checks": cmd_checks, "rubrics": cmd_rubrics,
                "rubric": cmd_rubric_check, "lab": cmd_lab, "doctor": cmd_doctor,
                "restore": cmd_restore, "gradebook": cmd_gradebook, "verify": cmd_verify,
-               "batch": cmd_batch}[args.command]
+               "batch": cmd_batch, "watch": cmd_watch}[args.command]
     return int(handler(args))
 
 
@@ -193,6 +216,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .watch_cli import run
+
+    return run(args)
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from .lab.commands import run
 
@@ -200,6 +229,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
+    from . import registry
+
     checks = list(registry.checks().values())
     if args.format == "json":
         print(json.dumps([{"id": c.id, "name": c.name, "title": c.title,
@@ -216,11 +247,15 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
 def catalogue_markdown() -> str:
     """docs/checks.md, generated from the registry."""
+    from . import catalogue, registry
+    from .results import Severity
+
     lines = ["# Check catalogue", "",
              "Generated by `meshgrade checks --format markdown` from the registry; "
              "do not edit by hand.", ""]
     titles = {"MG10": "Files and schemas", "MG11": "Workloads and services",
-              "MG12": "Istio references", "MG20": "Bookinfo tasks (Part 1)",
+              "MG12": "Istio references", "MG13": "Istio references, validation and analysis",
+              "MG20": "Bookinfo tasks (Part 1)",
               "MG21": "Your application (Part 2)", "MG30": "Cluster state",
               "MG40": "Traffic through the gateway", "MG41": "Traffic to your application"}
     current = None
@@ -244,6 +279,9 @@ def catalogue_markdown() -> str:
 
 
 def cmd_rubrics(_args: argparse.Namespace) -> int:
+    from . import registry
+    from .rubric import load
+
     known = set(registry.checks())
     for name in builtin_names():
         rubric = load(name, known)
@@ -257,6 +295,9 @@ def cmd_rubrics(_args: argparse.Namespace) -> int:
 
 def _load_rubric(name: str) -> Rubric | None:
     """The rubric, or None after printing its problems (with file and line)."""
+    from . import registry
+    from .rubric import RubricError, load
+
     try:
         return load(name, set(registry.checks()))
     except RubricError as exc:
@@ -276,8 +317,6 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from . import interrupt
-
     with interrupt.handling():  # from here a signal is an outcome, never a traceback
         return _cmd_grade(args)
 
@@ -286,6 +325,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from .gitsource import is_git_url
     from .grade import grade
     from .plugin import FAIL_UNDER_HELP
+    from .scoring import parse_fail_under
     from .source import not_a_folder
 
     rubric = _load_rubric(args.rubric)
@@ -302,11 +342,27 @@ def _cmd_grade(args: argparse.Namespace) -> int:
               "URL never does; write ./NAME for a folder of that name)", file=sys.stderr)
         return ExitCode.USAGE
     problem = None if is_git_url(args.submission) else not_a_folder(args.submission)
-    if problem:
+    if problem or (problem := _pin_problem(args)):
         print(f"error: {problem}", file=sys.stderr)
         return ExitCode.USAGE
     color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
     return grade(args, rubric, color=color)
+
+
+def _pin_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``--due`` / ``--commit``, or None."""
+    from .history import parse_due
+
+    if args.due is not None and args.commit is not None:
+        return "give --due or --commit, not both"
+    if args.commit is not None and (not args.commit or args.commit.startswith("-")):
+        return f"--commit {args.commit!r}: give a commit name or revision"
+    try:
+        if args.due is not None:
+            parse_due(args.due)
+    except ValueError as exc:
+        return f"--due: {exc}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

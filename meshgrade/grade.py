@@ -41,12 +41,22 @@ class _Capture:
         self.session = session.config.stash.get(SESSION, None)
 
 
+# meshgrade's own suites alone (no instructor tests): they assert nothing and use none of
+# these, so pytest starts without assertion rewriting, other packages' plugins or these
+LEAN = ("--assert=plain", "--disable-plugin-autoload",
+        *[a for name in ("doctest", "junitxml", "pastebin", "unittest", "legacypath", "tmpdir",
+                         "monkeypatch", "recwarn", "stepwise", "setuponly", "setupplan",
+                         "unraisableexception", "threadexception", "faulthandler", "logging")
+          for a in ("-p", f"no:{name}")])
+
+
 def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
     """The pytest command line equivalent to a `meshgrade grade` call."""
     suite = suite_dir()
     out = [str(suite), *[str(s.path) for s in rubric.extra],
            "-c", str(pytest_ini()), "--rootdir", str(suite.parent),
            "-p", "meshgrade.plugin", "-p", "no:cacheprovider", "-p", "no:cloudcoil",
+           *(() if rubric.extra else LEAN),
            f"--submission={args.submission}", f"--rubric={rubric.source or args.rubric}",
            f"--mode={args.mode}", f"--out={args.out}", f"--max-file-mib={args.max_file_mib}",
            "--meshgrade-quiet"]
@@ -57,7 +67,9 @@ def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
                         ("--kubeconfig", args.kubeconfig), ("--context", args.context),
                         ("--namespace", args.namespace), ("--gateway-url", args.gateway_url),
                         ("--seed", None if args.seed is None else str(args.seed)),
-                        ("--sign-key-file", args.sign_key_file)):
+                        ("--sign-key-file", args.sign_key_file),
+                        ("--due", args.due),
+                        ("--commit", args.commit)):
         if value is not None:  # --flag=value: a value that starts with '-' stays a value
             out.append(f"{flag}={value}")
     for flag, on in (("--apply-stages", args.apply_stages),
@@ -111,6 +123,14 @@ def _grade(args: argparse.Namespace, rubric: Rubric, capture: _Capture, *, color
         _say(f"warning: the {fmt} report could not be written: {t(str(exc))}", err=True)
     for note in run.notes:
         _say(f"note: {t(note)}", err=True)
+    sub = run.submission
+    if sub.commit and sub.commit_date:
+        late = f"; {sub.late_commits} later commit(s) not graded" if sub.late_commits else ""
+        due = f", due {t(sub.due)}" if sub.due else ""
+        _say(f"graded commit {t(sub.commit[:12])} dated {t(sub.commit_date)}{due}{late}",
+             err=True)
+    for odd in sub.suspicious_dates or ():
+        _say(f"warning: suspicious commit dates: {t(odd)}", err=True)
     if run.interrupted is not None and stopped is not None:
         return stopped  # 128 + the signal: 130 for SIGINT, 143 for SIGTERM
     return int(exit_code(run, args.fail_under))

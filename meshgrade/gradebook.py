@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,32 @@ from meshgrade.signing import verify
 FILENAME = "results.json"
 BASE_COLUMNS = ("student", "source", "repository", "commit", "rubric", "rubric_digest", "mode",
                 "score", "max_score", "gradable")
+# after "commit", when a due time (or --commit) chose some result's commit
+DUE_COLUMNS = ("due", "commit_date", "late_commits", "suspicious_dates")
+
+
+def dated(submissions: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether a due time or ``--commit`` chose any of these submissions' commit."""
+    return any(s.get("due") or s.get("commit_date") for s in submissions)
+
+
+def with_due_columns(columns: Iterable[str], due: bool) -> list[str]:
+    """``columns`` with DUE_COLUMNS after ``commit`` when ``due``."""
+    out = list(columns)
+    if due:
+        at = out.index("commit") + 1
+        out[at:at] = DUE_COLUMNS
+    return out
+
+
+def due_cells(submission: Mapping[str, Any]) -> list[str]:
+    """The DUE_COLUMNS cells of a result's ``submission`` object (CSV-safe text; the
+    suspicious dates joined with ``; ``), empty where not recorded."""
+    late, odd = submission.get("late_commits"), submission.get("suspicious_dates")
+    return [for_csv(str(submission.get("due") or "")),
+            for_csv(str(submission.get("commit_date") or "")),
+            str(late) if isinstance(late, int) and not isinstance(late, bool) else "",
+            for_csv("; ".join(map(str, odd))) if isinstance(odd, list) else ""]
 
 
 @dataclass
@@ -45,6 +72,7 @@ class Row:
     points: dict[str, float] = field(default_factory=dict)
     repository: str = ""
     rubric_digest: str = ""
+    submission: dict[str, Any] = field(default_factory=dict)  # the result's, as recorded
 
 
 @dataclass
@@ -60,7 +88,11 @@ class Gradebook:
 
     @property
     def columns(self) -> list[str]:
-        return [*BASE_COLUMNS, *self.check_ids]
+        return [*with_due_columns(BASE_COLUMNS, self.dated), *self.check_ids]
+
+    @property
+    def dated(self) -> bool:
+        return dated(r.submission for r in self.rows)
 
 
 def _load(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -104,7 +136,7 @@ def _row(path: Path, data: dict[str, Any]) -> Row:
                score=_number(data.get("score")), max_score=_number(data.get("max_score")),
                gradable=data.get("gradable") is True, points=points,
                repository=str(sub.get("repository") or ""),
-               rubric_digest=str(data.get("rubric_digest") or ""))
+               rubric_digest=str(data.get("rubric_digest") or ""), submission=dict(sub))
 
 
 def _roster_problems(data: dict[str, Any], rubric: RubricCheck,
@@ -189,12 +221,14 @@ def write_csv(gradebook: Gradebook, path: Path) -> Path:
         out = csv.writer(fh)
         out.writerow([for_csv(c) for c in gradebook.columns])
         for r in gradebook.rows:
-            text = [for_csv(v) for v in (r.student, r.source, r.repository, r.commit, r.rubric,
-                                       r.rubric_digest, r.mode)]
+            text = [*(for_csv(v) for v in (r.student, r.source, r.repository, r.commit)),
+                    *(due_cells(r.submission) if gradebook.dated else ()),
+                    *(for_csv(v) for v in (r.rubric, r.rubric_digest, r.mode))]
             out.writerow([*text, _cell(r.score),
                           _cell(r.max_score), "true" if r.gradable else "false",
                           *(_cell(r.points[c]) if c in r.points else "" for c in ids)])
     return path
 
 
-__all__ = ["BASE_COLUMNS", "Gradebook", "Row", "collect", "write_csv"]
+__all__ = ["BASE_COLUMNS", "DUE_COLUMNS", "Gradebook", "Row", "collect", "dated", "due_cells",
+           "with_due_columns", "write_csv"]

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .kinds import GATEWAY_API_GROUP
-from .objects import KObject, selects, str_map
+from .objects import KObject, as_list, selects, str_map
 
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
 #: Where the docs install things; looked in when Deployments cannot be listed everywhere.
@@ -63,7 +63,7 @@ def ingress_form(dep: KObject) -> str | None:
     labels = labels_of(dep)
     owned = any(isinstance(o, dict) and o.get("kind") == "Gateway"
                 and str(o.get("apiVersion", "")).startswith(GATEWAY_API_GROUP + "/")
-                for o in dep.metadata.get("ownerReferences") or [])
+                for o in as_list(dep.metadata.get("ownerReferences")))
     if owned or any(k in labels for k in GATEWAY_NAME_LABELS):
         return None if labels.get(WAYPOINT[0]) == WAYPOINT[1] else "gateway-api"
     istio = labels.get("istio", "")

@@ -1,4 +1,5 @@
-"""Where the shipped check suites, fixtures and data live (installed or in a checkout)."""
+"""Where the shipped check suites, fixtures, rubrics and data live (installed or in a
+checkout)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,16 @@ def suite_dir() -> Path:
 
 def pytest_ini() -> Path:
     return Path(str(resources.files("meshgrade").joinpath("data/pytest.ini")))
+
+
+def builtin_dir() -> Path:
+    """Folder of the built-in rubrics (installed package data, or the checkout's rubrics/)."""
+    try:
+        return Path(str(resources.files("meshgrade._rubrics")))
+    except ModuleNotFoundError:
+        return _CHECKOUT / "rubrics"
+
+
+def builtin_names() -> list[str]:
+    """The built-in rubrics' names."""
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))

@@ -18,6 +18,7 @@ from .results import CheckResult, ExitCode, Outcome, RunResult
 from .rubric import RubricError, load
 from .scoring import parse_fail_under
 from .session import GradingSession, Options
+from .source import Pin
 
 FAIL_UNDER_HELP = "give points (7.5) or a percentage (80%)"
 
@@ -56,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=None, help="sampling order seed")
     group.addoption("--sign-key-file", default=None,
                     help="sign results.json with HMAC-SHA256 (else $MESHGRADE_SIGN_KEY)")
+    group.addoption("--due", default=None, metavar="TIME",
+                    help="grade the newest commit dated at or before TIME (ISO 8601 with an "
+                         "offset)")
+    group.addoption("--commit", dest="pin_commit", default=None, metavar="REV",
+                    help="grade this commit of the branch")
     group.addoption("--meshgrade-quiet", action="store_true",
                     help="do not print the meshgrade summary or GitHub annotations (the "
                          "meshgrade command does)")
@@ -80,7 +86,24 @@ def _options(config: pytest.Config, rubric) -> Options:
                    apply_stages=config.getoption("apply_stages"),
                    allow_kubeconfig_exec=config.getoption("allow_kubeconfig_exec"),
                    trust_kubeconfig=config.getoption("trust_kubeconfig"),
-                   seed=config.getoption("seed"), sign_key=_sign_key(config))
+                   seed=config.getoption("seed"), sign_key=_sign_key(config),
+                   pin=_pin(config))
+
+
+def _pin(config: pytest.Config) -> Pin | None:
+    """The commit to grade from ``--due`` or ``--commit``; None for the branch's newest."""
+    from .history import parse_due
+
+    due, rev = config.getoption("due"), config.getoption("pin_commit")
+    if due is not None and rev is not None:
+        raise pytest.UsageError("give --due or --commit, not both")
+    if rev is not None and (not rev or rev.startswith("-")):
+        raise pytest.UsageError(f"--commit {rev!r}: give a commit name or revision")
+    try:
+        return Pin(parse_due(due) if due is not None else None, rev) \
+            if due is not None or rev is not None else None
+    except ValueError as exc:
+        raise pytest.UsageError(f"--due: {exc}") from None
 
 
 def _sign_key(config: pytest.Config) -> bytes | None:
@@ -250,6 +273,7 @@ def finish(grading: GradingSession, *, annotate: bool) -> RunResult:
         try:
             run = grading.result()
             log = grading.write_request_log()
+            grading.write_objects()
         finally:
             grading.close()
         while True:

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import Any
 
+from .diagram import Diagram
+
 SCHEMA_ID = "meshgrade.results/v1"
 NOT_RUN = "not run: "  # a check's message when it could not start: interrupted, no submission
 
@@ -181,10 +183,25 @@ class CheckResult:
 
 @dataclass
 class Submission:
+    """What was graded. The fields after ``repository`` are set only when a due time or a
+    ``--commit`` chose the commit (and are left out of ``results.json`` otherwise)."""
+
     source: str
     commit: str | None = None
     student: str | None = None
     repository: str | None = None  # where the submission lives (a URL), None when unknown
+    due: str | None = None            # the due time used, ISO 8601
+    commit_date: str | None = None    # the graded commit's committer date
+    head: str | None = None           # the branch's newest commit when fetched
+    late_commits: int | None = None   # commits on the branch after the graded one
+    suspicious_dates: list[str] | None = None  # odd commit dates, naming the commits
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        return {k: v for k, v in out.items() if v is not None or k in _ALWAYS}
+
+
+_ALWAYS = ("source", "commit", "student", "repository")
 
 
 @dataclass
@@ -201,6 +218,7 @@ class RunResult:
     notes: list[str] = field(default_factory=list)
     interrupted: str | None = None  # "SIGINT during sampling (MG405)": the run was stopped
     failure: str | None = None      # why nothing (or no live check) could run, said once
+    diagrams: list[Diagram] = field(default_factory=list)  # routing stages found, as pictures
 
     @property
     def gradable(self) -> bool:
@@ -241,7 +259,7 @@ class RunResult:
         return {
             "schema": SCHEMA_ID,
             "tool": {"name": "meshgrade", "version": self.tool_version},
-            "submission": {k: v for k, v in asdict(self.submission).items()},
+            "submission": self.submission.to_dict(),
             "mode": self.mode,
             "rubric": self.rubric,
             "rubric_digest": self.rubric_digest,
@@ -253,4 +271,5 @@ class RunResult:
             "duration_s": round(self.duration_s, 3),
             "notes": list(self.notes),
             "checks": [c.to_dict(instructor=instructor) for c in self.checks],
+            "diagrams": [d.to_dict() for d in self.diagrams],
         }

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import yamlload
+from .layout import builtin_dir, builtin_names
 from .results import Visibility
 from .settings import Settings
 
-_TOP = {"name", "title", "description", "checks", "settings", "extra"}
+if TYPE_CHECKING:
+    from . import yamlload
+
+_TOP = {"name", "title", "description", "checks", "settings", "extra", "shared_files"}
 _CHECK = {"points", "hint", "visibility", "partial", "count_skipped", "promote_warnings"}
 _EXTRA = {"path", "points", "visibility", "name"}
 _VIS = {v.value for v in Visibility}
@@ -56,18 +58,7 @@ class Rubric:
     extra: tuple[ExtraSuite, ...] = ()
     source: str = ""
     digest: str = ""  # sha256 hex of the rubric file's bytes, recorded in results.json
-
-
-def builtin_dir() -> Path:
-    """Folder of the built-in rubrics (installed package data, or the checkout's rubrics/)."""
-    try:
-        return Path(str(resources.files("meshgrade._rubrics")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "rubrics"
-
-
-def builtin_names() -> list[str]:
-    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+    shared_files: tuple[Path, ...] = ()  # the course's given YAML: not copied work (batch)
 
 
 def _read(name_or_path: str) -> tuple[Path, bytes]:
@@ -106,6 +97,8 @@ def load(name_or_path: str, known_ids: set[str]) -> Rubric:
 
 def parse(text: str, where: str, known_ids: set[str], *, digest: str | None = None) -> Rubric:
     """A rubric from its text; ``digest`` defaults to the sha256 of the text as UTF-8."""
+    from . import yamlload  # the YAML reader: not for listing the rubrics' names
+
     docs, issues = yamlload.parse(text)
     problems = [f"{where}:{i.line}: {i.message}" for i in issues]
     if problems:
@@ -139,10 +132,11 @@ class _Validator:
         checks = self._checks(d.get("checks"))
         settings = self._settings(d.get("settings"))
         extra = self._extra(d.get("extra"))
+        shared = self._shared_files(d.get("shared_files"))
         if self.problems:
             raise RubricError(self.problems)
         return Rubric(str(name), str(d.get("title") or name), checks, settings, extra,
-                      self.where)
+                      self.where, shared_files=shared)
 
     def _checks(self, value: Any) -> dict[str, CheckRule]:
         if not isinstance(value, dict) or not value:
@@ -203,6 +197,22 @@ class _Validator:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                     self.err(f"settings.expected_split.{k}", "must be a number >= 0")
         return Settings.from_mapping(value)
+
+    def _shared_files(self, value: Any) -> tuple[Path, ...]:
+        """YAML files or folders every student was given (relative to the rubric)."""
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.err("shared_files", "must be a list of YAML files or folders")
+            return ()
+        base = Path(self.where).parent
+        out = []
+        for i, item in enumerate(value):
+            path = Path(item) if Path(item).is_absolute() else base / item
+            if not path.exists():
+                self.err(f"shared_files[{i}]", f"{path} does not exist")
+            out.append(path)
+        return tuple(out)
 
     def _extra(self, value: Any) -> tuple[ExtraSuite, ...]:
         if value is None:

@@ -11,14 +11,16 @@ from typing import Any
 from . import __version__, interrupt, registry
 from .check import run as run_check
 from .context import Context
+from .diagram import Diagram
 from .gitsource import redact_url
+from .history import format_due
 from .limits import Limits
 from .modes import CLUSTER_FLAGS, LAB_PROVIDED, LAB_PROVIDED_REASON, NEEDS_CLUSTER_REASON
 from .provenance import submission_repository
 from .results import NOT_RUN, CheckReport, CheckResult, Outcome, RunResult, Submission
 from .rubric import ExtraSuite, Rubric
 from .scoring import score
-from .source import OpenedSource, SourceError, build_context, open_source
+from .source import OpenedSource, Pin, SourceError, build_context, open_source
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Options:
     trust_kubeconfig: bool = False
     seed: int | None = None
     sign_key: bytes | None = None
+    pin: Pin | None = None  # grade the commit a due time (or --commit) chooses
 
 
 class GradingSession:
@@ -63,13 +66,15 @@ class GradingSession:
         self.failure: str | None = None   # the submission or live source failed: said once
         self.interrupted: str | None = None  # "SIGINT during sampling (MG405)"
         self._labs: list[Any] = []        # labs started for this run, stopped by close()
+        self._diagrams: list[Diagram] | None = None  # drawn once, when the run ends
 
     def context(self) -> Context | None:
         """The static checks' context, loaded once; None when the source failed."""
         if self._context is None and self.source_error is None:
             try:
                 with interrupt.doing("submission loading"):
-                    self._opened = open_source(self.options.submission, self.options.limits)
+                    self._opened = open_source(self.options.submission, self.options.limits,
+                                               self.options.pin)
             except (SourceError, OSError) as exc:
                 self.source_error = str(exc)
                 self.failure = f"the submission could not be loaded: {exc}"
@@ -137,7 +142,7 @@ class GradingSession:
         check = registry.get(check_id)
         ctx = self.context()
         cluster_only = self._cluster_only(check_id, ctx)
-        if ctx is None and check.fn is not None:  # the reason is stated once, for the run
+        if ctx is None and check.implemented:  # the reason is stated once, for the run
             report = CheckReport(Outcome.ERROR, f"{NOT_RUN}the submission could not be loaded")
             duration = 0.0
         elif cluster_only is not None:
@@ -184,15 +189,14 @@ class GradingSession:
         ordered += [r for k, r in self.results.items() if k not in self.rubric.checks]
         # interrupted before the source was read: the mode asked for
         asked = self.wanted_mode() if self.interrupted and self._context is None else self.mode
+        drawn = self.diagrams()
         run = RunResult(
-            submission=Submission(redact_url(self.options.submission), self.commit,
-                                  self.options.student,
-                                  submission_repository(self.options.submission,
-                                                        self.options.repository)),
+            submission=self._submission(),
             mode=asked, rubric=self.rubric.name, rubric_digest=self.rubric.digest or None,
             checks=ordered,
             duration_s=time.perf_counter() - self.started, tool_version=__version__,
-            notes=list(self.notes), interrupted=self.interrupted, failure=self.failure)
+            notes=list(self.notes), interrupted=self.interrupted, failure=self.failure,
+            diagrams=drawn)
         note = None
         if self.fallback is not None:
             note = self._ungraded_note(
@@ -207,6 +211,33 @@ class GradingSession:
         if note:
             run.notes.insert(0, note)
         return run
+
+    def _submission(self) -> Submission:
+        """What was graded; with a due time or ``--commit``, the commit chosen and why."""
+        o = self.options
+        sub = Submission(redact_url(o.submission), self.commit, o.student,
+                         submission_repository(o.submission, o.repository))
+        if o.pin is not None and o.pin.due is not None:
+            sub.due = format_due(o.pin.due)
+        pick = self._opened.pick if self._opened is not None else None
+        if pick is not None:
+            sub.due, sub.commit_date, sub.head = pick.due, pick.commit_date, pick.head
+            sub.late_commits, sub.suspicious_dates = pick.late_commits, pick.suspicious_dates
+        return sub
+
+    def diagrams(self) -> list[Diagram]:
+        """The routing diagrams of the stages found, drawn once from the routing model and
+        the checks' results (none when the submission did not load)."""
+        if self._diagrams is None:
+            from .analyzers import diagrams
+
+            self._diagrams = []
+            if self._context is not None:
+                try:
+                    self._diagrams = diagrams.build(self._context, self.results)
+                except Exception as exc:  # a picture must never cost the reports
+                    self.notes.append(f"the routing diagrams could not be drawn: {exc}")
+        return self._diagrams
 
     def _ungraded_note(self, run: RunResult, lead: str, kind: str,
                        which: Callable[[str], bool], advice: str, *, always: bool = False
@@ -236,6 +267,21 @@ class GradingSession:
         rows = [dataclasses.asdict(s) for s in sampler.log]
         path.write_text(json.dumps({"run_id": self.live.run_id, "gateway": self.live.gateway_url,
                                     "requests": rows}, indent=1, default=str), "utf-8")
+        return path
+
+    def write_objects(self) -> Path | None:
+        """The submission's own objects as the file ``$MESHGRADE_OBJECTS_FILE`` names (a
+        plain file name) beside the reports, for the batch's copied-work detector."""
+        import os
+
+        from .batch.copies import ENV, dump
+
+        name = os.environ.get(ENV, "")
+        if not name or Path(name).name != name or name in (".", "..") or self._context is None:
+            return None
+        self.options.out.mkdir(parents=True, exist_ok=True)
+        path = self.options.out / name
+        path.write_text(dump(self._context.index.submitted), "utf-8")
         return path
 
     def close(self) -> None:

@@ -8,19 +8,21 @@ from pathlib import Path
 
 from . import baseline
 from .context import Context
-from .gitsource import SourceError, clone, is_git_url, read_head, redact_url
+from .gitsource import Pin, SourceError, clone, clone_pinned, is_git_url, read_head, redact_url
+from .history import Pick
 from .index import ObjectIndex
 from .limits import Limits
 from .loader import LoadedSubmission, load_folder
 from .settings import Settings
 
-__all__ = ["SourceError", "OpenedSource", "open_source", "build_context"]
+__all__ = ["Pin", "SourceError", "OpenedSource", "open_source", "build_context"]
 
 
 @dataclass
 class OpenedSource:
     submission: LoadedSubmission
     cleanup: list[Path] = field(default_factory=list)
+    pick: Pick | None = None  # the commit a due time or --commit chose
 
     def close(self) -> None:
         for path in self.cleanup:
@@ -28,20 +30,26 @@ class OpenedSource:
         self.cleanup.clear()
 
 
-def open_source(source: str, limits: Limits = Limits()) -> OpenedSource:
-    """Load a folder, or clone a git URL first; raises SourceError."""
-    if is_git_url(source):
-        folder, commit = clone(source, limits)
+def open_source(source: str, limits: Limits = Limits(), pin: Pin | None = None
+                ) -> OpenedSource:
+    """Load a folder, or clone a git URL first; with ``pin``, the commit it chooses (from a
+    clone of the URL or of the folder's own ``.git``). Raises SourceError."""
+    if not is_git_url(source) and (problem := not_a_folder(source)):
+        raise FileNotFoundError(problem)
+    if pin is not None or is_git_url(source):
+        pick: Pick | None = None
+        if pin is not None:
+            folder, pick = clone_pinned(source, limits, pin)
+            commit: str | None = pick.commit
+        else:
+            folder, commit = clone(source, limits)
         try:
             return OpenedSource(load_folder(folder, source=redact_url(source), commit=commit,
                                             limits=limits),
-                                [folder.parent])
+                                [folder.parent], pick)
         except BaseException:  # interrupted too: no clone left behind
             shutil.rmtree(folder.parent, ignore_errors=True)
             raise
-    problem = not_a_folder(source)
-    if problem:
-        raise FileNotFoundError(problem)
     path = Path(source)
     return OpenedSource(load_folder(path, source=source, commit=read_head(path), limits=limits))
 

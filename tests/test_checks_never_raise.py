@@ -10,7 +10,7 @@ same objects; a warning logged by meshgrade (a crash some inner net swallowed) f
 
 Left out: the other live checks (MG301-MG308, MG4xx), which judge what a cluster or the lab
 serves (objects the API server typed), not the repository's YAML.
-``MESHGRADE_PROPERTY_EXAMPLES=5000`` runs longer than the default 150 examples.
+``MESHGRADE_PROPERTY_EXAMPLES=20000`` runs longer than the default 150 examples.
 """
 
 from __future__ import annotations

@@ -215,10 +215,10 @@ def _ingress(lab: Lab, port: int, *, lb: bool = True, node_port: int | None = No
     for p in svc["spec"]["ports"]:
         if p["name"] == "http2":
             p["port"] = port
+            p.pop("nodePort", None)  # the lab's own answers on its gateway port
             if node_port:
                 p["nodePort"] = node_port
-    if lb:
-        svc["status"] = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}] if lb else []}}
     return svc
 
 
@@ -257,7 +257,8 @@ def test_gateway_nothing_answers(lab: Lab, client: ClusterClient) -> None:
     text = str(err.value)
     assert f"127.0.0.1:{port} (istio-ingressgateway load balancer)" in text
     assert "minikube tunnel" in text and "port-forward -n istio-system" in text
-    with pytest.raises(ClusterError, match="no candidate address.*minikube tunnel"):
+    with edited(lab, put=[_ingress(lab, 80, lb=False)]), \
+            pytest.raises(ClusterError, match="no candidate address.*minikube tunnel"):
         discover_gateway_url(client)
 
 

@@ -10,8 +10,8 @@ from meshgrade.rubric import builtin_names, load
 
 from .conftest import REPO
 
-REQUIRED = ["MG101", "MG102", "MG103", "MG104", "MG111", "MG112", "MG113", "MG114",
-            *[f"MG1{n}" for n in range(21, 31)], *[f"MG20{n}" for n in range(1, 7)],
+REQUIRED = ["MG101", "MG102", "MG103", "MG104", "MG111", "MG112", "MG113", "MG114", "MG115",
+            "MG116", *[f"MG1{n}" for n in range(21, 39)], *[f"MG20{n}" for n in range(1, 7)],
             *[f"MG21{n}" for n in range(1, 6)]]
 LIVE = [*[f"MG30{n}" for n in range(1, 10)], *[f"MG40{n}" for n in range(1, 7)],
         "MG411", "MG412", "MG413"]

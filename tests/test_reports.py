@@ -232,7 +232,8 @@ def test_write_reports_all_formats(run: RunResult, tmp_path: Path, capsys) -> No
         "json": out / "results.json", "junit": out / "junit.xml", "html": out / "report.html",
         "html-instructor": out / "report-instructor.html",
         "gradescope": out / "gradescope" / "results.json", "github": summary,
-        "classroom": out / "classroom.json", "classroom-b64": out / "classroom.b64"}
+        "classroom": out / "classroom.json", "classroom-b64": out / "classroom.b64",
+        "feedback": out / "feedback.md"}
     assert all(p.is_file() for p in written.values())
     assert "::error file=istio/vs.yaml" in capsys.readouterr().out
 

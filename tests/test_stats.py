@@ -220,46 +220,83 @@ def test_docs_method_simulated() -> None:
 
 # --- the sequential split test: exact error rates ------------------------------------------
 
+# the design this module replaced (two one-sided 2-SPRTs per share), computed exactly the same
+# way: its mean at 50/50 and its worst mean over every true share (at 58/42)
+OLD_MEAN_50, OLD_WORST_50 = 242.79, 391.57
+
+
 def test_split_test_exact_error_rates_50_50() -> None:
     fixed = fixed_sample_size(HALF)
     correct = oc(HALF, 0.5)
     assert correct["fail"] <= 0.001 and correct["inconclusive"] == 0
-    assert correct["fail"] == pytest.approx(4.071e-4, rel=1e-3)  # regression value
+    assert correct["fail"] == pytest.approx(6.760e-4, rel=1e-3)  # regression value
+    assert correct["mean_n"] == pytest.approx(208.5, abs=0.1) and correct["max_n"] == 725
     for p in (0.35, 0.65):
-        assert oc(HALF, p)["pass"] <= 0.001
+        assert oc(HALF, p)["pass"] == pytest.approx(8.39e-4, rel=1e-2)  # <= beta = 0.001
     for p in (0.0, 0.2, 0.3, 0.7, 0.8, 1.0):
         assert oc(HALF, p)["pass"] <= 0.001
-    # fewer requests on average than the fixed design at every true share, no cap reached
-    for p in (0.35, 0.425, 0.5, 0.575, 0.6, 0.65):
+    # the issue's goals: 210 requests for a correct split, 60 to reject 80/20, 30 to reject
+    # 100/0; fewer than the fixed design, and the old design's worst case never exceeded
+    assert correct["mean_n"] <= 210 < OLD_MEAN_50
+    assert oc(HALF, 0.8)["mean_n"] <= 60 and oc(HALF, 1.0)["mean_n"] <= 30
+    for p in (0.35, 0.42, 0.425, 0.5, 0.575, 0.58, 0.585, 0.6, 0.65):
         result = oc(HALF, p)
-        assert result["mean_n"] < fixed and result["inconclusive"] == 0
-        assert result["max_n"] <= 615
+        assert result["mean_n"] < min(fixed, OLD_WORST_50) and result["inconclusive"] == 0
+        assert result["max_n"] <= 725
 
 
 def test_split_test_exact_error_rates_80_20() -> None:
     fixed = fixed_sample_size(EIGHTY)
     correct = oc(EIGHTY, 0.8)
     assert correct["fail"] <= 0.001 and correct["mean_n"] < fixed
+    assert correct["mean_n"] == pytest.approx(140.0, abs=0.1)  # the 2-SPRTs': 179
     for p in (0.65, 0.95, 0.5, 1.0):
         result = oc(EIGHTY, p)
         assert result["pass"] <= 0.001 and result["mean_n"] < fixed
     assert oc(EIGHTY, 0.725)["mean_n"] < fixed  # between e and e - delta
 
 
+@pytest.mark.parametrize("share", [0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.9, 0.95])
+def test_split_test_exact_error_rates_across_expected_shares(share: float) -> None:
+    """Ville's bounds hold for every expected share; the exact values sit below them."""
+    expected = {"v1": share, "v3": 1.0 - share}
+    correct = oc(expected, share)
+    assert correct["fail"] <= 0.001 and correct["inconclusive"] == 0
+    for p in (share - 0.15, share + 0.15):
+        if 0.0 <= p <= 1.0:
+            result = oc(expected, p)
+            assert result["pass"] <= 0.001 and result["inconclusive"] == 0
+
+
+def mixture_llr(components: list[tuple[float, float]], ref: float, k: int, n: int) -> float:
+    """log sum_j w_j LR(theta_j : ref), written out independently of the module."""
+    total = sum(w for _t, w in components)
+    return math.log(sum(w / total * (t / ref) ** k * ((1 - t) / (1 - ref)) ** (n - k)
+                        for t, w in components))
+
+
 def test_split_test_boundaries_by_hand() -> None:
-    """50/50: v1 >= 0.65 rejects when k log(.575/.5) + (n-k) log(.425/.5) >= log 2000, i.e.
-    k >= 78.9 at n = 100; v1 <= 0.35 accepts when k log(.425/.35) + (n-k) log(.575/.65) >=
-    log 1000, i.e. k >= 60.5 (with the mirror tests the same on v3's count)."""
+    """50/50 at n = 100: v1 fails when the mixture of LR(theta : 0.5) over theta = 0.5 +- 0.09,
+    +-0.12, +-0.15, +-0.375 and 0 / 1 (weights 0.55, 0.08, 0.10, 0.04, 0.23 a side) reaches
+    1000; v1 <= 0.35 is accepted when 0.50 LR(0.5 : 0.35) + 0.12 LR(0.47 : 0.35) + 0.38
+    LR(0.4475 : 0.35) reaches 1000 (with the mirror tests the same on v3's count)."""
     test = SplitTest(HALF)
-    assert test.alpha_each == pytest.approx(0.0005)
-    assert test.judge((79, 21, 0), 100, 0)[0] == "fail"
-    assert test.judge((78, 22, 0), 100, 0)[0] is None
-    upper, lower = test.tests[0], test.tests[1]
-    assert (upper.theta1, upper.mid, lower.theta1, lower.mid) == pytest.approx(
-        (0.65, 0.575, 0.35, 0.425))
-    assert test.judge((61, 39, 0), 100, 0)[1] & 0b10
-    assert not test.judge((60, 40, 0), 100, 0)[1] & 0b10
-    assert test.judge((140, 140, 0), 280, 0b11111)[0] == "pass"
+    assert test.alpha_each == pytest.approx(0.001)
+    side = [(0.09, 0.55), (0.12, 0.08), (0.15, 0.10), (0.375, 0.04), (0.5, 0.23)]
+    rejects = [(0.5 + s * d, w) for s in (1, -1) for d, w in side]
+    n = 100
+    fail_at = min(k for k in range(50, n + 1) if mixture_llr(rejects, 0.5, k, n) >= math.log(1000))
+    assert fail_at == 73
+    assert test.judge((fail_at, n - fail_at, 0), n, 0)[0] == "fail"
+    assert test.judge((fail_at - 1, n - fail_at + 1, 0), n, 0)[0] is None
+    assert test.judge((n - fail_at, fail_at, 0), n, 0)[0] == "fail"  # the lower side too
+    lower = [(0.5, 0.50), (0.47, 0.12), (0.4475, 0.38)]
+    accept_from = min(k for k in range(n + 1)
+                      if mixture_llr(lower, 0.35, k, n) >= math.log(1000))
+    assert accept_from == 55
+    assert test.judge((accept_from, n - accept_from, 0), n, 0)[1] & 0b10
+    assert not test.judge((accept_from - 1, n - accept_from + 1, 0), n, 0)[1] & 0b10
+    assert test.judge((140, 140, 0), 280, 0b1111)[0] == "pass"
     assert test.judge((0, 0, 1), 1, 0)[0] == "fail"  # a stray sample
 
 
@@ -334,8 +371,9 @@ def test_split_test_interface() -> None:
     assert verdict.observed["v1"] == pytest.approx(verdict.counts["v1"] / verdict.n)
     lo, hi = verdict.intervals["v1"]
     assert lo <= verdict.observed["v1"] <= hi
-    assert verdict.statistic["v1 <= 0.65: reject at"] == pytest.approx(math.log(2000))
+    assert verdict.statistic["v1: reject at"] == pytest.approx(math.log(1000))
     assert verdict.statistic["v1 <= 0.65: accept at"] == pytest.approx(math.log(1000))
+    assert verdict.statistic["v1 <= 0.65: accept llr"] >= math.log(1000)
     assert verdict.reason.startswith("v1 0.") and f"after {verdict.n} requests" in verdict.reason
     assert "consistent" in verdict.reason
 

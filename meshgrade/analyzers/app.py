@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..context import Context
 from ..objects import KObject, selects
 from ..results import CheckReport, Finding, Outcome
+from ..routing import Outcome as Routed
 from ..workloads import PodGroup, selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
@@ -290,14 +291,31 @@ def _app_stages(ctx: Context, app: App) -> list[KObject]:
             if claims_mesh_host(s, app.service) or binds_gateway(s)]
 
 
-def _requests(ctx: Context, stage: KObject, app: App):
-    """(label, outcome function) pairs: mesh calls and gateway calls the stage handles."""
+@dataclass(frozen=True)
+class Ask:
+    """A request the stage handles: who sends it, what it asks for, and (called with
+    headers) where it ends in the routing model."""
+
+    caller: str
+    request: str
+    outcome: Callable[[dict[str, str]], Routed]
+
+    def __call__(self, headers: dict[str, str]) -> Routed:
+        return self.outcome(headers)
+
+
+def _requests(ctx: Context, stage: KObject, app: App) -> Iterator[Ask]:
+    """The mesh calls and gateway calls the stage handles, in that order."""
+    name = app.service.name
     if claims_mesh_host(stage, app.service):
-        yield lambda h: mesh_outcome(ctx, stage, app.service.name, h)
+        yield Ask(f"a sidecar in {ctx.settings.namespace}", f"http://{name}/",
+                  lambda h: mesh_outcome(ctx, stage, name, h))
     if binds_gateway(stage):
         for host in hosts(stage):
             for path in paths(stage):
-                yield lambda h, host=host, path=path: gateway_outcome(ctx, stage, host, path, h)
+                yield Ask("ingress gateway", f"http://{host}{path}",
+                          lambda h, host=host, path=path: gateway_outcome(ctx, stage, host,
+                                                                          path, h))
 
 
 @dataclass(frozen=True)

@@ -212,3 +212,17 @@ def destination(dest: Any, path: str) -> Iterator[Problem]:
         yield Problem(f"{path}.subset", f"subset name '{subset}' is not a DNS label",
                       "Name subsets with letters, digits and '-', e.g. v1.")
     yield from port(as_dict(spec.get("port")).get("number"), f"{path}.port.number")
+
+
+def unique_name(name: Any, seen: set[str], path: str, what: str) -> Iterator[Problem]:
+    """A subset or port name: a DNS label, not used before in the object (``seen``)."""
+    if not isinstance(name, str):
+        return
+    if name in seen:
+        yield Problem(path, f"{what} name '{name}' is used twice",
+                      f"Give each {what} its own name (e.g. v1, v2 or http, https).")
+    elif not dns_label(name):
+        example = "".join(c if c.isalnum() else "-" for c in name).strip("-") or "v1"
+        yield Problem(path, f"{what} name '{name}' is not a DNS label",
+                      f"Use letters, digits and '-', e.g. '{example}'.")
+    seen.add(name)

@@ -12,7 +12,7 @@ _NAMES = {"tcp": "TCP", "udp": "UDP", "grpc": "GRPC", "grpc-web": "GRPC-Web", "h
 #: Protocols whose servers Istio merges on one gateway port (plain-text HTTP routing).
 HTTP = frozenset({"HTTP", "HTTP2", "HTTP_PROXY", "GRPC", "GRPC-Web"})
 TLS = frozenset({"HTTPS", "TLS"})
-_WELL_KNOWN_TCP = frozenset({25, 53, 3306, 27017})
+_WELL_KNOWN_TCP = (25, 53, 3306, 27017)  # a tuple: a port in YAML may be a list
 _APP = {"kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "kubernetes.io/wss": "HTTPS"}
 
 

@@ -9,6 +9,7 @@ from ..mesh import Mesh, gateway_ref, hosts_overlap, share_clients
 from ..objects import KObject
 from ..results import CheckReport, Finding
 from .common import as_dict, as_list, finding, label_map
+from .gateways import internal_parent
 from .routed import route_ref, subset_routes
 from .vsparts import binds_mesh, destinations, gateway_refs, server_hosts
 
@@ -167,7 +168,8 @@ def gateway_resolves(ctx: Context) -> CheckReport:
     mesh = ctx.mesh()
     for vs in _vs_stages(ctx):
         for path, ref in gateway_refs(vs):
-            if ref != "mesh" and mesh.gateway(ref, vs.namespace) is None:
+            if ref != "mesh" and not internal_parent(ref) and \
+                    mesh.gateway(ref, vs.namespace) is None:
                 ns, _, name = gateway_ref(ref, vs.namespace).partition("/")
                 findings.append(finding("MG125", "missing", vs, path, gateway=ref, namespace=ns,
                                         name=name))
@@ -269,11 +271,9 @@ def weights_valid(ctx: Context) -> CheckReport:
 def _route_weights(ctx: Context, vs: KObject, base: str, dests: list[Any]) -> list[Finding]:
     out = []
     total = 0
-    explicit = False
     for d in dests:
         if d.weight_path is None:
             continue
-        explicit = True
         w = d.weight
         if not isinstance(w, int) or isinstance(w, bool):
             out.append(finding("MG128", "type", vs, d.weight_path, weight=w))
@@ -281,7 +281,7 @@ def _route_weights(ctx: Context, vs: KObject, base: str, dests: list[Any]) -> li
         if w < 0:
             out.append(finding("MG128", "negative", vs, d.weight_path, weight=w))
         total += w
-    if out or (not explicit and len(dests) == 1):
+    if out or len(dests) == 1:  # a single destination takes every request, whatever its weight
         return out
     if total <= 0:
         out.append(finding("MG128", "zero", vs, f"{base}.route"))
@@ -292,11 +292,13 @@ def _route_weights(ctx: Context, vs: KObject, base: str, dests: list[Any]) -> li
 
 def single_vs_per_host(ctx: Context) -> CheckReport:
     """MG129: no two differently named VirtualServices claim one host in one scope: in the
-    mesh, overlapping hosts of VirtualServices some namespace sees both of; at a gateway, one
-    host that the gateway's servers take."""
+    mesh, the same host in VirtualServices some namespace sees both of (overlapping hosts, a
+    wildcard and a name it covers, are a warning: the most specific applies); at a gateway,
+    one host that the gateway's servers take."""
     findings: list[Finding] = []
     mesh = ctx.mesh()
-    claims: dict[str, list[tuple[str, KObject]]] = {}
+    claims: dict[str, list[tuple[str, KObject, int]]] = {}
+    reported: set[tuple[str, tuple[str, str, str], int, str]] = set()
     for vs in ctx.index.latest("VirtualService"):
         scopes = ["mesh"] if binds_mesh(vs) else []
         scopes += [gateway_ref(ref, vs.namespace) for _p, ref in gateway_refs(vs) if ref != "mesh"]
@@ -306,17 +308,29 @@ def single_vs_per_host(ctx: Context) -> CheckReport:
                 gw = mesh.gateway(scope, vs.namespace) if scope != "mesh" else None
                 if gw is not None and not mesh.gateway_accepts(gw, str(host), vs.namespace):
                     continue
-                other = next((o for h, o in claims.get(scope, ())
-                              if (hosts_overlap(h, name) and share_clients(o, vs)
-                                  if scope == "mesh" else h == name)), None)
-                if other is None:
-                    claims.setdefault(scope, []).append((name, vs))
-                elif vs.origin != "baseline":
+                rivals = [(o, j, h == name) for h, o, j in claims.get(scope, ())
+                          if (h == name if scope != "mesh" else
+                              hosts_overlap(h, name) and share_clients(o, vs))]
+                found = next((r for r in rivals if r[2]), None)
+                if found is None:
+                    claims.setdefault(scope, []).append((name, vs, i))
+                    found = rivals[0] if rivals else None
+                if found is None:
+                    continue
+                key = ("conflict" if scope == "mesh" else "conflict-gateway") if found[2] \
+                    else "overlap"
+                # both claimants are told (istioctl names both), each once per host and scope
+                for obj, at, rival, theirs in ((vs, i, found[0], found[1]),
+                                               (found[0], found[1], vs, i)):
+                    if obj.origin == "baseline" or (scope, obj.key, at, key) in reported:
+                        continue
+                    reported.add((scope, obj.key, at, key))
                     findings.append(finding(
-                        "MG129", "conflict" if scope == "mesh" else "conflict-gateway", vs,
-                        f"spec.hosts[{i}]", host=host,
+                        "MG129", key, obj, f"spec.hosts[{at}]",
+                        host=as_list(obj.spec.get("hosts"))[at],
                         scope="mesh" if scope == "mesh" else f"gateway {scope}",
-                        other=other.ref, where=other.where))
+                        other=rival.ref, where=rival.where,
+                        other_host=as_list(rival.spec.get("hosts"))[theirs]))
     return CheckReport.from_findings(findings, "one VirtualService per host")
 
 

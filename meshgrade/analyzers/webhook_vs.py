@@ -44,6 +44,7 @@ _ROUTE_HINT = "Give the rule a route: [{destination: {host: ...}}], or a redirec
 
 
 def virtual_service(vs: KObject) -> Iterator[Problem]:
+    """What the webhook says of a VirtualService: hosts, gateways, rules, exportTo."""
     spec = vs.spec
     hosts = [h for h in as_list(spec.get("hosts")) if isinstance(h, str)]
     gateways = [g for g in as_list(spec.get("gateways")) if isinstance(g, str)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from typing import Any
 
 from ..context import Context
 from ..kinds import WORKLOAD_KINDS
@@ -12,6 +13,7 @@ from ..objects import KObject, matches, selects
 from ..results import CheckReport, Finding
 from ..routing import is_http_port
 from ..workloads import selected_groups
+from . import protocols
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
 from .routed import routed_subset_labels
@@ -116,6 +118,9 @@ def service_port_protocol(ctx: Context) -> CheckReport:
                 if routed or number in _COMMON_HTTP_PORTS:
                     findings.append(finding("MG114", "unnamed" if routed else "unrouted", svc,
                                             path, port=number, named="unnamed"))
+                elif _detected(svc, port):
+                    findings.append(finding("MG114", "detected", svc, path, port=number,
+                                            named="has no name"))
                 continue
             name = str(name)
             if _HTTP_NAME.match(name) or name.startswith("https"):
@@ -129,7 +134,17 @@ def service_port_protocol(ctx: Context) -> CheckReport:
             elif number in _COMMON_HTTP_PORTS and not _is_other_protocol(name):
                 findings.append(finding("MG114", "unrouted", svc, f"{path}.name", port=number,
                                         named=f"named '{name}'"))
+            elif _detected(svc, port):
+                findings.append(finding("MG114", "detected", svc, f"{path}.name", port=number,
+                                        named=f"is named '{name}', which names no protocol"))
     return CheckReport.from_findings(findings, "HTTP ports are named for Istio")
+
+
+def _detected(svc: KObject, port: dict[str, Any]) -> bool:
+    """Whether Istio detects the protocol of a port that names none (as istioctl's
+    PortNameIsNotUnderNamingConvention says; MG116 judges ExternalName Services)."""
+    return protocols.of_service_port(port) is None and svc.spec.get("type") != "ExternalName" \
+        and "istio" not in svc.labels and svc.labels.get("release") != "istio"
 
 
 def _is_other_protocol(name: str) -> bool:

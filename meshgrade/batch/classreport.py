@@ -1,4 +1,5 @@
-"""The class outputs: ``gradebook.csv`` and ``class-report.html`` (self-contained)."""
+"""The class outputs: ``gradebook.csv``, ``class-report.html`` (self-contained) and, with
+``--compare``, ``regrade.csv``."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ from typing import Any
 import jinja2
 
 from meshgrade import __version__
+from meshgrade.gradebook import dated, due_cells, with_due_columns
 from meshgrade.reports._common import fmt_points, jinja_env, write_text
 from meshgrade.reports.sinks import for_csv
 
+from .copies import DEFAULT_SIMILARITY, Pair
+from .regrade import REGRADE, StudentChange, regrade_csv
 from .runner import LOG_NAME, BatchSummary, StudentResult
 
 GRADEBOOK = "gradebook.csv"
 CLASS_REPORT = "class-report.html"
 BASE_COLUMNS = ("student", "submission", "commit", "rubric", "mode", "score", "max_score",
-                "gradable", "reason")
+                "gradable", "reason")  # gradebook.DUE_COLUMNS follow "commit" when due
 BINS = 10
 
 
@@ -41,23 +45,41 @@ def _checks(res: StudentResult) -> list[dict[str, Any]]:
     return [c for c in checks if isinstance(c, dict) and c.get("id")] if checks else []
 
 
+def _submission(res: StudentResult) -> dict[str, Any]:
+    sub = (res.results or {}).get("submission")
+    return sub if isinstance(sub, dict) else {}
+
+
+def suspicious(summary: BatchSummary) -> list[tuple[StudentResult, list[str]]]:
+    """Students whose graded history has suspicious commit dates, with the messages."""
+    found = []
+    for r in summary.results:
+        odd = _submission(r).get("suspicious_dates")
+        if isinstance(odd, list) and odd:
+            found.append((r, [str(m) for m in odd]))
+    return found
+
+
 def check_ids(summary: BatchSummary) -> list[str]:
     """Every check ID seen in any student's results, sorted."""
     return sorted({str(c["id"]) for r in summary.results for c in _checks(r)})
 
 
 def gradebook_csv(summary: BatchSummary, rubric: str) -> str:
-    """The gradebook: one row per student in roster order, then points per check ID."""
+    """The gradebook: one row per student in roster order, then points per check ID; the
+    due-time columns when a due time chose any student's commit."""
     ids = check_ids(summary)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a CR in a cell gets quoted
-    writer.writerow([_text(c) for c in (*BASE_COLUMNS, *ids)])
+    due = dated(_submission(r) for r in summary.results)
+    writer.writerow([_text(c) for c in (*with_due_columns(BASE_COLUMNS, due), *ids)])
     for r in summary.results:
         data = r.results or {}
+        sub = _submission(r)
         points = {str(c["id"]): c.get("score") for c in _checks(r)}
         writer.writerow([
-            _text(r.row.student), _text(r.row.shown_submission),
-            _text((data.get("submission") or {}).get("commit")), _text(data.get("rubric", rubric)),
+            _text(r.row.student), _text(r.row.shown_submission), _text(sub.get("commit")),
+            *(due_cells(sub) if due else ()), _text(data.get("rubric", rubric)),
             _text(data.get("mode") or r.row.mode), _num(r.score), _num(r.max_score),
             "true" if r.gradable else "false", _text(r.reason),
             *(_num(points.get(i)) for i in ids)])
@@ -132,8 +154,9 @@ def histogram(summary: BatchSummary) -> list[dict[str, Any]]:
             for i, n in enumerate(counts)]
 
 
-def _svg_bars(bins: list[dict[str, Any]], width: int = 640, height: int = 220) -> dict[str, Any]:
-    """Geometry for the inline SVG histogram."""
+def _svg_bars(bins: list[dict[str, Any]], width: int = 380, height: int = 200) -> dict[str, Any]:
+    """Geometry for the inline SVG histogram (narrow enough to stay legible on a phone;
+    the axis is labelled at the bins' edges)."""
     left, bottom, top = 36, 36, 14
     plot_h = height - bottom - top
     step = (width - left - 8) / len(bins)
@@ -142,22 +165,35 @@ def _svg_bars(bins: list[dict[str, Any]], width: int = 640, height: int = 220) -
     for i, b in enumerate(bins):
         h = plot_h * b["count"] / peak
         bars.append({**b, "x": left + i * step + 3, "w": step - 6, "h": h,
-                     "y": top + plot_h - h, "cx": left + i * step + step / 2})
+                     "y": top + plot_h - h, "cx": left + i * step + step / 2,
+                     "edge": left + i * step, "low": i * 100 // len(bins)})
     ticks = sorted({0, peak, (peak + 1) // 2}) if peak > 1 else [0, 1]
     return {"w": width, "h": height, "left": left, "base": top + plot_h, "top": top,
             "right": width - 8, "bars": bars,
             "ticks": [{"v": t, "y": top + plot_h - plot_h * t / peak} for t in ticks]}
 
 
+def _as_yaml(value: Any) -> str:
+    """An object as block YAML, keys in the student's order (for the side-by-side view)."""
+    import yaml
+
+    return str(yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=72))
+
+
 @lru_cache(maxsize=1)
 def _template() -> jinja2.Template:
     env = jinja_env(Path(__file__).with_name("templates"))
     env.filters["pts"] = lambda x: "–" if x is None else fmt_points(float(x))
+    env.filters["yaml"] = _as_yaml
     return env.get_template("class-report.html.j2")
 
 
-def render(summary: BatchSummary, rubric: str, out: Path | None = None) -> str:
-    """The class report as an HTML string; links to student reports that exist in ``out``."""
+def render(summary: BatchSummary, rubric: str, out: Path | None = None,
+           regrade: list[StudentChange] | None = None, *, copies: list[Pair] | None = None,
+           similarity: float = DEFAULT_SIMILARITY) -> str:
+    """The class report as an HTML string; links to student reports that exist in ``out``;
+    with ``regrade`` (``--compare``), the students whose grade moved; with ``copies``, the
+    pairs of students at least ``similarity`` alike, side by side."""
     graded = [r for r in summary.results if r.gradable]
     pcts = [p for p in (_percent(r) for r in graded) if p is not None]
     students = [{"r": r, "pct": _percent(r),
@@ -172,12 +208,19 @@ def render(summary: BatchSummary, rubric: str, out: Path | None = None) -> str:
         total=len(summary.results), graded=len(graded), resumed=summary.resumed,
         not_gradable=[s for s in students if not s["r"].gradable],
         checks=check_stats(summary), svg=_svg_bars(histogram(summary)),
-        elapsed=summary.elapsed_s,
+        suspicious=suspicious(summary), regrade=regrade, copies=copies,
+        similarity=similarity, elapsed=summary.elapsed_s,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def write(summary: BatchSummary, out: Path, rubric: str) -> tuple[Path, Path]:
-    """Write ``gradebook.csv`` and ``class-report.html`` into ``out``."""
+def write(summary: BatchSummary, out: Path, rubric: str,
+          regrade: list[StudentChange] | None = None, *, copies: list[Pair] | None = None,
+          similarity: float = DEFAULT_SIMILARITY) -> tuple[Path, Path]:
+    """Write ``gradebook.csv`` and ``class-report.html`` into ``out``, and ``regrade.csv``
+    when ``regrade`` is given."""
     book = write_text(out / GRADEBOOK, gradebook_csv(summary, rubric))
-    report = write_text(out / CLASS_REPORT, render(summary, rubric, out))
+    if regrade is not None:
+        write_text(out / REGRADE, regrade_csv(regrade))
+    report = write_text(out / CLASS_REPORT, render(summary, rubric, out, regrade, copies=copies,
+                                                   similarity=similarity))
     return book, report

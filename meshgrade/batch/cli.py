@@ -16,26 +16,31 @@ import threading
 from pathlib import Path
 
 from meshgrade import registry
+from meshgrade.history import format_due, parse_due
+from meshgrade.layout import builtin_names
 from meshgrade.reports import FORMATS
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.results import ExitCode
-from meshgrade.rubric import RubricError, builtin_names, load
 
-from . import classreport
 from .progress import Progress
 from .roster import MODES, RosterError, read_roster
 from .runner import BatchOptions, BatchSummary, StopRequest, run_batch
+from .shard import parse_shard
 
 EPILOG = """\
 roster columns: student, submission (folder or git URL; a relative folder resolves against
-the roster's folder), and optionally kubeconfig, context, gateway_url, mode.
+the roster's folder), and optionally kubeconfig, context, gateway_url, mode, due (a student's
+own due time: an extension). A GitHub Classroom grades export is read as it is
+(roster_identifier or github_username, student_repository_url).
 
 examples:
   meshgrade batch class.csv --rubric istio-part1 --mode repo
   meshgrade batch class.csv --out grades --workers 4 --timeout 300 --resume
+  meshgrade batch class.csv --due 2026-12-15T23:59+01:00 --out grades
+  meshgrade batch class.csv --out grades-2 --compare grades
 
-outputs: OUT/<student>/ (the grade reports and grade.log), OUT/gradebook.csv,
-OUT/class-report.html.
+outputs: OUT/<student>/ (the grade reports, feedback.md and grade.log), OUT/gradebook.csv,
+OUT/class-report.html, and with --compare OUT/regrade.csv.
 exit status: 0 every student graded, 2 bad roster or usage, 3 some student not gradable,
 128 + the signal when stopped (130 Ctrl-C, 143 SIGTERM): the running grade processes write
 their reports marked interrupted, and the gradebook and class report list what was done.
@@ -84,8 +89,34 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="grade local folders outside the roster's folder and file:// URLs "
                         "(refused by default: a roster cell must not name any repository of "
                         "this machine)")
+    b.add_argument("--due", metavar="TIME",
+                   help="grade each git submission's newest commit dated at or before TIME "
+                        "(ISO 8601 with an offset: 2026-12-15T23:59+01:00); a roster's due "
+                        "column overrides it for its student")
+    b.add_argument("--compare", type=Path, metavar="PREVIOUS_OUT",
+                   help="compare with an earlier batch's output folder: OUT/regrade.csv and a "
+                        "class-report section list every student whose score or any check "
+                        "outcome changed")
+    b.add_argument("--shard", type=parse_shard, metavar="I/N",
+                   help="grade only shard I of N: roster rows I, I+N, I+2N... (a disjoint "
+                        "slice, the same on every machine); merge the shards' output folders "
+                        "with `meshgrade gradebook collect`")
+    b.add_argument("--similarity", type=_share, default=0.9, metavar="S",
+                   help="copied work: list pairs of students whose own objects are at least "
+                        "this similar, 0 to 1 (default: 0.9)")
     b.add_argument("--grade-cmd", help=argparse.SUPPRESS)
     return b
+
+
+def _share(text: str) -> float:
+    """A number from 0 to 1, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number from 0 to 1")
+    return value
 
 
 def _error(message: str) -> int:
@@ -95,6 +126,8 @@ def _error(message: str) -> int:
 
 def options(args: argparse.Namespace) -> BatchOptions | int:
     """BatchOptions from the parsed arguments, or an exit code after printing the problem."""
+    from meshgrade.rubric import RubricError, load
+
     if args.workers < 1:
         return _error(f"--workers {args.workers}: must be at least 1")
     if not args.timeout > 0:
@@ -114,12 +147,24 @@ def options(args: argparse.Namespace) -> BatchOptions | int:
             return _error(f"--sign-key-file {args.sign_key_file}: no such file")
         sign = str(Path(args.sign_key_file).resolve())
     grade_cmd = tuple(shlex.split(args.grade_cmd)) if args.grade_cmd else None
+    due = None
+    if args.due is not None:
+        try:
+            due = format_due(parse_due(args.due))
+        except ValueError as exc:
+            return _error(f"--due: {exc}")
+    compare = args.compare.resolve() if args.compare is not None else None
+    if compare is not None and not compare.is_dir():
+        return _error(f"--compare {args.compare}: no such folder")
+    if compare is not None and compare == args.out.resolve():
+        return _error("--compare names the --out folder: write the regrade to a new --out")
     return BatchOptions(
         out=args.out.resolve(), rubric=rubric_arg, rubric_name=rubric.name,
         workers=args.workers, timeout_s=args.timeout, resume=args.resume,
         retry_not_gradable=args.retry_not_gradable,
         formats=tuple(args.formats or ()), sign_key_file=sign,
-        trust_kubeconfig=args.trust_kubeconfig,
+        trust_kubeconfig=args.trust_kubeconfig, due=due, compare=compare,
+        similarity=args.similarity, shared_files=rubric.shared_files,
         **({"grade_cmd": grade_cmd} if grade_cmd else {}))
 
 
@@ -130,13 +175,22 @@ def run(args: argparse.Namespace) -> int:
         return opts
     if not args.roster.is_file():
         return _error(f"{args.roster}: no such roster file")
+    notes: list[str] = []
     try:
         rows = read_roster(args.roster, args.mode,
-                           allow_local=args.allow_local_submissions)
+                           allow_local=args.allow_local_submissions, default_due=opts.due,
+                           notes=notes)
     except RosterError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return ExitCode.USAGE
+    for note in notes:
+        print(for_workflow_log(f"note: {for_terminal(note)}"), file=sys.stderr)
+    shard = getattr(args, "shard", None)
+    if shard is not None:
+        print(f"meshgrade batch: shard {shard}: {len(shard.take(rows))} of the roster's "
+              f"{len(rows)} student(s)", file=sys.stderr)
+        rows = shard.take(rows)
     workers = min(opts.workers, len(rows))
     print(f"meshgrade batch: {len(rows)} student(s), rubric {opts.rubric_name}, "
           f"{workers} worker(s), timeout {opts.timeout_s:g} s, out {opts.out}", file=sys.stderr)
@@ -157,9 +211,24 @@ def run(args: argparse.Namespace) -> int:
 
 def report(summary: BatchSummary, opts: BatchOptions) -> int:
     """Write the class outputs, print where they are, and return the exit code."""
-    book, html = classreport.write(summary, opts.out, opts.rubric_name)
+    from . import classreport, copies  # jinja2: only when writing
+    from .regrade import REGRADE, compare
+
+    regrade = compare(summary, opts.compare) if opts.compare is not None else None
+    pairs = copies.detect_in(opts.out, {r.row.student: r.row.folder for r in summary.results},
+                             opts.shared_files, opts.similarity)
+    book, html = classreport.write(summary, opts.out, opts.rubric_name, regrade, copies=pairs,
+                                   similarity=opts.similarity)
     bad = summary.not_gradable
     print(f"gradebook: {book}\nclass report: {html}")
+    if pairs:
+        print(f"copied work: {len(pairs)} pair(s) at least {opts.similarity:.0%} similar: "
+              + for_workflow_log(", ".join(f"{for_terminal(p.left)} ~ {for_terminal(p.right)} "
+                                           f"({p.similarity:.0%})" for p in pairs[:5]))
+              + (" ..." if len(pairs) > 5 else "") + " (see the class report)")
+    if regrade is not None:
+        print(f"regrade: {opts.out / REGRADE} ({len(regrade)} student(s) moved since "
+              f"{opts.compare})")
     print(f"{len(summary.results) - len(bad)} graded ({summary.resumed} resumed), "
           f"{len(bad)} not gradable; {summary.started} grade process(es) in "
           f"{summary.elapsed_s:.1f} s")

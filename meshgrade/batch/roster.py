@@ -1,5 +1,12 @@
 """The class roster (CSV), validated with line numbers; each row's current commit and
-earlier results (for ``--resume``)."""
+earlier results (for ``--resume``).
+
+A GitHub Classroom grades export is read as it is (recognised by its header): the student is
+``roster_identifier`` (else ``github_username``, else ``group_name``), the submission
+``student_repository_url``; its other columns are passed over, and a row without a repository
+(an assignment never accepted) is left out with a note. meshgrade's optional columns (``due``,
+``mode``...) may be added to it.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.gitsource import _git_env, is_git_url, is_remote_url, read_head, redact_url
+from meshgrade.history import format_due, parse_due
 
-COLUMNS = ("student", "submission", "kubeconfig", "context", "gateway_url", "mode")
+COLUMNS = ("student", "submission", "kubeconfig", "context", "gateway_url", "mode", "due")
+# GitHub Classroom's grades export (its "Download grades" CSV)
+CLASSROOM_COLUMNS = ("assignment_name", "assignment_url", "starter_code_url", "github_username",
+                     "roster_identifier", "student_repository_name", "student_repository_url",
+                     "submission_timestamp", "points_awarded", "points_available", "group_name")
 REQUIRED = ("student", "submission")
 MODES = ("auto", "repo", "lab", "cluster")
 # files the batch writes beside the student folders
-RESERVED = frozenset({"gradebook.csv", "class-report.html"})
+RESERVED = frozenset({"gradebook.csv", "class-report.html", "regrade.csv"})
 LS_REMOTE_TIMEOUT_S = 30.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
 
@@ -42,6 +54,7 @@ class RosterRow:
     kubeconfig: str | None = None
     context: str | None = None
     gateway_url: str | None = None
+    due: str | None = None  # the due time in force for this student (ISO 8601), if any
 
     @property
     def is_url(self) -> bool:
@@ -68,11 +81,15 @@ class RosterRow:
         return first[0] if proc.returncode == 0 and first else None
 
     def resumable(self, folder: Path, rubric_name: str) -> dict[str, Any] | None:
-        """The results in ``folder`` when gradable, for this rubric and the current commit."""
+        """The results in ``folder`` when gradable, for this rubric, due time and the current
+        commit (with a due time: the branch's head when they were graded)."""
         old = read_results(folder)
         if not old or old.get("gradable") is not True or old.get("rubric") != rubric_name:
             return None
-        commit = (old.get("submission") or {}).get("commit")
+        sub = old.get("submission") or {}
+        if sub.get("due") != self.due:
+            return None
+        commit = sub.get("head" if self.due else "commit")
         return old if commit and commit == self.current_commit() else None
 
     def record_failure(self, folder: Path, rubric_name: str, reason: str) -> None:
@@ -81,7 +98,7 @@ class RosterRow:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / FAILURE_NAME).write_text(json.dumps(
                 {"rubric": rubric_name, "submission": self.shown_submission,
-                 "commit": self.current_commit(), "reason": reason}), "utf-8")
+                 "commit": self.current_commit(), "due": self.due, "reason": reason}), "utf-8")
         except OSError:
             pass
 
@@ -93,7 +110,7 @@ class RosterRow:
         except (OSError, ValueError):
             return None
         same = (old.get("rubric") == rubric_name and old.get("submission") == self.shown_submission
-                and old.get("commit") == self.current_commit())
+                and old.get("due") == self.due and old.get("commit") == self.current_commit())
         return f"{old.get('reason')} (earlier run; --retry-not-gradable grades it again)" \
             if same else None
 
@@ -150,10 +167,20 @@ def _submission_problem(value: str, resolved: str, base: Path, allow_local: bool
     return None
 
 
-def read_roster(path: Path, default_mode: str = "auto", *,
-                allow_local: bool = False) -> list[RosterRow]:
-    """Parse ``path``; raise RosterError listing every problem with its line. A local
-    submission must lie inside the roster's folder unless ``allow_local``."""
+def _classroom_cells(cell: dict[str, str]) -> tuple[str, str]:
+    """(student, submission) of a GitHub Classroom export row."""
+    student = cell.get("roster_identifier") or cell.get("github_username") \
+        or cell.get("group_name") or ""
+    return student, cell.get("student_repository_url", "")
+
+
+def read_roster(path: Path, default_mode: str = "auto", *, allow_local: bool = False,
+                default_due: str | None = None, notes: list[str] | None = None
+                ) -> list[RosterRow]:
+    """Parse ``path`` (a meshgrade roster or a GitHub Classroom export); raise RosterError
+    listing every problem with its line. A local submission must lie inside the roster's
+    folder unless ``allow_local``. ``default_due`` (ISO 8601) applies to rows without a
+    ``due``; rows left out (a Classroom row without a repository) are told in ``notes``."""
     try:
         text = path.read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -169,11 +196,13 @@ def read_roster(path: Path, default_mode: str = "auto", *,
     except csv.Error as exc:
         raise RosterError([f"{where}:1: {exc}"]) from exc
     keys = [_header_key(h) for h in header]
-    for col in REQUIRED:
+    classroom = "student_repository_url" in keys and not set(REQUIRED) & set(keys)
+    known = (*COLUMNS[len(REQUIRED):], *CLASSROOM_COLUMNS) if classroom else COLUMNS
+    for col in () if classroom else REQUIRED:
         if col not in keys:
             problems.append(f"{where}:1: missing column '{col}' (columns: {', '.join(COLUMNS)})")
     for key, raw in zip(keys, header, strict=True):
-        if key and key not in COLUMNS:
+        if key and key not in known:
             problems.append(f"{where}:1: unknown column '{raw.strip()}' "
                             f"(columns: {', '.join(COLUMNS)})")
         elif key and keys.count(key) > 1:
@@ -201,8 +230,20 @@ def read_roster(path: Path, default_mode: str = "auto", *,
                             f"{len(keys)}")
             continue
         cell = {k: v.strip() for k, v in zip(keys, fields, strict=False)}
-        student, submission = cell.get("student", ""), cell.get("submission", "")
+        student, submission = _classroom_cells(cell) if classroom else (
+            cell.get("student", ""), cell.get("submission", ""))
+        if classroom and student and not submission:
+            if notes is not None:
+                notes.append(f"{where}:{line}: '{student}' has no repository (the assignment "
+                             "was not accepted): left out")
+            continue
         mode = cell.get("mode") or default_mode
+        due = default_due
+        if cell.get("due"):
+            try:
+                due = format_due(parse_due(cell["due"]))
+            except ValueError as exc:
+                problems.append(f"{where}:{line}: {exc}")
         if not student:
             problems.append(f"{where}:{line}: empty student")
             continue
@@ -231,7 +272,8 @@ def read_roster(path: Path, default_mode: str = "auto", *,
             line=line, student=student, submission=resolved,
             folder=folder, mode=mode,
             kubeconfig=_resolve(kubeconfig, base, url_ok=False) if kubeconfig else None,
-            context=cell.get("context") or None, gateway_url=cell.get("gateway_url") or None))
+            context=cell.get("context") or None, gateway_url=cell.get("gateway_url") or None,
+            due=due))
     if not problems and not rows:
         problems.append(f"{where}:{reader.line_num or 1}: the roster lists no students")
     if problems:

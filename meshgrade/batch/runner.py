@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.gitsource import redact_text
-from meshgrade.source import not_a_folder
 
+from .copies import ENV as OBJECTS_ENV
+from .copies import OBJECTS_FILE
 from .roster import FAILURE_NAME, RosterRow, read_results
 
 LOG_NAME = "grade.log"
+DEFAULT_FORMATS = ("json", "junit", "html")  # grade's own default
 TERM_GRACE_S = 20.0   # a grade process stops its lab and writes its reports on SIGTERM
 POLL_S = 0.2
 INTERRUPTED_CODES = (129, 130, 143)  # grade stopped by SIGHUP, SIGINT, SIGTERM
@@ -47,6 +49,10 @@ class BatchOptions:
     sign_key_file: str | None = None
     trust_kubeconfig: bool = False    # passed to grade: the roster's kubeconfigs are trusted
     grade_cmd: tuple[str, ...] = (sys.executable, "-m", "meshgrade", "grade")
+    due: str | None = None            # the class's due time (ISO 8601); a roster's due wins
+    compare: Path | None = None       # an earlier batch's output folder, for regrade.csv
+    similarity: float = 0.9           # copied work: pairs at least this similar are listed
+    shared_files: tuple[Path, ...] = ()  # the rubric's: what every student was given
 
 
 @dataclass
@@ -111,13 +117,13 @@ def grade_command(row: RosterRow, opts: BatchOptions) -> list[str]:
     cmd = [*opts.grade_cmd, f"--out={opts.out / row.folder}", f"--student={row.student}",
            f"--rubric={opts.rubric}", f"--mode={row.mode}"]
     for flag, value in (("--kubeconfig", row.kubeconfig), ("--context", row.context),
-                        ("--gateway-url", row.gateway_url),
+                        ("--gateway-url", row.gateway_url), ("--due", row.due),
                         ("--sign-key-file", opts.sign_key_file)):
         if value:
             cmd.append(f"{flag}={value}")
-    formats = list(opts.formats)
-    if formats and "json" not in formats:
-        formats.append("json")  # the gradebook reads results.json
+    formats = list(opts.formats or DEFAULT_FORMATS)
+    # the gradebook reads results.json; every student gets feedback.md
+    formats += [fmt for fmt in ("json", "feedback") if fmt not in formats]
     cmd += [f"--format={fmt}" for fmt in formats]
     if opts.trust_kubeconfig:
         cmd.append("--trust-kubeconfig")
@@ -182,6 +188,8 @@ class Runner:
         return res
 
     def _grade(self, row: RosterRow) -> StudentResult:
+        from meshgrade.source import not_a_folder  # the loader's modules: not for --help
+
         folder = self.opts.out / row.folder
         if self.opts.resume:
             old = row.resumable(self.opts.out / row.folder, self.opts.rubric_name)
@@ -197,6 +205,7 @@ class Runner:
             return StudentResult(row, False, "interrupted before grading")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "results.json").unlink(missing_ok=True)  # never read a stale result
+        (folder / OBJECTS_FILE).unlink(missing_ok=True)
         log = folder / LOG_NAME
         start = time.monotonic()
         code, timed_out = self._run(grade_command(row, self.opts), log)
@@ -229,7 +238,8 @@ class Runner:
             fh.write(f"$ {redact_text(subprocess.list2cmdline(cmd))}\n".encode())
             fh.flush()
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fh,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, OBJECTS_ENV: OBJECTS_FILE})
         pgid = proc.pid  # the leader of its own session and group
         with self._lock:
             self._groups.add(pgid)

@@ -1,4 +1,4 @@
-"""``meshgrade lab up | down | status | apply | delete``."""
+"""``meshgrade lab up | down | status | apply | delete | dashboard``."""
 
 from __future__ import annotations
 
@@ -47,11 +47,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--state")
     down = lsub.add_parser("down", help="stop the running lab")
     down.add_argument("--state")
+    dash = lsub.add_parser("dashboard", help="the live mesh graph of the running lab: print "
+                           "its URL (127.0.0.1 only)")
+    dash.add_argument("--open", action="store_true", help="also open it in a browser")
+    dash.add_argument("--state")
 
 
 def run(args: argparse.Namespace) -> int:
     return {"up": _up, "apply": _apply, "delete": _delete, "status": _status,
-            "down": _down}[args.lab_command](args)
+            "down": _down, "dashboard": _dashboard}[args.lab_command](args)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -113,6 +117,7 @@ def _serve(args: argparse.Namespace, folder: Path) -> int:
         return 3
     try:
         print(lab.exports(), end="", flush=True)
+        print(f"# dashboard: {lab.start_dashboard()}", file=sys.stderr, flush=True)
         if not args.serve:
             print("# the lab runs until Ctrl-C", file=sys.stderr, flush=True)
         while not stop.is_set():  # status readers see counts at most 0.25 s old
@@ -175,11 +180,29 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     print(f"lab running, pid {data['pid']}")
-    for key in ("gateway_url", "api_url", "kubeconfig", "envoy_admin", "config_version"):
+    for key in ("gateway_url", "api_url", "kubeconfig", "envoy_admin", "config_version",
+                "dashboard_url"):
         print(f"  {key}: {data.get(key)}")
     print("  objects: " + ", ".join(f"{k} {v}" for k, v in data.get("objects", {}).items()))
     print("  API requests: " + (", ".join(f"{k} {v}" for k, v in
                                           data.get("api_requests", {}).items()) or "none"))
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    data = _running(args)
+    if data is None:
+        return 3
+    url = data.get("dashboard_url")
+    if not url:
+        print("error: this lab serves no dashboard (started by an older meshgrade?); "
+              "`meshgrade lab down` and up again", file=sys.stderr)
+        return 3
+    print(url)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
     return 0
 
 

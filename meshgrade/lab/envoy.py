@@ -114,7 +114,8 @@ class EnvoyProxy:
                "--base-id-path", str(self.workdir / "base-id"),
                "--admin-address-path", str(address_file), "--log-level", "warn",
                "--concurrency", str(self.concurrency),
-               "--drain-time-s", "0", "--drain-strategy", "immediate"]
+               "--drain-time-s", "0", "--drain-strategy", "immediate",
+               "--file-flush-interval-msec", "200"]  # access log lines show up at once
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -15,20 +15,48 @@ from ..kinds import CLUSTER_SCOPED
 from ..mesh import DEFAULT_INGRESS_LABELS
 from ..objects import KObject, selects
 from . import gatewayapi, xds
-from .apiserver import ApiServer, ObjectStore
+from .accesslog import AccessLog
+from .admission import Admission, last_applied
+from .apiserver import ApiServer, ObjectStore, crd_manifests
+from .controller import Controller, owner
 from .envoy import EnvoyProxy
+from .events import Events
 from .manifests import key_of, load_paths
-from .pods import NODE_MAX_PODS, deployment_status, pods_for, unschedulable, with_ready
-from .ports import LOOPBACK, free_ports
+from .pods import HOST_IP, NODE, NODE_MAX_PODS, has_sidecar
+from .ports import LOOPBACK, free_node_port, free_ports
+from .runtime import PodRuntime
 from .workloads import Faults, PodSpec, Telemetry, Workloads, start_addon
 
 ADDONS = {("istio-system", "kiali"): "kiali", ("istio-system", "prometheus"): "prometheus"}
-APP_KINDS = ("Deployment",)
 ENVOY_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI machine must not fail a config push
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+#: Kinds the lab makes itself (never configuration the mesh is built from).
+DERIVED = {("", "Pod"), ("apps", "ReplicaSet"), ("", "Event"), ("", "Node"), ("", "Endpoints")}
+Key = tuple[str, str, str, str]
 
 
 class LabError(Exception):
     """The lab could not start or apply something; the message says what."""
+
+
+def _node() -> dict[str, Any]:
+    ready = {"type": "Ready", "status": "True", "reason": "KubeletReady",
+             "message": "kubelet is posting ready status"}
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": NODE, "labels": {
+                "kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"podCIDR": "10.244.0.0/24"},
+            "status": {"addresses": [{"type": "InternalIP", "address": HOST_IP},
+                                     {"type": "Hostname", "address": NODE}],
+                       "capacity": {"cpu": "2", "memory": "4Gi", "pods": str(NODE_MAX_PODS)},
+                       "allocatable": {"cpu": "2", "memory": "4Gi",
+                                       "pods": str(NODE_MAX_PODS)},
+                       "conditions": [ready],
+                       "nodeInfo": {"kubeletVersion": "v1.36.0", "kubeProxyVersion": "v1.36.0",
+                                    "containerRuntimeVersion": "docker://28.1.1",
+                                    "osImage": "meshgrade lab", "operatingSystem": "linux",
+                                    "architecture": "amd64", "kernelVersion": "6.0.0"}}}
 
 
 class Lab:
@@ -37,7 +65,10 @@ class Lab:
     applies ``paths`` in order like successive ``kubectl apply -f``. Envoy's ingress serves
     as every ingress gateway: the pods with ``ingress_labels`` and every ingress install the
     mesh tells by its labels (the baseline's, or one installed the Helm way, e.g.
-    ``istio: ingress``)."""
+    ``istio: ingress``). Its Kubernetes API takes writes of every kind the lab runs:
+    Deployments make ReplicaSets and pods, Istio's injector decides at a pod's creation
+    whether it gets a sidecar (a pod without one calls around the mesh's rules), and pods
+    answer exec, logs and port-forward (see :mod:`meshgrade.lab.runtime`)."""
 
     def __init__(self, *, bookinfo: bool = True, workdir: Path | None = None,
                  ingress_labels: Mapping[str, str] | None = None) -> None:
@@ -45,19 +76,29 @@ class Lab:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="meshgrade-lab-"))
         self.ingress_labels = dict(ingress_labels or DEFAULT_INGRESS_LABELS)
-        self.objects: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self.objects: dict[Key, dict[str, Any]] = {}  # configuration the mesh is built from
         self.store = ObjectStore()
+        self.events = Events(self.store)
         self.telemetry = Telemetry()
         self.faults = Faults()
-        self.gateway_port, self.mesh_port = free_ports(2)
+        self.gateway_port = free_node_port()
+        self.mesh_port, self.plain_port = free_ports(2)
         self.workloads = Workloads(f"http://{LOOPBACK}:{self.mesh_port}",
-                                   telemetry=self.telemetry, faults=self.faults)
+                                   telemetry=self.telemetry, faults=self.faults,
+                                   plain_url=f"http://{LOOPBACK}:{self.plain_port}")
         self.envoy = EnvoyProxy(self.workdir / "envoy")
+        self.access_log = AccessLog(self.workdir / "envoy" / "access.log")
+        self.admission = Admission(self.store, self.gateway_port, self.ingress_labels,
+                                   self._namespace_labels)
+        self.controller = Controller(self.store, self.events,
+                                     admit=lambda pod: self.admission("create", None, pod),
+                                     start=self._start_pod, stop=self._stop_pod)
+        self.runtime = PodRuntime(self)
         self.api = ApiServer(self.store, self.workdir / "api", on_write=self._on_write,
-                             proxy=self._proxy)
+                             proxy=self._proxy, writes="all", admit=self._admit,
+                             runtime=self.runtime)
         self._addons: dict[str, Any] = {}
-        self._pods: dict[str, dict[str, Any]] = {}
-        self._unscheduled: set[str] = set()  # pods the full node could not run (Pending)
+        self._dashboard: Any = None
         self._lock = threading.RLock()
         self.started_s = 0.0
         self.config_version = 0
@@ -69,14 +110,26 @@ class Lab:
     def start(self, paths: Iterable[Path] = ()) -> Lab:
         t0 = time.perf_counter()
         try:
-            for obj in baseline.objects(self.bookinfo, lab=True):
-                self._put(obj.raw)
-            for obj in load_paths(list(paths)):
-                self._put(obj)
-            for kind in ("kiali", "prometheus"):
-                self._addons[kind] = start_addon(kind, self.telemetry)
-            self._sync_pods()
-            self.envoy.start(self._envoy_config(), timeout=ENVOY_TIMEOUT_S)
+            with self._lock:
+                self.store.put(_node())
+                for crd in crd_manifests():
+                    self.store.put(crd)
+                for name in SYSTEM_NAMESPACES:
+                    self._put({"apiVersion": "v1", "kind": "Namespace",
+                               "metadata": {"name": name}}, applied=False)
+                self._put({"apiVersion": "v1", "kind": "Service", "metadata": {
+                    "name": "kubernetes", "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                    "spec": {"clusterIP": "10.96.0.1", "ports": [
+                        {"name": "https", "port": 443, "targetPort": 8443}]}}, applied=False)
+                for obj in baseline.objects(self.bookinfo, lab=True):
+                    self._put(obj.raw)
+                for raw in load_paths(list(paths)):
+                    self._put(raw)
+                for kind in ("kiali", "prometheus"):
+                    self._addons[kind] = start_addon(kind, self.telemetry)
+                self.controller.sync(self._deployments())
+                self.envoy.start(self._envoy_config(), timeout=ENVOY_TIMEOUT_S)
             self.api.start()
         except BaseException:
             self.stop()
@@ -88,8 +141,9 @@ class Lab:
         """Stop everything the lab started and remove its folder."""
         if self._pending is not None:
             self._pending.cancel()
+        extra = [self._dashboard.stop] if self._dashboard is not None else []
         for step in (self.api.stop, self.envoy.stop, self.workloads.stop,
-                     *[a.stop for a in self._addons.values()]):
+                     *[a.stop for a in self._addons.values()], *extra):
             try:
                 step()
             except Exception:  # keep stopping the rest
@@ -115,6 +169,14 @@ class Lab:
     def kubeconfig(self) -> Path:
         return self.api.kubeconfig
 
+    def start_dashboard(self) -> str:
+        """Serve the live mesh graph (:mod:`meshgrade.lab.dashboard`); returns its URL."""
+        from .dashboard import DashboardServer
+
+        if self._dashboard is None:
+            self._dashboard = DashboardServer(self.telemetry)
+        return str(self._dashboard.url)
+
     def exports(self) -> str:
         """Shell lines to eval: KUBECONFIG and GATEWAY_URL."""
         return f"export KUBECONFIG={self.kubeconfig}\nexport GATEWAY_URL={self.gateway_url}\n"
@@ -127,8 +189,10 @@ class Lab:
                 "api_url": self.api.url, "envoy_admin": self.envoy.admin_url,
                 "envoy_pid": self.envoy.pid, "config_version": self.config_version,
                 "last_apply_s": getattr(self.envoy, "last_apply_s", None),
-                "objects": dict(sorted(kinds.items())), "pods": sorted(self._pods),
-                "api_requests": dict(self.api.counts), "started_s": round(self.started_s, 3)}
+                "objects": dict(sorted(kinds.items())),
+                "pods": sorted(name for _, name in self.controller.pods),
+                "api_requests": dict(self.api.counts), "started_s": round(self.started_s, 3),
+                "dashboard_url": self._dashboard.url if self._dashboard is not None else None}
 
     # -- changes --------------------------------------------------------------------------
 
@@ -148,40 +212,102 @@ class Lab:
     def delete_objects(self, objects: Iterable[dict[str, Any]]) -> None:
         with self._lock:
             for obj in objects:
-                key = key_of(obj)
-                if self.objects.pop(key, None) is not None:
-                    self.store.delete(key[0], key[1], key[2], key[3])
+                stored = self.store.get(*key_of(obj))
+                if stored is not None:
+                    self.store.delete(*key_of(stored))
+                    self._gone(stored)
             self._converge()
+
+    def _admit(self, verb: str, old: dict[str, Any] | None, new: dict[str, Any]
+               ) -> dict[str, Any]:
+        return self.admission(verb, old, new)
 
     def _on_write(self, verb: str, old: dict[str, Any] | None, new: dict[str, Any] | None
                   ) -> None:
-        """A write through the Kubernetes API: the store has it; make Envoy serve it."""
+        """A write through the Kubernetes API: the store has it; let the lab act on it."""
         with self._lock:
             if new is not None and verb != "delete":
-                self.objects[key_of(new)] = new
+                self._accepted(new)
             elif old is not None:
-                self.objects.pop(key_of(old), None)
+                self._gone(old)
             self._converge()
 
-    def _put(self, obj: dict[str, Any]) -> None:
+    def _put(self, obj: dict[str, Any], applied: bool = True) -> None:
+        """Store an object the lab applies itself (as ``kubectl apply`` would)."""
         obj = dict(obj)
         obj["metadata"] = dict(obj.get("metadata") or {})
         if obj.get("kind") not in CLUSTER_SCOPED:
             obj["metadata"].setdefault("namespace", "default")
-        if obj.get("kind") == "Deployment":
-            obj = deployment_status(obj)
+        if applied:
+            obj = last_applied(obj)
+        old = self.store.get(*key_of(obj))
+        if old is not None and "status" in old:
+            obj.setdefault("status", old["status"])
+        self._accepted(self.store.put(self.admission("update" if old else "create", old, obj)))
+
+    def _accepted(self, obj: dict[str, Any]) -> None:
+        """An object is stored: keep configuration for the mesh, adopt pods, let Istio
+        program Gateway API objects."""
+        key = key_of(obj)
+        if (key[0], key[1]) in DERIVED:
+            if key[1] == "Pod":
+                if self.controller.get(key[2], key[3]) is None:
+                    self.controller.adopt(obj)
+                else:
+                    self.controller.relabel(obj)
+            return
+        self.objects[key] = obj
         if gatewayapi.is_istio_gateway(obj):
-            obj = gatewayapi.with_status(obj, LOOPBACK)
+            self.store.put(gatewayapi.with_status(obj, LOOPBACK))
             for extra in gatewayapi.derived(obj):
-                self._put(extra)
-        self.objects[key_of(obj)] = obj
-        self.store.put(obj)
+                self._put(extra, applied=False)
+
+    def _gone(self, obj: dict[str, Any]) -> None:
+        """An object was deleted: drop it, what it owns, a namespace's contents."""
+        key = key_of(obj)
+        self.objects.pop(key, None)
+        if key[1] == "Pod" and not key[0]:
+            self.controller.remove(key[2], key[3])
+        uid = (obj.get("metadata") or {}).get("uid")
+        for other_key, other in list(self.objects.items()):
+            refs = (other.get("metadata") or {}).get("ownerReferences") or []
+            if other_key in self.objects and (
+                    (uid and any(r.get("uid") == uid for r in refs)) or
+                    (key[1] == "Namespace" and not key[0] and other_key[2] == key[3])):
+                self.store.delete(*other_key)
+                self._gone(other)
+        if key[1] == "Namespace" and not key[0]:
+            for pod_key in [k for k in self.controller.pods if k[0] == key[3]]:
+                self.controller.remove(*pod_key, stored=True)
+            for kind in (("", "Event"), ("apps", "ReplicaSet")):
+                for item in self.store.list(*kind, key[3]):
+                    self.store.delete(kind[0], kind[1], key[3], item["metadata"]["name"])
+            self.events.forget_namespace(key[3])
+
+    def _deployments(self) -> list[dict[str, Any]]:
+        return [o for k, o in self.objects.items() if k[:2] == ("apps", "Deployment")]
+
+    def _route_statuses(self) -> None:
+        """HTTPRoutes get the status Istio writes (parents accepted, references resolved)."""
+        def exists(group: str, kind: str, namespace: str, name: str) -> bool:
+            return (group, kind, namespace, name) in self.objects
+
+        for key, obj in list(self.objects.items()):
+            if gatewayapi.is_route(obj):
+                stored = self.store.get(*key)
+                if stored is None:
+                    continue
+                new = gatewayapi.route_status(stored, exists)
+                if _conditions(new) != _conditions(stored):
+                    self.objects[key] = self.store.put(new)
 
     def _converge(self) -> None:
-        self._sync_pods()
+        self.controller.sync(self._deployments())
+        self._route_statuses()
         config = self._envoy_config()
         if self.push_delay_s <= 0:
-            self.envoy.apply(config, timeout=ENVOY_TIMEOUT_S)
+            if config.version != self.envoy.version:
+                self.envoy.apply(config, timeout=ENVOY_TIMEOUT_S)
             return
         if self._pending is not None:
             self._pending.cancel()
@@ -201,75 +327,68 @@ class Lab:
     # -- pods and Envoy -------------------------------------------------------------------
 
     def _namespace_labels(self, namespace: str) -> dict[str, str]:
-        ns = self.objects.get(("", "Namespace", "", namespace))
+        ns = self.store.get("", "Namespace", "", namespace)
         return dict((ns or {}).get("metadata", {}).get("labels") or {})
 
-    def _sync_pods(self) -> None:
-        """Pods for every Deployment; start servers for new ones, stop gone ones. Like one
-        minikube node, at most NODE_MAX_PODS run (first come, first served); the rest
-        stay Pending and their Deployments short of ready."""
-        wanted: dict[str, dict[str, Any]] = {}
-        owners: dict[str, tuple[str, str, str, str]] = {}
-        for key, obj in self.objects.items():
-            if key[1] in APP_KINDS:
-                ns = obj["metadata"].get("namespace") or "default"
-                for pod in pods_for(obj, self._namespace_labels(ns)):
-                    wanted[pod["metadata"]["name"]] = pod
-                    owners[pod["metadata"]["name"]] = key
-        for name in set(self._pods) - set(wanted):
-            pod = self._pods.pop(name)
-            self._unscheduled.discard(name)
-            self.store.delete("", "Pod", pod["metadata"]["namespace"], name)
-            self.workloads.stop_pod(name)
-        free = NODE_MAX_PODS - (len(self._pods) - len(self._unscheduled))
-        for name, pod in wanted.items():
-            if name in self._pods and name not in self._unscheduled:
-                continue
-            if free <= 0:
-                if name not in self._pods:
-                    self._pods[name] = pod
-                    self._unscheduled.add(name)
-                    self.store.put(unschedulable(pod))
-                continue
-            free -= 1
-            self._unscheduled.discard(name)
-            self._start_pod(name, pod, self._is_ingress(self.objects[owners[name]]))
-        self._mark_short_deployments(owners)
+    def workload_of(self, pod: dict[str, Any]) -> str:
+        """The Deployment (or bare pod) name a pod belongs to."""
+        meta = pod["metadata"]
+        rs = owner(pod, "ReplicaSet")
+        return rs.rsplit("-", 1)[0] if rs else str(meta["name"])
 
-    def _start_pod(self, name: str, pod: dict[str, Any], ingress: bool) -> None:
-        self._pods[name] = pod
-        self.store.put(pod)
+    def serves_ingress(self, pod: dict[str, Any]) -> bool:
+        """Whether a pod is an ingress gateway (the lab's Envoy ingress listener)."""
         meta = pod["metadata"]
         labels = dict(meta.get("labels") or {})
-        if meta["namespace"] == "istio-system" or gatewayapi.GATEWAY_LABEL in labels or ingress:
-            return  # the control plane and gateways are Envoy's job, not workloads
-        self.workloads.start_pod(PodSpec(
-            name=name, namespace=meta["namespace"], app=labels.get("app", ""),
-            version=labels.get("version"), workload=meta["ownerReferences"][0]["name"]
-            .rsplit("-", 1)[0], labels=tuple(sorted(labels.items()))))
+        if gatewayapi.GATEWAY_LABEL in labels or selects(self.ingress_labels, labels):
+            return True
+        dep = self.objects.get(("apps", "Deployment", meta["namespace"], self.workload_of(pod)))
+        return dep is not None and self._is_ingress(dep)
 
-    def _mark_short_deployments(self, owners: dict[str, tuple[str, str, str, str]]) -> None:
-        """Deployments with fewer running pods than replicas show how many are ready."""
-        running: dict[tuple[str, str, str, str], int] = {}
-        for name, key in owners.items():
-            running[key] = running.get(key, 0) + (name not in self._unscheduled)
-        for key, ready in running.items():
-            obj = self.objects[key]
-            if int((obj.get("status") or {}).get("readyReplicas", 0)) > ready:
-                self.objects[key] = with_ready(obj, ready)
-                self.store.put(self.objects[key])
+    def is_gateway(self, pod: dict[str, Any]) -> bool:
+        """Whether a pod is Envoy's job (the control plane and the gateways), not a
+        workload's."""
+        return pod["metadata"]["namespace"] == "istio-system" or self.serves_ingress(pod)
+
+    def _start_pod(self, pod: dict[str, Any]) -> None:
+        if self.is_gateway(pod):
+            return
+        meta = pod["metadata"]
+        labels = dict(meta.get("labels") or {})
+        try:
+            self.workloads.start_pod(PodSpec(
+                name=meta["name"], namespace=meta["namespace"], app=labels.get("app", ""),
+                version=labels.get("version"), workload=self.workload_of(pod),
+                labels=tuple(sorted(labels.items()))), sidecar=has_sidecar(pod))
+        except ValueError:  # a pod of that name runs in another namespace
+            pass
+
+    def _stop_pod(self, pod: dict[str, Any]) -> None:
+        self.workloads.stop_pod(pod["metadata"]["name"])
+
+    def pod_port(self, pod: dict[str, Any]) -> int | None:
+        """Where a running pod answers on this machine: its workload server, the ingress
+        listener for a gateway, an addon's server."""
+        meta = pod["metadata"]
+        port = self.workloads.ports().get(meta["name"])
+        if port is not None:
+            return port
+        labels = meta.get("labels") or {}
+        addon = self._addons.get(ADDONS.get((meta["namespace"], str(labels.get("app"))), ""))
+        if addon is not None:
+            return int(addon.port)
+        return self.gateway_port if self.serves_ingress(pod) else None
 
     def _endpoints(self) -> list[xds.Endpoint]:
-        ports = self.workloads.ports()
         out = []
-        for name, pod in self._pods.items():
-            if name not in ports:
-                continue
+        for pod in self.controller.running():
+            port = self.pod_port(pod)
             meta = pod["metadata"]
+            if port is None:
+                continue
             out.append(xds.Endpoint(
-                pod=name, namespace=meta["namespace"],
-                workload=meta["ownerReferences"][0]["name"].rsplit("-", 1)[0],
-                labels=tuple(sorted((meta.get("labels") or {}).items())), port=ports[name]))
+                pod=meta["name"], namespace=meta["namespace"], workload=self.workload_of(pod),
+                labels=tuple(sorted((meta.get("labels") or {}).items())), port=port))
         return out
 
     def _is_ingress(self, deployment: dict[str, Any]) -> bool:
@@ -282,7 +401,8 @@ class Lab:
         self.config_version += 1
         objects = [KObject(o, origin="cluster") for o in self.objects.values()]
         return xds.build(objects, self._endpoints(), gateway_port=self.gateway_port,
-                         mesh_port=self.mesh_port, ingress_labels=self.ingress_labels)
+                         mesh_port=self.mesh_port, ingress_labels=self.ingress_labels,
+                         access_log=self.access_log.path, plain_port=self.plain_port)
 
     def _proxy(self, namespace: str, name: str, port: str) -> tuple[str, int] | None:
         """The API server's service proxy: addons by name, app Services to a ready pod."""
@@ -293,13 +413,19 @@ class Lab:
         if svc is None:
             return None
         selector = {str(k): str(v) for k, v in (svc.get("spec", {}).get("selector") or {}).items()}
-        ports = self.workloads.ports()
-        for pod_name, pod in self._pods.items():
+        for pod in self.controller.running():
             meta = pod["metadata"]
-            if meta["namespace"] == namespace and selects(selector, meta.get("labels") or {}) \
-                    and pod_name in ports:
-                return LOOPBACK, ports[pod_name]
+            if meta["namespace"] == namespace and selects(selector, meta.get("labels") or {}):
+                found = self.workloads.ports().get(meta["name"])
+                if found is not None:
+                    return LOOPBACK, found
         return None
+
+
+def _conditions(route: dict[str, Any]) -> list[Any]:
+    return [(p.get("parentRef"), [(c.get("type"), c.get("status"), c.get("message"),
+                                   c.get("observedGeneration")) for c in p.get("conditions")])
+            for p in (route.get("status") or {}).get("parents") or []]
 
 
 __all__ = ["Lab", "LabError"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 LOOPBACK = "127.0.0.1"
@@ -26,3 +27,16 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def free_node_port(start: int = 30000, end: int = 32768) -> int:
+    """A free port in Kubernetes' node-port range (below Linux's ephemeral ports), so the
+    ingress can answer on a realistic nodePort; any free port when none is."""
+    for port in random.sample(range(start, end), k=min(200, end - start)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    return free_port()

@@ -68,9 +68,21 @@ LISTENER_TYPE = _T + "config.listener.v3.Listener"
 CLUSTER_TYPE = _T + "config.cluster.v3.Cluster"
 _HCM_TYPE = _T + "extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 ISTIO_SERVER = "istio-envoy"  # the server header Istio's gateways send
-_ACCESS_LOG_FORMAT = ("[%START_TIME%] {listener} %REQ(:METHOD)% %REQ(:AUTHORITY)%%REQ(:PATH)% "
-                      "%RESPONSE_CODE% %RESPONSE_FLAGS% route=%ROUTE_NAME% "
-                      "cluster=%UPSTREAM_CLUSTER% upstream=%UPSTREAM_HOST%\n")
+#: One JSON object per request (``kubectl logs -c istio-proxy`` prints Istio's text format).
+ACCESS_LOG_FIELDS = {
+    "start_time": "%START_TIME%", "method": "%REQ(:METHOD)%",
+    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%", "protocol": "%PROTOCOL%",
+    "response_code": "%RESPONSE_CODE%", "response_flags": "%RESPONSE_FLAGS%",
+    "response_code_details": "%RESPONSE_CODE_DETAILS%",
+    "connection_termination_details": "%CONNECTION_TERMINATION_DETAILS%",
+    "upstream_transport_failure_reason": "%UPSTREAM_TRANSPORT_FAILURE_REASON%",
+    "bytes_received": "%BYTES_RECEIVED%", "bytes_sent": "%BYTES_SENT%", "duration": "%DURATION%",
+    "upstream_service_time": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    "x_forwarded_for": "%REQ(X-FORWARDED-FOR)%", "user_agent": "%REQ(USER-AGENT)%",
+    "request_id": "%REQ(X-REQUEST-ID)%", "authority": "%REQ(:AUTHORITY)%",
+    "upstream_host": "%UPSTREAM_HOST%", "upstream_cluster": "%UPSTREAM_CLUSTER%",
+    "route_name": "%ROUTE_NAME%", "source": "%REQ(X-MESHGRADE-SOURCE)%",
+    "source_pod": "%REQ(X-MESHGRADE-SOURCE-POD)%"}
 
 
 @dataclass(frozen=True)
@@ -162,8 +174,11 @@ def ingress_hosts(model: RoutingModel, clusters: Clusters) -> list[dict[str, Any
     return vhosts
 
 
-def mesh_hosts(model: RoutingModel, clusters: Clusters) -> list[dict[str, Any]]:
-    """Virtual hosts of the mesh listener, one per Service port, then a 503 for the rest."""
+def mesh_hosts(model: RoutingModel, clusters: Clusters, *, plain: bool = False
+               ) -> list[dict[str, Any]]:
+    """Virtual hosts of the mesh listener, one per Service port, then a 503 for the rest;
+    ``plain``: of the listener callers without a sidecar use (kube-proxy's view: each
+    Service port to all its pods, no routing rules)."""
     vhosts: list[dict[str, Any]] = []
     seen: set[str] = set()
     for fqdn, svc in model.mesh.services.items():
@@ -182,7 +197,8 @@ def mesh_hosts(model: RoutingModel, clusters: Clusters) -> list[dict[str, Any]]:
                 continue
             seen.update(domains)
             probe = _Probe(model)
-            probe.model.from_mesh(Request.make(f"{fqdn}:{port}"), svc.namespace)
+            if not plain:
+                probe.model.from_mesh(Request.make(f"{fqdn}:{port}"), svc.namespace)
             if probe.found is not None:
                 routes = _translate(model, probe.found, clusters)
             else:
@@ -211,8 +227,7 @@ def listener(name: str, port: int, vhosts: list[dict[str, Any]], *, strip_port: 
     if access_log:
         hcm["access_log"] = [{"name": "envoy.access_loggers.file", "typed_config": {
             "@type": _T + "extensions.access_loggers.file.v3.FileAccessLog", "path": access_log,
-            "log_format": {"text_format_source": {
-                "inline_string": _ACCESS_LOG_FORMAT.replace("{listener}", name)}}}}]
+            "log_format": {"json_format": {**ACCESS_LOG_FIELDS, "listener": name}}}}]
     if server_name:
         hcm["server_name"] = server_name
     return {"@type": LISTENER_TYPE, "name": name,
@@ -264,9 +279,10 @@ def _all_clusters(model: RoutingModel, clusters: Clusters) -> None:
 
 def build(objects: Iterable[KObject], endpoints: Iterable[Endpoint], *, gateway_port: int,
           mesh_port: int, ingress_labels: Mapping[str, str] = DEFAULT_INGRESS_LABELS,
-          access_log: str | Path | None = None) -> EnvoyConfig:
-    """Listeners (``ingress`` on ``gateway_port``, ``mesh`` on ``mesh_port``) and clusters
-    for one cluster state; ``access_log`` names a file both listeners log requests to."""
+          access_log: str | Path | None = None, plain_port: int | None = None) -> EnvoyConfig:
+    """Listeners (``ingress`` on ``gateway_port``, ``mesh`` on ``mesh_port``, and with
+    ``plain_port`` the ``plain`` one for callers without a sidecar) and clusters for one
+    cluster state; ``access_log`` names a file the listeners log requests to (JSON)."""
     model = RoutingModel(objects, ingress_labels=ingress_labels)
     eps = list(endpoints)
     clusters = Clusters()
@@ -276,6 +292,9 @@ def build(objects: Iterable[KObject], endpoints: Iterable[Endpoint], *, gateway_
                  access_log=log, server_name=ISTIO_SERVER),
         listener("mesh", mesh_port, mesh_hosts(model, clusters), strip_port=False,
                  access_log=log)]
+    if plain_port is not None:
+        listeners.append(listener("plain", plain_port, mesh_hosts(model, clusters, plain=True),
+                                  strip_port=False, access_log=log))
     _all_clusters(model, clusters)
     out = [cluster(name, svc, labels, eps, model.mesh)
            for name, (svc, _port, labels) in sorted(clusters.wanted.items())]

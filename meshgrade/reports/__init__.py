@@ -13,6 +13,8 @@
   appended to ``$GITHUB_STEP_SUMMARY`` (taken from ``env``; ``os.environ`` when None)
 - ``classroom``: ``classroom.json`` and ``classroom.b64`` (GitHub Classroom's
   autograding-grading-reporter result, student view)
+- ``feedback``: ``feedback.md`` (the student's feedback in Markdown, for a pull request
+  comment or the LMS; student view)
 
 A writer that fails does not stop the others: its exception is collected in
 ``WrittenReports.errors`` for the caller to print.
@@ -24,17 +26,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from meshgrade.reports import (
-    classroom,
-    github_report,
-    gradescope_report,
-    html_report,
-    json_report,
-    junit_report,
-)
 from meshgrade.results import RunResult
 
-FORMATS = ("json", "junit", "html", "gradescope", "github", "classroom")
+FORMATS = ("json", "junit", "html", "gradescope", "github", "classroom", "feedback")
 
 
 class WrittenReports(dict[str, Path]):
@@ -52,6 +46,8 @@ class WrittenReports(dict[str, Path]):
 
 
 def _html(run: RunResult, out_dir: Path) -> dict[str, Path]:
+    from meshgrade.reports import html_report
+
     written = {"html": html_report.write(run, out_dir)}
     if html_report.needs_instructor_report(run):
         written["html-instructor"] = html_report.write(run, out_dir, instructor=True)
@@ -60,6 +56,16 @@ def _html(run: RunResult, out_dir: Path) -> dict[str, Path]:
 
 def _writers(env: Mapping[str, str], sign_key: bytes | None, annotate: bool
              ) -> dict[str, Callable[[RunResult, Path], dict[str, Path]]]:
+    # the writers are imported when reports are written (jinja2 and junit_xml load then)
+    from meshgrade.reports import (
+        classroom,
+        feedback,
+        github_report,
+        gradescope_report,
+        json_report,
+        junit_report,
+    )
+
     def github(run: RunResult, _out: Path) -> dict[str, Path]:
         path = github_report.write(run, env=env, annotate=annotate)
         return {"github": path} if path else {}
@@ -71,6 +77,7 @@ def _writers(env: Mapping[str, str], sign_key: bytes | None, annotate: bool
         "gradescope": lambda run, out: {"gradescope": gradescope_report.write(run, out)},
         "github": github,
         "classroom": classroom.write,
+        "feedback": lambda run, out: {"feedback": feedback.write(run, out)},
     }
 
 

@@ -101,7 +101,7 @@ def summary_markdown(run: RunResult) -> str:
     for c in failing:
         lines.append(f"- **{md(c.id)} {md(c.name)}** ({c.outcome}): {md(c.message)}")
         for f in c.findings:
-            lines += _finding_items(f)
+            lines += finding_items(f)
         if c.hint:
             lines.append(f"  - hint: {md(c.hint)}")
     warned = [c for c in checks if c not in failing and any(not f.is_error for f in c.findings)]
@@ -109,20 +109,20 @@ def summary_markdown(run: RunResult) -> str:
         lines += ["", "### Warnings (no points lost)", ""]
     for c in warned:
         lines.append(f"- **{md(c.id)} {md(c.name)}**")
-        lines += [item for f in c.findings if not f.is_error for item in _finding_items(f)]
+        lines += [item for f in c.findings if not f.is_error for item in finding_items(f)]
     return "\n".join(lines) + "\n"
 
 
-def _finding_items(f: Finding) -> list[str]:
-    """A finding as a Markdown list item (``warning:`` / ``info:`` first unless an error),
-    its hint nested below."""
+def finding_items(f: Finding, indent: str = "  ") -> list[str]:
+    """A finding as a Markdown list item at ``indent`` (``warning:`` / ``info:`` first unless
+    an error), its hint nested below."""
     where = f.location or f.object
     where = f"{code(where)} " if where else ""
     path = f"{code(f.path)}: " if f.path else ""
     level = "" if f.is_error else f"{f.severity}: "
-    items = [f"  - {level}{where}{path}{md(f.message)}"]
+    items = [f"{indent}- {level}{where}{path}{md(f.message)}"]
     if f.hint:
-        items.append(f"    - hint: {md(f.hint)}")
+        items.append(f"{indent}  - hint: {md(f.hint)}")
     return items
 
 

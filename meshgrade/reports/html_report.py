@@ -21,12 +21,19 @@ from meshgrade.reports._common import (
     warnings,
     write_text,
 )
-from meshgrade.results import CheckResult, RunResult, Visibility
+from meshgrade.reports.diagram_view import views as diagram_views
+from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Visibility
 
 FILENAME = "report.html"
 INSTRUCTOR_FILENAME = "report-instructor.html"
 LOG_COLUMNS = ("t", "cls", "status", "version", "latency_ms")
 LOG_LIMIT = 1000
+PARTS = (("part1", "Part 1 · Bookinfo routing", ("MG20",)),
+         ("part2", "Part 2 · your application", ("MG21",)),
+         ("install", "Installation", ("MG3",)),
+         ("traffic", "Traffic through the gateway", ("MG4",)),
+         ("files", "YAML files and Istio references", ("MG1",)),
+         ("extra", "Instructor checks", ()))
 
 
 @dataclass
@@ -90,14 +97,56 @@ def _log_rows(evidence: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _check_view(check: CheckResult, instructor: bool) -> dict[str, Any]:
     restricted = instructor and check.visibility is not Visibility.VISIBLE
+    charts = traffic_charts(check.evidence)
+    traceback = check.traceback if instructor else None
     return {
         "c": check,
         "points": f"{fmt_points(check.score)} / {fmt_points(check.max_score)}",
-        "charts": traffic_charts(check.evidence),
-        "traceback": check.traceback if instructor else None,
+        "charts": charts,
+        "traceback": traceback,
         "tag": str(check.visibility) if restricted else None,
         "warnings": warnings([check]),
+        "compact": check.outcome in (Outcome.PASSED, Outcome.SKIPPED) and not check.findings
+        and not charts and not traceback,
     }
+
+
+def part_of(check_id: str) -> str:
+    """The report section a check belongs to (a key of PARTS)."""
+    return next((key for key, _title, prefixes in PARTS
+                 if any(check_id.startswith(p) for p in prefixes)), "extra")
+
+
+def _first_finding(check: CheckResult) -> Finding | None:
+    errors = [f for f in check.findings if f.is_error]
+    return (errors or check.findings or [None])[0]
+
+
+def to_fix(checks: list[CheckResult]) -> list[dict[str, Any]]:
+    """Failed checks (and checks that crashed), most points lost first, each with its
+    first finding and a hint; checks that did not run are left to the banner."""
+    bad = [c for c in checks if c.outcome is Outcome.FAILED
+           or (c.outcome is Outcome.ERROR and not c.not_run)]
+    bad.sort(key=lambda c: -(c.max_score - c.score))  # stable: catalogue order on ties
+    out = []
+    for c in bad:
+        first = _first_finding(c)
+        out.append({"c": c, "lost": fmt_points(c.max_score - c.score), "finding": first,
+                    "more": max(0, len(c.findings) - 1),
+                    "hint": (first.hint if first and first.hint else None) or c.hint})
+    return out
+
+
+def parts(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The checks grouped by part, in PARTS order, with each part's points."""
+    out = []
+    for key, title, _prefixes in PARTS:
+        mine = [v for v in views if part_of(v["c"].id) == key]
+        if mine:
+            score, max_score, counts = totals(v["c"] for v in mine)
+            out.append({"key": key, "title": title, "checks": mine, "counts": counts,
+                        "points": f"{fmt_points(score)} / {fmt_points(max_score)}"})
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -112,8 +161,10 @@ def render(run: RunResult, *, instructor: bool = False) -> str:
     """The report as an HTML string."""
     checks = shown_checks(run, instructor=instructor)
     score, max_score, counts = totals(checks)
+    views = [_check_view(c, instructor) for c in checks]
     return _template().render(
-        run=run, instructor=instructor, checks=[_check_view(c, instructor) for c in checks],
+        run=run, instructor=instructor, checks=views, parts=parts(views),
+        fix=to_fix(checks), diagrams=diagram_views(run.diagrams, {c.id for c in checks}),
         score=fmt_points(score), max_score=fmt_points(max_score),
         percent=round(100 * score / max_score) if max_score else None, counts=counts,
         log_columns=LOG_COLUMNS, log_limit=LOG_LIMIT)

@@ -12,6 +12,18 @@ VERSION = {"major": "1", "minor": "36", "gitVersion": "v1.36.0-meshgrade-lab",
            "platform": "linux/amd64"}
 
 
+_PROXY = ("create", "delete", "get", "patch", "update")
+#: Subresources beside status: (name, kind, verbs).
+SUBRESOURCES: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "Service": (("proxy", "ServiceProxyOptions", _PROXY),),
+    "Pod": (("attach", "PodAttachOptions", ("create", "get")),
+            ("exec", "PodExecOptions", ("create", "get")), ("log", "Pod", ("get",)),
+            ("portforward", "PodPortForwardOptions", ("create", "get")),
+            ("proxy", "PodProxyOptions", _PROXY)),
+    "Deployment": (("scale", "Scale", ("get", "patch", "update")),),
+}
+
+
 def api_versions(address: str) -> dict[str, Any]:
     """GET /api."""
     return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
@@ -50,10 +62,12 @@ def _entries(res: Resource) -> list[dict[str, Any]]:
         verbs = ["get", "patch", "update"] if res.writable else ["get"]
         out.append({"name": f"{res.plural}/status", "singularName": "",
                     "namespaced": res.namespaced, "kind": res.kind, "verbs": verbs})
-    if res.kind == "Service":
-        out.append({"name": "services/proxy", "singularName": "", "namespaced": True,
-                    "kind": "ServiceProxyOptions",
-                    "verbs": ["create", "delete", "get", "patch", "update"]})
+    for name, kind, verbs in SUBRESOURCES.get(res.kind, ()):
+        entry = {"name": f"{res.plural}/{name}", "singularName": "", "namespaced": True,
+                 "kind": kind, "verbs": list(verbs)}
+        if kind == "Scale":
+            entry.update({"group": "autoscaling", "version": "v1"})
+        out.append(entry)
     return out
 
 

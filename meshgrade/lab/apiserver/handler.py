@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import discovery, mutations, openapi, reads
+from . import discovery, mutations, openapi, reads, streams
 from . import status as st
 from .call import Call
 from .proxy import forward, split_service
@@ -141,14 +141,39 @@ class Handler(BaseHTTPRequestHandler):
             raise st.no_route()
         name, sub = (rest[1] if len(rest) > 1 else None), rest[2:]
         call = Call(api, res, version, namespace, name, query, self.headers, body)
-        if res.kind == "Service" and sub[:1] == ["proxy"]:
+        if sub and sub != ["status"]:
+            return self._subresource(method, call, sub, path, raw_query)
+        self._verb(method, call, watch_path or call.flag("watch"), bool(sub))
+
+    def query_all(self) -> dict[str, list[str]]:
+        """Every value of each query parameter (exec's ``command`` repeats)."""
+        return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+
+    def _subresource(self, method: str, call: Call, sub: list[str], path: str,
+                     raw_query: str) -> None:
+        api, kind = self.api, call.res.kind
+        if sub[0] == "proxy" and kind in ("Service", "Pod"):
             api.count("proxy")
             raw = path.split("/")  # ['', 'api', 'v1', 'namespaces', ns, 'services', svc, ...]
-            return self._proxy(method, namespace or "", raw[6], "/" + "/".join(raw[8:]),
-                               raw_query, body)
-        if sub and sub != ["status"]:
-            raise st.no_route()
-        self._verb(method, call, watch_path or call.flag("watch"), bool(sub))
+            return self._proxy(method, call.namespace or "", raw[6], "/" + "/".join(raw[8:]),
+                               raw_query, call.body, pod=kind == "Pod")
+        if kind == "Deployment" and sub == ["scale"]:
+            api.count("get" if method == "GET" else "patch")
+            if method != "GET" and not api.may_write(call.res):
+                raise st.read_only(call.res, "scale", api.writes == "routing")
+            return self._json(*mutations.scale(call, method))
+        if kind == "Pod" and sub[0] in ("exec", "attach", "portforward", "log"):
+            api.count(sub[0] if sub[0] in api.counts else "get")
+            if sub[0] == "log":
+                return streams.logs(self, call)
+            if sub[0] == "portforward":
+                return streams.port_forward(self, call)
+            return streams.exec_(self, call, attach=sub[0] == "attach")
+        what = {"ephemeralcontainers": "kubectl debug (ephemeral containers)",
+                "eviction": "evictions (kubectl drain)", "token": "service account tokens",
+                "binding": "pod bindings", "resize": "in-place pod resize"}
+        raise st.unsupported(what.get(sub[0], f"the {sub[0]} subresource of "
+                                      f"{call.res.qualified}"))
 
     def _verb(self, method: str, call: Call, watch: bool, subresource: bool) -> None:
         api = self.api
@@ -162,8 +187,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._watch(call)
         if verb in ("get", "list"):
             return self._json(*(reads.get(call) if verb == "get" else reads.list_(call)))
-        if not call.res.writable or subresource:
-            raise st.read_only(call.res, verb)
+        if not api.may_write(call.res) or subresource:
+            raise st.read_only(call.res, verb, api.writes == "routing" or subresource)
         if verb == "create":
             if call.name:
                 raise st.not_allowed("POST is not allowed on a named object; use PUT or PATCH")
@@ -201,11 +226,17 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- service proxy ------------------------------------------------------------------
     def _proxy(self, method: str, namespace: str, service: str, path: str, raw_query: str,
-               body: bytes) -> None:
+               body: bytes, pod: bool = False) -> None:
         name, port = split_service(service)
-        target = self.api.proxy(namespace, name, port) if self.api.proxy else None
+        target = None
+        if pod and self.api.runtime is not None:
+            answer = self.api.runtime.port_target(namespace, name)(int(port or 80))
+            target = answer if isinstance(answer, tuple) else None
+        elif not pod and self.api.proxy:
+            target = self.api.proxy(namespace, name, port)
         if target is None:
-            raise st.unavailable(f'no endpoints available for service "{name}"')
+            raise st.unavailable(f'no endpoints available for {"pod" if pod else "service"} '
+                                 f'"{name}"')
         full = path + (f"?{raw_query}" if raw_query else "")
         try:
             code, reason, headers, data = forward(target[0], target[1], method, full,
@@ -274,6 +305,10 @@ class Handler(BaseHTTPRequestHandler):
     def _chunk(self, event: dict[str, Any]) -> None:
         data = json.dumps(event, separators=(",", ":")).encode() + b"\n"
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _raw_chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
     def _end_chunks(self) -> None:
         self.wfile.write(b"0\r\n\r\n")

@@ -1,7 +1,10 @@
-"""The write verbs (routing kinds only): create, update, patch, delete, deletecollection.
+"""The write verbs: create, update, patch, delete, deletecollection, and the scale
+subresource.
 
-Writes are serialised by the server's write lock; each one that changes the store calls
-`on_write(verb, old, new)` before the response goes out, and is undone if that raises."""
+Writes are serialised by the server's write lock. Each object written first passes the
+server's `admit(verb, old, new)` (mutating admission: defaults, sidecar injection); each
+write that changes the store calls `on_write(verb, old, new)` before the response goes out,
+and is undone if that raises."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from typing import Any
 from . import status as st
 from .call import Call, Obj
 from .store import key_of
-from .writes import APPLY, SERVER_FIELDS, apply_patch, check_object, parse_json
+from .writes import APPLY, SERVER_FIELDS, STRATEGIC, apply_patch, check_object, parse_json
+
+SCALE = {"kind": "Scale", "apiVersion": "autoscaling/v1"}
 
 
 def _comparable(obj: Obj) -> Obj:
@@ -49,6 +54,15 @@ def _commit(call: Call, verb: str, old: Obj | None, obj: Obj | None) -> Obj | No
     return new
 
 
+def _admit(call: Call, verb: str, old: Obj | None, obj: Obj) -> Obj:
+    """The object after the server's admission (the namespace must exist for a create)."""
+    api = call.api
+    if old is None and api.writes == "all" and call.namespace and \
+            api.store.get("", "Namespace", "", call.namespace) is None:
+        raise st.namespace_missing(call.namespace)
+    return api.admit(verb, old, obj) if api.admit is not None else obj
+
+
 def create(call: Call) -> tuple[int, Obj]:
     obj = check_object(call.res, parse_json(call.body), call.namespace, None, creating=True)
     _keep_status(call, obj, None)
@@ -56,6 +70,7 @@ def create(call: Call) -> tuple[int, Obj]:
         name = obj["metadata"]["name"]
         if call.api.store.get(call.res.group, call.res.kind, call.namespace or "", name):
             raise st.already_exists(call.res, name)
+        obj = _admit(call, "create", None, obj)
         if call.dry_run:
             return 201, call.out(call.api.store.prepare(obj))
         return 201, call.out(_commit(call, "create", None, obj) or obj)
@@ -71,6 +86,7 @@ def _write(call: Call, verb: str, old: Obj | None, obj: Obj) -> tuple[int, Obj]:
     """Finish an update or patch: no-ops and dry runs change nothing."""
     _keep_status(call, obj, old)
     obj["metadata"].pop("generation", None)  # the server computes it
+    obj = _admit(call, verb, old, obj)
     if old is not None and _comparable(old) == _comparable(obj):
         return 200, call.out(old)
     code = 201 if old is None else 200
@@ -94,6 +110,8 @@ def patch(call: Call) -> tuple[int, Obj]:
     """merge, JSON and strategic (as merge) patches; server-side apply (as merge) may create."""
     assert call.name is not None
     content_type = call.headers.get("Content-Type", "")
+    if call.res.custom and content_type.startswith(STRATEGIC):
+        raise st.unsupported_media(content_type)
     with call.api.write_lock:
         old = call.api.store.get(*call.key)
         if old is None and not content_type.startswith(APPLY):
@@ -139,3 +157,41 @@ def delete_collection(call: Call) -> tuple[int, Obj]:
     return 200, {"kind": f"{call.res.kind}List", "apiVersion": call.res.api_version(call.version),
                  "metadata": {"resourceVersion": str(call.api.store.resource_version)},
                  "items": [call.out(i) for i in items]}
+
+
+def _scale_of(call: Call, obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    status = obj.get("status") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(
+        ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).items()))
+    return {**SCALE, "metadata": {k: meta[k] for k in ("name", "namespace", "uid",
+                                                       "resourceVersion", "creationTimestamp")
+                                  if k in meta},
+            "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
+            "status": {"replicas": int(status.get("replicas", 0)), "selector": selector}}
+
+
+def scale(call: Call, method: str) -> tuple[int, Obj]:
+    """GET, PUT or PATCH of a Deployment's scale subresource (an autoscaling/v1 Scale)."""
+    assert call.name is not None
+    with call.api.write_lock:
+        old = call.api.store.get(*call.key)
+        if old is None:
+            raise st.not_found(call.res, call.name)
+        current = _scale_of(call, old)
+        if method == "GET":
+            return 200, current
+        if method == "PUT":
+            wanted = parse_json(call.body)
+        else:
+            wanted = apply_patch(call.headers.get("Content-Type", ""), current, call.body)
+        replicas = (wanted.get("spec") or {}).get("replicas") if isinstance(wanted, dict) \
+            else None
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise st.invalid(call.res, call.name, [("spec.replicas", "Invalid value: must be "
+                                                   "a non-negative integer")])
+        obj = call.out(old)
+        obj["spec"] = {**(obj.get("spec") or {}), "replicas": replicas}
+        _write(call, "update", old, obj)
+        new = call.api.store.get(*call.key) or obj
+        return 200, _scale_of(call, new)

@@ -2,8 +2,9 @@
 
 Schemas are permissive (objects preserving unknown fields); what matters to kubectl is that
 each PATCH operation names its GroupVersionKind, lists the `fieldValidation` query parameter
-(so kubectl leaves validation to the server) and, for custom kinds, offers no strategic merge
-patch (so `kubectl apply` falls back to a JSON merge patch, as with a real CRD)."""
+(so kubectl leaves validation to the server) and offers no strategic merge patch (so
+`kubectl apply` computes one from its own types for built-in kinds, and falls back to a JSON
+merge patch for custom kinds, as with a real CRD)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from .resources import Resource, groups, in_version
 
 MERGE_TYPES = ("application/json-patch+json", "application/merge-patch+json",
                "application/apply-patch+yaml")
-STRATEGIC = "application/strategic-merge-patch+json"
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -52,7 +52,10 @@ def _operations(res: Resource, version: str) -> dict[str, dict[str, Any]]:
     body = {"content": {"application/json": {"schema": ref}, "application/yaml": {"schema": ref}},
             "required": True}
     ok = {"description": "OK", "content": {"application/json": {"schema": ref}}}
-    patch_types = MERGE_TYPES if res.custom else (STRATEGIC, *MERGE_TYPES)
+    # Strategic merge is not advertised even for built-in kinds (the server takes it): with
+    # these permissive schemas kubectl could not compute one, so it uses its compiled-in
+    # types instead, as it does when a cluster serves no OpenAPI v3.
+    patch_types = MERGE_TYPES
     writes = [_DRY_RUN, _MANAGER, _VALIDATION]
 
     def op(action: str, params: list[dict[str, Any]], request: dict[str, Any] | None = None,

@@ -39,7 +39,7 @@ class Resource:
     namespaced: bool = True
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
-    writable: bool = False
+    writable: bool = False  # the lab takes writes (all kinds it runs, not only routing)
     status: bool = True  # has a status subresource
     columns: tuple[dict[str, Any], ...] = field(default=())  # printer columns (custom kinds)
     custom: bool = False  # defined by a CustomResourceDefinition
@@ -53,6 +53,11 @@ class Resource:
         return WRITE_VERBS if self.writable else READ_VERBS
 
     @property
+    def routing(self) -> bool:
+        """A routing kind: the only writes an API server in "routing" mode takes."""
+        return self.writable and self.custom and self.kind != "Sidecar"
+
+    @property
     def qualified(self) -> str:
         """`plural.group` as error messages name it (just `plural` for core)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
@@ -62,10 +67,10 @@ class Resource:
         return f"{self.group}/{version}" if self.group else version
 
 
-def _istio(kind: str, plural: str, short: tuple[str, ...], columns: tuple[dict[str, Any], ...],
-           writable: bool = True) -> Resource:
+def _istio(kind: str, plural: str, short: tuple[str, ...], columns: tuple[dict[str, Any], ...]
+           ) -> Resource:
     return Resource(ISTIO, ISTIO_VERSIONS, kind, plural, short_names=short,
-                    categories=ISTIO_CATEGORIES, writable=writable, columns=columns, custom=True)
+                    categories=ISTIO_CATEGORIES, writable=True, columns=columns, custom=True)
 
 
 def _gwapi(kind: str, plural: str, short: tuple[str, ...], columns: tuple[dict[str, Any], ...],
@@ -78,20 +83,27 @@ def _gwapi(kind: str, plural: str, short: tuple[str, ...], columns: tuple[dict[s
 _CONDITION = '.status.conditions[?(@.type=="{}")].status'
 
 REGISTRY: tuple[Resource, ...] = (
-    Resource("", ("v1",), "Pod", "pods", short_names=("po",), categories=("all",)),
-    Resource("", ("v1",), "Service", "services", short_names=("svc",), categories=("all",)),
-    Resource("", ("v1",), "Namespace", "namespaces", namespaced=False, short_names=("ns",)),
-    Resource("", ("v1",), "ConfigMap", "configmaps", short_names=("cm",), status=False),
+    Resource("", ("v1",), "Pod", "pods", short_names=("po",), categories=("all",),
+             writable=True),
+    Resource("", ("v1",), "Service", "services", short_names=("svc",), categories=("all",),
+             writable=True),
+    Resource("", ("v1",), "Namespace", "namespaces", namespaced=False, short_names=("ns",),
+             writable=True),
+    Resource("", ("v1",), "ConfigMap", "configmaps", short_names=("cm",), status=False,
+             writable=True),
+    Resource("", ("v1",), "Secret", "secrets", status=False, writable=True),
     Resource("", ("v1",), "ServiceAccount", "serviceaccounts", short_names=("sa",),
-             status=False),
+             status=False, writable=True),
     Resource("", ("v1",), "Endpoints", "endpoints", short_names=("ep",), status=False),
+    Resource("", ("v1",), "Event", "events", short_names=("ev",), status=False),
+    Resource("", ("v1",), "Node", "nodes", namespaced=False, short_names=("no",)),
     Resource("apps", ("v1",), "Deployment", "deployments", short_names=("deploy",),
-             categories=("all",)),
+             categories=("all",), writable=True),
     Resource("apps", ("v1",), "ReplicaSet", "replicasets", short_names=("rs",),
              categories=("all",)),
     Resource("apiextensions.k8s.io", ("v1",), "CustomResourceDefinition",
              "customresourcedefinitions", namespaced=False, short_names=("crd", "crds"),
-             categories=("api-extensions",)),
+             categories=("api-extensions",), writable=True),
     _istio("VirtualService", "virtualservices", ("vs",), (
         column("Gateways", ".spec.gateways", description="The names of gateways and sidecars "
                "that should apply these routes"),
@@ -107,7 +119,7 @@ REGISTRY: tuple[Resource, ...] = (
                "the mesh or part of the mesh (MESH_EXTERNAL or MESH_INTERNAL)"),
         column("Resolution", ".spec.resolution", description="Service resolution mode for the "
                "hosts (NONE, STATIC, or DNS)"), AGE)),
-    _istio("Sidecar", "sidecars", (), (), writable=False),
+    _istio("Sidecar", "sidecars", (), ()),
     _gwapi("GatewayClass", "gatewayclasses", ("gc",), (
         column("Controller", ".spec.controllerName"),
         column("Accepted", _CONDITION.format("Accepted")), AGE,
@@ -144,8 +156,9 @@ def by_kind(group: str, kind: str) -> Resource | None:
     return next((r for r in REGISTRY if r.group == group and r.kind == kind), None)
 
 
-def writable_kinds() -> list[str]:
-    return sorted({r.kind for r in REGISTRY if r.writable})
+def routing_kinds() -> list[str]:
+    """Kinds an API server in "routing" mode takes writes for."""
+    return sorted({r.kind for r in REGISTRY if r.routing})
 
 
 def crd_manifest(res: Resource) -> dict[str, Any]:

@@ -15,14 +15,17 @@ from typing import Any
 from ..ports import LOOPBACK
 from .certs import make_pki, write_kubeconfig
 from .handler import Handler
+from .resources import Resource
+from .runtime import Runtime
 from .store import ObjectStore, Watch
 
 log = logging.getLogger(__name__)
 
 OnWrite = Callable[[str, "dict[str, Any] | None", "dict[str, Any] | None"], None]
 Proxy = Callable[[str, str, str], "tuple[str, int] | None"]
-VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "proxy", "discovery",
-         "health")
+Admit = Callable[[str, "dict[str, Any] | None", "dict[str, Any]"], "dict[str, Any]"]
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "proxy", "exec",
+         "portforward", "log", "discovery", "health")
 HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -82,16 +85,26 @@ class _TlsHttpServer(ThreadingHTTPServer):
 class ApiServer:
     """A Kubernetes API server emulation over an ObjectStore, on https://127.0.0.1:<port>.
 
-    Reads are served for every registered kind; writes only for routing kinds, each reported
+    Reads are served for every registered kind. Writes: with ``writes="routing"`` only for
+    routing kinds; with ``"all"`` for every kind the lab runs (namespaces must exist), each
+    through ``admit(verb, old, new)`` (mutating admission) first. Each write is reported
     through `on_write(verb, old, new)` before the response. `proxy(namespace, service, port)`
-    resolves the service proxy subresource to a plain-HTTP (host, port)."""
+    resolves the service proxy subresource to a plain-HTTP (host, port); ``runtime`` serves
+    pods' exec, logs and port-forward."""
 
     def __init__(self, store: ObjectStore, workdir: Path, *, on_write: OnWrite | None = None,
-                 proxy: Proxy | None = None, cluster_name: str = "meshgrade-lab") -> None:
+                 proxy: Proxy | None = None, cluster_name: str = "meshgrade-lab",
+                 writes: str = "routing", admit: Admit | None = None,
+                 runtime: Runtime | None = None) -> None:
+        if writes not in ("routing", "all"):
+            raise ValueError(f"writes must be 'routing' or 'all', not {writes!r}")
         self.store = store
         self.workdir = Path(workdir)
         self.on_write = on_write
         self.proxy = proxy
+        self.writes = writes
+        self.admit = admit
+        self.runtime = runtime
         self.cluster_name = cluster_name
         self.url = ""
         self.address = ""
@@ -104,6 +117,9 @@ class ApiServer:
         self._stopping = False
         self._httpd: _TlsHttpServer | None = None
         self._thread: threading.Thread | None = None
+
+    def may_write(self, res: Resource) -> bool:
+        return res.routing if self.writes == "routing" else res.writable
 
     def count(self, verb: str) -> None:
         with self._counts_lock:

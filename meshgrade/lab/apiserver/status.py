@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .resources import Resource, writable_kinds
+from .resources import Resource, routing_kinds
 
 
 class ApiError(Exception):
@@ -50,12 +50,21 @@ def conflict(res: Resource, name: str) -> ApiError:
                     "version and try again", _details(res, name))
 
 
-def read_only(res: Resource | None, verb: str) -> ApiError:
+def read_only(res: Resource | None, verb: str, routing_only: bool = True) -> ApiError:
+    """405 for a write the server does not take: in "routing" mode anything but routing
+    objects; otherwise what the lab itself manages (ReplicaSets, Events, Nodes...)."""
     what = res.qualified if res else "this resource"
-    return ApiError(405, "MethodNotAllowed",
-                    f"{verb} on {what} is not allowed: the meshgrade lab only accepts writes to "
-                    f"routing objects ({', '.join(writable_kinds())})",
+    why = (f"the meshgrade lab only accepts writes to routing objects "
+           f"({', '.join(routing_kinds())})" if routing_only else
+           f"the meshgrade lab manages {what} itself (see `meshgrade lab --help`)")
+    return ApiError(405, "MethodNotAllowed", f"{verb} on {what} is not allowed: {why}",
                     {"kind": res.plural} if res else None)
+
+
+def unsupported(what: str) -> ApiError:
+    """A request the lab does not implement, said plainly (never a misleading 404)."""
+    return ApiError(405, "MethodNotAllowed", f"the meshgrade lab does not support {what} "
+                    "(see `meshgrade lab --help` for what works)")
 
 
 def not_allowed(message: str) -> ApiError:
@@ -81,6 +90,11 @@ def unsupported_media(content_type: str) -> ApiError:
                     f"the body of the request was in an unknown format - accepted media types "
                     f"include: application/json-patch+json, application/merge-patch+json, "
                     f"application/apply-patch+yaml (got {content_type!r})")
+
+
+def namespace_missing(namespace: str) -> ApiError:
+    return ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
+                    {"name": namespace, "kind": "namespaces"})
 
 
 def unavailable(message: str) -> ApiError:

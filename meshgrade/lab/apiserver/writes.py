@@ -115,13 +115,86 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def strip_directives(patch: Any) -> Any:
-    """A strategic merge patch without its $-directives, to be applied as a merge patch."""
-    if isinstance(patch, dict):
-        return {k: strip_directives(v) for k, v in patch.items() if not k.startswith("$")}
-    if isinstance(patch, list):
-        return [strip_directives(v) for v in patch]
-    return patch
+#: Lists of built-in kinds merged item by item (field name -> merge key), as Kubernetes'
+#: types declare them (patchStrategy "merge"); a list of ``ports`` merges by ``containerPort``
+#: in containers and by ``port`` in Services.
+MERGE_KEYS = {"containers": "name", "initContainers": "name", "ephemeralContainers": "name",
+              "env": "name", "volumes": "name", "volumeMounts": "mountPath",
+              "volumeDevices": "devicePath", "imagePullSecrets": "name", "hostAliases": "ip",
+              "conditions": "type", "ownerReferences": "uid", "readinessGates": "conditionType",
+              "topologySpreadConstraints": "topologyKey"}
+
+
+def _merge_key(field: str, items: list[Any]) -> str | None:
+    if field == "ports":
+        return "containerPort" if any(isinstance(i, dict) and "containerPort" in i
+                                      for i in items) else "port"
+    return MERGE_KEYS.get(field)
+
+
+def _merge_list(field: str, current: Any, patch: list[Any], order: list[Any] | None) -> Any:
+    key = _merge_key(field, patch)
+    if key is None or not isinstance(current, list) or not all(isinstance(i, dict)
+                                                               for i in patch):
+        return [strategic_merge(None, i) for i in patch if not _directive(i, "delete")]
+    if any(_directive(i, "replace") for i in patch):
+        return [strategic_merge(None, i) for i in patch if not _directive(i, "replace")]
+    out = [copy.deepcopy(i) for i in current]
+    for item in patch:
+        at = next((n for n, have in enumerate(out) if isinstance(have, dict)
+                   and key in item and have.get(key) == item.get(key)), None)
+        if _directive(item, "delete"):
+            if at is not None:
+                out.pop(at)
+        elif at is None:
+            out.append(strategic_merge(None, item))
+        else:
+            out[at] = strategic_merge(out[at], item)
+    if order:
+        rank = {json.dumps(o.get(key) if isinstance(o, dict) else o): n
+                for n, o in enumerate(order)}
+        out.sort(key=lambda i: rank.get(json.dumps(i.get(key) if isinstance(i, dict) else i),
+                                        len(rank)))
+    return out
+
+
+def _directive(item: Any, value: str) -> bool:
+    return isinstance(item, dict) and item.get("$patch") == value
+
+
+def strategic_merge(target: Any, patch: Any) -> Any:
+    """A strategic merge patch (RFC 7386 plus Kubernetes' list merging by key and the
+    ``$patch``, ``$setElementOrder``, ``$retainKeys`` and ``$deleteFromPrimitiveList``
+    directives); also the lab's reading of server-side apply."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    if patch.get("$patch") == "replace":
+        return strategic_merge(None, {k: v for k, v in patch.items() if k != "$patch"})
+    if patch.get("$patch") == "delete":
+        return None
+    out = dict(target) if isinstance(target, dict) else {}
+    orders = {k.split("/", 1)[1]: v for k, v in patch.items()
+              if k.startswith("$setElementOrder/") and isinstance(v, list)}
+    for key, value in patch.items():
+        if key.startswith("$deleteFromPrimitiveList/") and isinstance(value, list):
+            field = key.split("/", 1)[1]
+            out[field] = [v for v in out.get(field) or [] if v not in value]
+        elif key.startswith("$"):
+            continue
+        elif value is None:
+            out.pop(key, None)
+        elif isinstance(value, list):
+            out[key] = _merge_list(key, out.get(key), value, orders.get(key))
+        else:
+            merged = strategic_merge(out.get(key), value)
+            if merged is None:
+                out.pop(key, None)
+            else:
+                out[key] = merged
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):
+        out = {k: v for k, v in out.items() if k in retain}
+    return out
 
 
 def _pointer(path: str) -> list[str]:
@@ -211,13 +284,11 @@ def apply_patch(content_type: str, current: Obj | None, body: bytes) -> Obj:
             return json_patch(current, parse_json(body))
         except ValueError as exc:
             raise st.ApiError(422, "Invalid", str(exc)) from None
-    if kind == APPLY:
-        patch = parse_yaml(body)
-    elif kind in (MERGE, STRATEGIC):
-        patch = parse_json(body)
-        patch = strip_directives(patch) if kind == STRATEGIC else patch
-    else:
+    if kind not in (APPLY, MERGE, STRATEGIC):
         raise st.unsupported_media(content_type)
+    patch = parse_yaml(body) if kind == APPLY else parse_json(body)
     if not isinstance(patch, dict):
         raise st.bad_request("the patch must be a JSON object")
-    return merge_patch(current or {}, patch)
+    if kind == MERGE:
+        return merge_patch(current or {}, patch)
+    return strategic_merge(current or {}, patch) or {}

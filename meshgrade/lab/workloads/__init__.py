@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 
@@ -16,6 +18,7 @@ from .bookinfo import SessionCodec, is_bookinfo, make_app
 from .generic import Generic
 from .server import (
     SERVICE_HEADER,
+    SERVICE_PORT,
     SOURCE_HEADER,
     App,
     Fault,
@@ -32,9 +35,21 @@ __all__ = ["AddonServer", "Fault", "Faults", "PodSpec", "Request", "Response", "
            "Workloads", "start_addon"]
 
 
+LOG_LINES = 2000  # what `kubectl logs` can show of one pod
+
+
+def access_line(request: Request, status: int, size: int) -> str:
+    """A request as the app logs it (combined log format; the sidecar's 127.0.0.6 as the
+    peer)."""
+    when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    target = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return (f'127.0.0.6 - - [{when}] "{request.method} {target} HTTP/1.1" {status} {size} '
+            f'"{request.header("referer") or "-"}" "{request.header("user-agent") or "-"}"')
+
+
 class Pod:
     """A running pod: its server plus the pipeline faults -> app -> identity headers ->
-    telemetry."""
+    telemetry, and its log."""
 
     def __init__(self, spec: PodSpec, app: App, *, telemetry: Telemetry, faults: Faults,
                  mesh: MeshClient | None = None, port: int = 0) -> None:
@@ -43,7 +58,15 @@ class Pod:
         self.telemetry = telemetry
         self.faults = faults
         self.mesh = mesh
+        self.log: deque[tuple[float, str]] = deque(maxlen=LOG_LINES)
+        self.logged = 0  # lines ever logged: a cursor that survives the deque's trimming
         self.server = PodServer(self._handle, spec.name, port)
+        self.write_log(f"listening on :{SERVICE_PORT if is_bookinfo(spec) else 8080} "
+                       f"({spec.app or spec.workload} {spec.version or ''})".rstrip())
+
+    def write_log(self, text: str) -> None:
+        self.log.append((time.time(), text))
+        self.logged += 1
 
     @property
     def port(self) -> int:
@@ -69,6 +92,7 @@ class Pod:
         service = request.header(SERVICE_HEADER) or spec.app or spec.workload
         self.telemetry.record(service, spec.workload, spec.version,
                               request.header(SOURCE_HEADER) or "unknown", response.status)
+        self.write_log(access_line(request, response.status, len(response.body)))
         return response
 
     def stop(self) -> None:
@@ -85,11 +109,12 @@ class Workloads:
 
     def __init__(self, mesh_url: Callable[[], str] | str, *, telemetry: Telemetry | None = None,
                  faults: Faults | None = None, page_style: str = "new",
-                 mesh_timeout_s: float = 3.0) -> None:
+                 mesh_timeout_s: float = 3.0, plain_url: str | None = None) -> None:
         if page_style not in ("new", "old"):
             raise ValueError(f"page_style must be 'new' or 'old', not {page_style!r}")
         self._mesh_url: Callable[[], str] = (
             mesh_url if callable(mesh_url) else (lambda: str(mesh_url)))
+        self._plain_url = plain_url  # where pods without a sidecar send their calls
         self.telemetry = telemetry if telemetry is not None else Telemetry()
         self.faults = faults if faults is not None else Faults()
         self.page_style = page_style
@@ -98,14 +123,17 @@ class Workloads:
         self._lock = threading.Lock()
         self._pods: dict[str, Pod] = {}
 
-    def start_pod(self, spec: PodSpec, port: int = 0) -> int:
-        """Start the pod (Bookinfo or generic, by its labels) and return its port."""
+    def start_pod(self, spec: PodSpec, port: int = 0, *, sidecar: bool = True) -> int:
+        """Start the pod (Bookinfo or generic, by its labels) and return its port. A pod
+        without a ``sidecar`` calls other services around the mesh's rules."""
         with self._lock:
             if spec.name in self._pods:
                 raise ValueError(f"pod {spec.name!r} is already running")
         mesh = None
         if is_bookinfo(spec):
-            mesh = MeshClient(self._mesh_url, spec.workload, self.mesh_timeout_s)
+            plain = self._plain_url
+            url = self._mesh_url if sidecar or plain is None else (lambda: plain)
+            mesh = MeshClient(url, spec.workload, self.mesh_timeout_s)
             app = make_app(spec, mesh, self._sessions, self.page_style)
         else:
             app = Generic(spec)
@@ -128,6 +156,14 @@ class Workloads:
         """Pod name -> port of every running pod."""
         with self._lock:
             return {name: pod.port for name, pod in self._pods.items()}
+
+    def logs(self, name: str, after: int = 0) -> tuple[int, list[tuple[float, str]]]:
+        """A pod's log lines after cursor ``after``, and the new cursor (KeyError: no pod)."""
+        with self._lock:
+            pod = self._pods[name]
+            lines, total = list(pod.log), pod.logged
+        start = max(0, len(lines) - (total - after))
+        return total, lines[start:]
 
     def specs(self) -> dict[str, PodSpec]:
         with self._lock:
