@@ -351,17 +351,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 def _pin_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with ``--due`` / ``--commit``, or None."""
-    from .history import parse_due
+    from .gitsource import parse_pin
 
-    if args.due is not None and args.commit is not None:
-        return "give --due or --commit, not both"
-    if args.commit is not None and (not args.commit or args.commit.startswith("-")):
-        return f"--commit {args.commit!r}: give a commit name or revision"
     try:
-        if args.due is not None:
-            parse_due(args.due)
+        parse_pin(args.due, args.commit)
     except ValueError as exc:
-        return f"--due: {exc}"
+        return str(exc)
     return None
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .history import NoCommitInTime, Pick, parse_log, pick_at, pick_due
+from .history import NoCommitInTime, Pick, parse_due, parse_log, pick_at, pick_due
 from .limits import Limits
 
 _URL = re.compile(r"^(https?|git|ssh|file)://|^[\w.-]+@[\w.-]+:")
@@ -188,6 +188,21 @@ class Pin:
 
     due: datetime | None = None
     commit: str | None = None
+
+
+def parse_pin(due: str | None, commit: str | None) -> Pin | None:
+    """The Pin of ``--due`` / ``--commit`` (None when neither is given); ValueError saying
+    what is wrong."""
+    if due is not None and commit is not None:
+        raise ValueError("give --due or --commit, not both")
+    if commit is not None and (not commit or commit.startswith("-")):
+        raise ValueError(f"--commit {commit!r}: give a commit name or revision")
+    if due is None:
+        return Pin(commit=commit) if commit is not None else None
+    try:
+        return Pin(due=parse_due(due))
+    except ValueError as exc:
+        raise ValueError(f"--due: {exc}") from None
 
 
 def clone_pinned(source: str, limits: Limits, pin: Pin) -> tuple[Path, Pick]:

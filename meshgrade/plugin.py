@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from . import interrupt, registry
+from .gitsource import parse_pin
 from .limits import MIB, Limits
 from .reports import FORMATS, console, write_reports
 from .results import CheckResult, ExitCode, Outcome, RunResult
@@ -92,18 +93,10 @@ def _options(config: pytest.Config, rubric) -> Options:
 
 def _pin(config: pytest.Config) -> Pin | None:
     """The commit to grade from ``--due`` or ``--commit``; None for the branch's newest."""
-    from .history import parse_due
-
-    due, rev = config.getoption("due"), config.getoption("pin_commit")
-    if due is not None and rev is not None:
-        raise pytest.UsageError("give --due or --commit, not both")
-    if rev is not None and (not rev or rev.startswith("-")):
-        raise pytest.UsageError(f"--commit {rev!r}: give a commit name or revision")
     try:
-        return Pin(parse_due(due) if due is not None else None, rev) \
-            if due is not None or rev is not None else None
+        return parse_pin(config.getoption("due"), config.getoption("pin_commit"))
     except ValueError as exc:
-        raise pytest.UsageError(f"--due: {exc}") from None
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _sign_key(config: pytest.Config) -> bytes | None:

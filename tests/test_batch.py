@@ -324,3 +324,15 @@ def test_progress_plain_and_live(tmp_path: Path) -> None:
     p.close()
     assert "\r\x1b[2K[1/2] ann: 3/4" in live.getvalue() and "ETA" in live.getvalue()
     assert live.getvalue().endswith("1/2  elapsed 0:00  ETA 0:00\n")
+
+
+def test_resume_regrades_after_a_rubric_fix(tmp_path: Path) -> None:
+    git_repo(EXAMPLES / "part2-app", tmp_path / "sub")
+    roster = write(tmp_path / "r.csv", "student,submission\nzoe,sub\n")
+    rubric = write(tmp_path / "mine.yaml", "name: mine\nchecks:\n  MG101: {points: 1}\n")
+    argv = [str(roster), "--mode", "repo", "--out", str(tmp_path / "out"), "--rubric",
+            str(rubric), "--resume"]
+    assert started(batch(argv)[1]) == 1
+    assert started(batch(argv)[1]) == 0  # same name, same content: resumed
+    write(rubric, "name: mine\nchecks:\n  MG101: {points: 2}\n")
+    assert started(batch(argv)[1]) == 1  # same name, fixed content: graded again

@@ -160,6 +160,7 @@ def options(args: argparse.Namespace) -> BatchOptions | int:
         return _error("--compare names the --out folder: write the regrade to a new --out")
     return BatchOptions(
         out=args.out.resolve(), rubric=rubric_arg, rubric_name=rubric.name,
+        rubric_digest=rubric.digest,
         workers=args.workers, timeout_s=args.timeout, resume=args.resume,
         retry_not_gradable=args.retry_not_gradable,
         formats=tuple(args.formats or ()), sign_key_file=sign,

@@ -80,11 +80,15 @@ class RosterRow:
         first = proc.stdout.split()
         return first[0] if proc.returncode == 0 and first else None
 
-    def resumable(self, folder: Path, rubric_name: str) -> dict[str, Any] | None:
-        """The results in ``folder`` when gradable, for this rubric, due time and the current
-        commit (with a due time: the branch's head when they were graded)."""
+    def resumable(self, folder: Path, rubric_name: str, rubric_digest: str = ""
+                  ) -> dict[str, Any] | None:
+        """The results in ``folder`` when gradable, for this rubric (its content too, when
+        ``rubric_digest`` is given), due time and the current commit (with a due time: the
+        branch's head when they were graded)."""
         old = read_results(folder)
         if not old or old.get("gradable") is not True or old.get("rubric") != rubric_name:
+            return None
+        if rubric_digest and old.get("rubric_digest") != rubric_digest:
             return None
         sub = old.get("submission") or {}
         if sub.get("due") != self.due:
@@ -92,24 +96,29 @@ class RosterRow:
         commit = sub.get("head" if self.due else "commit")
         return old if commit and commit == self.current_commit() else None
 
-    def record_failure(self, folder: Path, rubric_name: str, reason: str) -> None:
+    def record_failure(self, folder: Path, rubric_name: str, reason: str,
+                       rubric_digest: str = "") -> None:
         """Remember a not-gradable attempt, so that --resume does not repeat it."""
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / FAILURE_NAME).write_text(json.dumps(
-                {"rubric": rubric_name, "submission": self.shown_submission,
+                {"rubric": rubric_name, "rubric_digest": rubric_digest,
+                 "submission": self.shown_submission,
                  "commit": self.current_commit(), "due": self.due, "reason": reason}), "utf-8")
         except OSError:
             pass
 
-    def failed_before(self, folder: Path, rubric_name: str) -> str | None:
+    def failed_before(self, folder: Path, rubric_name: str, rubric_digest: str = ""
+                      ) -> str | None:
         """The reason of an earlier not-gradable attempt on this submission, commit and
         rubric, or None."""
         try:
             old = json.loads((folder / FAILURE_NAME).read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        same = (old.get("rubric") == rubric_name and old.get("submission") == self.shown_submission
+        same = (old.get("rubric") == rubric_name
+                and old.get("rubric_digest", "") == rubric_digest
+                and old.get("submission") == self.shown_submission
                 and old.get("due") == self.due and old.get("commit") == self.current_commit())
         return f"{old.get('reason')} (earlier run; --retry-not-gradable grades it again)" \
             if same else None

@@ -41,6 +41,7 @@ class BatchOptions:
     out: Path
     rubric: str                       # passed to grade (a name or an absolute file path)
     rubric_name: str                  # the name results.json records, for --resume
+    rubric_digest: str = ""           # its content's sha256: --resume regrades after a fix
     workers: int = 1
     timeout_s: float = 600.0
     resume: bool = False
@@ -192,10 +193,11 @@ class Runner:
 
         folder = self.opts.out / row.folder
         if self.opts.resume:
-            old = row.resumable(self.opts.out / row.folder, self.opts.rubric_name)
+            old = row.resumable(self.opts.out / row.folder, self.opts.rubric_name,
+                                self.opts.rubric_digest)
             if old is not None:
                 return StudentResult(row, True, "", resumed=True, results=old)
-            failed = row.failed_before(folder, self.opts.rubric_name)
+            failed = row.failed_before(folder, self.opts.rubric_name, self.opts.rubric_digest)
             if failed is not None and not self.opts.retry_not_gradable:
                 return StudentResult(row, False, failed, resumed=True)
         problem = None if row.is_url else not_a_folder(row.submission)
@@ -227,7 +229,8 @@ class Runner:
             last = _last_line(log)
             res.reason = f"{how}: {last}" if last else how
         if not res.gradable:
-            row.record_failure(folder, self.opts.rubric_name, res.reason)
+            row.record_failure(folder, self.opts.rubric_name, res.reason,
+                               self.opts.rubric_digest)
         else:
             (folder / FAILURE_NAME).unlink(missing_ok=True)
         return res

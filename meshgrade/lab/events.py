@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
+import time
 from typing import Any
 
 from .apiserver import ObjectStore
@@ -24,6 +24,7 @@ class Events:
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, ...], dict[str, Any]] = {}
         self._order: list[tuple[str, ...]] = []
+        self._bump = 0  # names stay unique within one nanosecond
 
     def record(self, obj: dict[str, Any], reason: str, message: str, *,
                source: str = "kubelet", kind: str = "Normal", field_path: str = "") -> None:
@@ -42,7 +43,8 @@ class Events:
                 event["count"] += 1
                 event["lastTimestamp"] = at
             else:
-                name = f"{meta.get('name')}.{secrets.token_hex(8)}"
+                name = f"{meta.get('name')}.{time.time_ns() + self._bump:x}"
+                self._bump += 1
                 event = {"apiVersion": "v1", "kind": "Event",
                          "metadata": {"name": name, "namespace": namespace},
                          "involvedObject": involved, "reason": reason, "message": message,

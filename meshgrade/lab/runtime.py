@@ -389,16 +389,19 @@ class PodRuntime:
         workload, name = lab.workload_of(pod), meta["name"]
         port = lab.pod_port(pod)
         ip = (pod.get("status") or {}).get("podIP", "")
-        container_port = next((p.get("containerPort") for c in (pod.get("spec") or {}).get(
-            "containers") or [] for p in c.get("ports") or []), 80)
+        container_port = _container_port(pod)
+
+        where = {f"{LOOPBACK}:{lab.pod_port(p)}": f"{(p.get('status') or {}).get('podIP')}:"
+                 f"{_container_port(p)}" for p in lab.controller.running()}
 
         def mine(f: dict[str, Any]) -> str | None:
             listener = f.get("listener")
+            upstream = where.get(str(f.get("upstream_host")))
             if gateway:
-                return istio_line(f) if listener == "ingress" else None
+                return istio_line(f, upstream=upstream) if listener == "ingress" else None
             if listener == "mesh" and (f.get("source_pod") == name or (
                     f.get("source_pod") in (None, "", "-") and f.get("source") == workload)):
-                return istio_line(f)
+                return istio_line(f, upstream=upstream)
             if port is not None and str(f.get("upstream_host", "")).endswith(f":{port}") and \
                     listener in ("mesh", "plain", "ingress"):
                 return istio_line(f, cluster=f"inbound|{container_port}||",
@@ -424,6 +427,12 @@ class PodRuntime:
                         f"to localhost:{port}: connect: connection refused")
 
         return resolve
+
+
+def _container_port(pod: Obj) -> int:
+    """The first port a pod's containers declare (80 when none does)."""
+    return int(next((p.get("containerPort") for c in (pod.get("spec") or {}).get(
+        "containers") or [] for p in c.get("ports") or []), 80))
 
 
 def _epoch(text: Any) -> float:

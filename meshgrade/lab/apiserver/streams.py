@@ -118,7 +118,7 @@ def port_forward(handler: Handler, call: Call) -> None:
 
         def read() -> bytes | None:
             try:
-                return ws.receive()
+                return ws.receive() or None  # an empty message carries nothing
             except Closed:
                 return b""
 

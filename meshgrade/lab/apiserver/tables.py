@@ -173,7 +173,51 @@ def _service_cells(svc: Obj) -> list[Any]:
             age(svc["metadata"].get("creationTimestamp")), selector or NONE]
 
 
+def _event_cells(ev: Obj) -> list[Any]:
+    involved = ev.get("involvedObject") or {}
+    source = ev.get("source") or {}
+    first = ev.get("firstTimestamp") or ev.get("eventTime")
+    last = ev.get("lastTimestamp") or first
+    return [age(last), ev.get("type") or "", ev.get("reason") or "",
+            f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+            involved.get("fieldPath") or "",
+            ", ".join(x for x in (source.get("component"), source.get("host")) if x),
+            ev.get("message") or "", age(first), str(ev.get("count") or 1),
+            ev["metadata"]["name"]]
+
+
+def _node_cells(node: Obj) -> list[Any]:
+    status = node.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or [])
+    roles = ",".join(k.rsplit("/", 1)[1] for k in (node["metadata"].get("labels") or {})
+                     if k.startswith("node-role.kubernetes.io/")) or NONE
+    info = status.get("nodeInfo") or {}
+    address = next((a.get("address") for a in status.get("addresses") or []
+                    if a.get("type") == "InternalIP"), NONE)
+    return ["Ready" if ready else "NotReady", roles, age(node["metadata"].get("creationTimestamp")),
+            info.get("kubeletVersion", ""), address, NONE, info.get("osImage", ""),
+            info.get("kernelVersion", ""), info.get("containerRuntimeVersion", "")]
+
+
+#: Kinds whose table has no leading Name column.
+NAMELESS = {("", "Event")}
+
 BUILTIN: dict[tuple[str, str], tuple[list[dict[str, Any]], Callable[[Obj], list[Any]]]] = {
+    ("", "Event"): ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"),
+                     _col("Subobject", priority=1), _col("Source", priority=1), _col("Message"),
+                     _col("First Seen", priority=1), _col("Count", priority=1),
+                     _col("Name", priority=1)], _event_cells),
+    ("", "Node"): ([_col("Status"), _col("Roles"), _col("Age"), _col("Version"),
+                    _col("Internal-IP", priority=1), _col("External-IP", priority=1),
+                    _col("OS-Image", priority=1), _col("Kernel-Version", priority=1),
+                    _col("Container-Runtime", priority=1)], _node_cells),
+    ("", "Secret"): ([_col("Type"), _col("Data", "integer"), _col("Age")],
+                     lambda o: [o.get("type") or "Opaque", len(o.get("data") or {}),
+                                age(o["metadata"].get("creationTimestamp"))]),
+    ("", "ServiceAccount"): ([_col("Secrets", "integer"), _col("Age")],
+                             lambda o: [len(o.get("secrets") or []),
+                                        age(o["metadata"].get("creationTimestamp"))]),
     ("", "Pod"): ([_col("Ready"), _col("Status"), _col("Restarts"), _col("Age"),
                    _col("IP", priority=1), _col("Node", priority=1),
                    _col("Nominated Node", priority=1), _col("Readiness Gates", priority=1)],
@@ -216,8 +260,9 @@ def to_table(res: Resource, version: str, objects: list[Obj], *, crd: Obj | None
              list_meta: dict[str, Any] | None = None) -> Obj:
     """A Table of `objects` (already rewritten to `version`)."""
     builtin = BUILTIN.get((res.group, res.kind))
+    nameless = (res.group, res.kind) in NAMELESS
     if builtin is not None:
-        columns, cells_of = [NAME, *builtin[0]], builtin[1]
+        columns, cells_of = ([] if nameless else [NAME]) + builtin[0], builtin[1]
     elif res.custom:
         custom = crd_columns(res, version, crd)
         columns = [NAME] + [_col(c["name"], c.get("type", "string"), int(c.get("priority", 0)),
@@ -233,7 +278,7 @@ def to_table(res: Resource, version: str, objects: list[Obj], *, crd: Obj | None
             return [age(o["metadata"].get("creationTimestamp"))]
     rows = []
     for obj in objects:
-        row: Obj = {"cells": [obj["metadata"]["name"], *cells_of(obj)]}
+        row: Obj = {"cells": [*([] if nameless else [obj["metadata"]["name"]]), *cells_of(obj)]}
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":
