@@ -6,6 +6,9 @@
 - config change to effect: ``lab.apply`` of a routing file (returns once Envoy serves it),
   and until a client sees the new version
 - resident memory of the lab process and of Envoy
+- the course's way in (issue 10), on a lab started without Bookinfo: ``kubectl apply -f
+  bookinfo.yaml`` until every pod is Ready, and a ``kubectl exec deploy/curl -- curl`` round
+  trip through the mesh beside a ``curl`` from the host to the gateway
 
     python benchmarks/lab.py [--requests N]
 """
@@ -18,6 +21,7 @@ import re
 import resource
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +29,10 @@ import requests
 
 from meshgrade.lab.lab import Lab
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "part1-bookinfo"
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "part1-bookinfo"
+COURSE = REPO / "tests" / "lab_course"  # bookinfo.yaml and curl.yaml, from the docs' facts
+KUBECTL = Path(sys.executable).parent / "kubectl"
 POD = re.compile(r"reviews-(v\d+)-")
 
 
@@ -105,6 +112,40 @@ def main() -> None:
         print(f"{'resident memory, lab process':<44} "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:9.0f} MiB (peak)")
         print(f"{'resident memory, Envoy':<44} {rss_mib(lab.envoy.pid):9.0f} MiB")
+    finally:
+        lab.stop()
+    if KUBECTL.exists():
+        course(max(n // 10, 10))
+
+
+def course(n: int) -> None:
+    """kubectl apply of Bookinfo to Ready, kubectl exec curl beside curl from the host."""
+    lab = Lab(bookinfo=False).start()
+    try:
+        def kubectl(*args: str) -> None:
+            subprocess.run([str(KUBECTL), "--kubeconfig", str(lab.kubeconfig), *args],
+                           check=True, capture_output=True, timeout=300)
+
+        kubectl("label", "namespace", "default", "istio-injection=enabled")
+        start = time.perf_counter()
+        kubectl("apply", "-f", str(COURSE / "bookinfo.yaml"))
+        kubectl("wait", "--for=condition=Ready", "pods", "--all", "--timeout=300s")
+        ready = time.perf_counter() - start
+        print(f"{'kubectl apply -f bookinfo.yaml to all Ready':<44} {ready * 1000:9.0f} ms")
+        kubectl("apply", "-f", str(COURSE / "curl.yaml"))
+        kubectl("rollout", "status", "deploy/curl", "--timeout=300s")
+        kubectl("apply", "-f", str(EXAMPLES / "bookinfo-gateway.yaml"))
+        exec_curl = rate(n, lambda: kubectl(
+            "exec", "deploy/curl", "-c", "curl", "--", "curl", "-sf", "-o", "/dev/null",
+            "http://productpage:9080/productpage"))
+        curl = shutil.which("curl")
+        print(f"{'kubectl exec ... curl round trip (mean)':<44} {1000 / exec_curl:9.0f} ms")
+        if curl:
+            url = f"http://{lab.gateway_url}/productpage"
+            host = rate(n, lambda: subprocess.run([curl, "-sf", "-o", "/dev/null", url],
+                                                  check=True))
+            print(f"{'curl from the host to the gateway (mean)':<44} {1000 / host:9.0f} ms   "
+                  f"exec is {host / exec_curl:4.1f}x its time")
     finally:
         lab.stop()
 

@@ -11,12 +11,23 @@ each simulated with a fixed seed (pass / fail / inconclusive rates, mean and 95t
 requests), beside the exact values (the docs' formula; SplitTest by dynamic programming), and the
 fixed-sample size that reaches the same error rates.
 
-    python benchmarks/sampling.py [--runs N] [--seed S]
+Then the designs side by side, exact: the SplitTest before issue 12 (two one-sided 2-SPRTs per
+share, run from the old tree: ``benchmarks/baseline.py``), today's SplitTest (mixture
+likelihood ratios), and the issue's reference, Wald's two-sided SPRT (per version, the
+log-likelihood ratio of the expected share against the share 15 points off on the side of the
+observed share, Wald's boundaries with alpha = beta = 0.001), over true shares from 50/50 to
+100/0, with the worst mean over a grid of true shares.
+
+    python benchmarks/sampling.py [--runs N] [--seed S] [--lab-runs N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -58,6 +69,75 @@ def simulated_rows(runs: int, seed: int) -> list[dict[str, Any]]:
                                     "mean_n": docs_mean, "p95_n": docs_p95},
                      "meshgrade": mesh, "meshgrade_exact": exact})
     return rows
+
+
+DESIGN_TRUE = [0.5, 0.575, 0.58, 0.6, 0.65, 0.7, 0.8, 1.0]
+WORST_GRID = [0.5 + 0.005 * i for i in range(31)]  # 50/50 to 65/35 in half points
+
+
+class WaldSplit:
+    """The issue's reference for two versions: Wald's SPRT of v1's share e against e +- delta,
+    the side nearer the observed share (``judge``/``categories`` as SplitTest has them)."""
+
+    def __init__(self, expected: dict[str, float], delta: float = 0.15, alpha: float = 0.001,
+                 beta: float = 0.001) -> None:
+        total = sum(expected.values())
+        self.e = next(iter(expected.values())) / total
+        self.delta = delta
+        self.categories = [*expected, "other"]
+        self.upper, self.lower = math.log((1 - beta) / alpha), math.log(beta / (1 - alpha))
+
+    def judge(self, counts: tuple[int, ...], n: int, accepted: int
+              ) -> tuple[str | None, int, None]:
+        k, e = counts[0], self.e
+        theta = e + self.delta if k >= e * n else e - self.delta
+        llr = k * math.log(theta / e) + (n - k) * math.log((1 - theta) / (1 - e))
+        outcome = "fail" if llr >= self.upper else "pass" if llr <= self.lower else None
+        return outcome, accepted, None
+
+
+def exact_designs(factory: Any, shares: list[float]) -> dict[str, dict[str, float]]:
+    """Exact outcome rates and sample sizes of ``factory(expected)`` at each true v1 share."""
+    return {f"{e}:{p}": exact_operating_characteristic(lambda x=expected: factory(x),
+                                                      {"v1": p, "v3": 1 - p})
+            for expected, e in ((HALF, 0.5), (EIGHTY, 0.8)) for p in shares}
+
+
+def _shares() -> list[float]:
+    return sorted({*DESIGN_TRUE, *WORST_GRID, 0.65, 0.8, 0.95, 0.725, 0.5})
+
+
+def design_rows() -> list[tuple[str, dict[str, dict[str, float]]]]:
+    """(design, its exact characteristics) for the old SplitTest, today's and Wald's SPRT."""
+    from baseline import env, old_tree
+
+    proc = subprocess.run([sys.executable, __file__, "--exact-json"], env=env(old_tree()),
+                          capture_output=True, text=True, check=True)
+    return [("2-SPRTs (before)", json.loads(proc.stdout)),
+            ("mixture (now)", exact_designs(SplitTest, _shares())),
+            ("Wald SPRT (ref.)", exact_designs(WaldSplit, _shares()))]
+
+
+def print_designs(rows: list[tuple[str, dict[str, dict[str, float]]]]) -> None:
+    print("the designs, exact (dynamic programming); alpha = beta = 0.001 at 15 points")
+    print(f"{'expected':>8} {'true':>7} | " + " | ".join(
+        f"{name:<16} {'pass':>8} {'mean':>6} {'p95':>4}" for name, _ in rows))
+    cases = [(0.5, p) for p in DESIGN_TRUE] + [(0.8, p) for p in (0.8, 0.725, 0.65, 0.95)]
+    for e, p in cases:
+        cells = []
+        for _name, table in rows:
+            r = table[f"{e}:{p}"]
+            cells.append(f"{'':<16} {r['pass']:>8.6f} {r['mean_n']:>6.1f} {r['p95_n']:>4}")
+        print(f"{split({'a': e, 'b': 1 - e}):>8} {split({'a': p, 'b': 1 - p}):>7} | "
+              + " | ".join(cells))
+    for e in (0.5, 0.8):
+        grid = [x for x in WORST_GRID] if e == 0.5 else []
+        if not grid:
+            continue
+        worst = [max((table[f"{e}:{p}"]["mean_n"], p) for p in grid) for _n, table in rows]
+        print(f"{'worst mean over true shares 50/50..65/35 (half points)':<48} " + "  ".join(
+            f"{name}: {w:.1f} at {round(100 * p, 1):g}/{round(100 - 100 * p, 1):g}"
+            for (name, _t), (w, p) in zip(rows, worst, strict=True)))
 
 
 LAB_CASES: list[tuple[dict[str, int], float]] = [(HALF, 0.5), (HALF, 0.8), (EIGHTY, 0.8)]
@@ -158,7 +238,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--lab-runs", type=int, default=5,
                         help="decisions per row through the lab (0: simulation only)")
+    parser.add_argument("--exact-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.exact_json:  # run by design_rows() with the old tree first on the path
+        print(json.dumps(exact_designs(SplitTest, _shares())))
+        return
     start = time.perf_counter()
     print(f"meshgrade sampling benchmark, {time.strftime('%Y-%m-%d')}; {args.runs} simulated "
           f"runs per row, seed {args.seed}")
@@ -171,6 +255,8 @@ def main() -> None:
     print()
     print_rows("simulated (v1/v3 splits; pass = miss rate for wrong splits, fail = false-fail "
                "rate for correct ones)", simulated_rows(args.runs, args.seed))
+    print()
+    print_designs(design_rows())
     if args.lab_runs:
         print()
         print_rows(f"through the lab's real Envoy gateway ({args.lab_runs} decisions per "

@@ -27,6 +27,7 @@ class Live:
     seed: int | None = None
     gateway_error: str | None = None   # nothing answered: traffic checks are errors
     out_dir: Path = Path("reports")    # where a restore journal goes (--apply-stages)
+    refused: list[str] = field(default_factory=list)  # objects the lab did not apply
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

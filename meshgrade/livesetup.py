@@ -26,7 +26,7 @@ def _open_lab(options: Any, ctx: Context, track: Callable[[Any], None] | None
     from .cluster.connect import connect
     from .lab.lab import Lab
 
-    objects = [o.raw for o in ctx.index.submitted if o.kind and o.name]
+    objects, refused = admitted(ctx)
     with interrupt.shielded():  # the lab's folder exists from here: someone must own it
         lab = Lab(bookinfo=ctx.settings.bookinfo_baseline)
         if track is not None:
@@ -44,7 +44,26 @@ def _open_lab(options: Any, ctx: Context, track: Callable[[Any], None] | None
             return None, f"--mode lab: the lab could not start ({exc}); not gradable", True
         return None, f"the lab could not start ({exc})", False
     return Live("lab", client, lab.gateway_url, [f"lab gateway {lab.gateway_url}"],
-                options.namespace, lab=lab, seed=options.seed), "", False
+                options.namespace, lab=lab, seed=options.seed, refused=refused), "", False
+
+
+def admitted(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
+    """The submission's objects a cluster's API server would accept (valid name and schema,
+    as ``kubectl apply`` validates strictly), and the refs of those it would reject (MG102 and
+    MG103 say why): the lab applies the first, as a cluster would."""
+    from . import k8snames, schema
+
+    objects: list[dict[str, Any]] = []
+    refused: list[str] = []
+    for obj in ctx.index.submitted:
+        if not (obj.kind and obj.name):
+            continue
+        bad_name = k8snames.check(k8snames.name_rule(obj.kind), obj.name, "metadata.name")
+        if bad_name is not None or schema.validate(obj.raw):
+            refused.append(obj.ref)
+        else:
+            objects.append(obj.raw)
+    return objects, refused
 
 
 def _open_cluster(options: Any, ctx: Context) -> tuple[Live | None, str, bool]:

@@ -116,6 +116,11 @@ class GradingSession:
             return
         self.live = ctx.live = live
         self.mode = live.kind
+        if live.refused:
+            self.notes.append(
+                f"the lab did not apply {len(live.refused)} object(s) that a cluster's API "
+                f"server would reject (see MG102 and MG103): {', '.join(live.refused[:10])}"
+                + (" ..." if len(live.refused) > 10 else ""))
         if live.kind == "cluster" and not ctx.index.submitted:
             self._use_cluster_objects(ctx, live)
 

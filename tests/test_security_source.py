@@ -329,3 +329,21 @@ def test_a_file_name_that_is_not_utf8_loses_no_report(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in (*OUTPUTS, "gradescope/results.json"):
         assert (tmp_path / "out" / name).is_file(), name
+
+
+def test_the_lab_applies_only_what_a_cluster_would_accept(tmp_path: Path) -> None:
+    sub = shutil.copytree(EXAMPLES / "part1-bookinfo", tmp_path / "sub")
+    (sub / "zz-junk.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: junk\nspec:\n"
+        "  selector:\n    matchLabels: {app: junk}\n  template:\n    metadata:\n"
+        "      labels: {app: junk}\n    spec:\n      containers: 5\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: Upper-Case\nspec:\n"
+        "  selector: {app: junk}\n  ports: [{port: 80, name: http}]\n")
+    main(["grade", str(sub), "--rubric", "istio-part1", "--mode", "lab", "--out",
+          str(tmp_path / "out"), "--format", "json"])
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["gradable"] is True and results["mode"] == "lab", results["notes"]
+    note = next(n for n in results["notes"] if "did not apply 2 object(s)" in n)
+    assert "Deployment default/junk" in note and "Service default/Upper-Case" in note
+    traffic = [c for c in results["checks"] if c["id"].startswith("MG4")]
+    assert traffic and all(c["outcome"] == "passed" for c in traffic)

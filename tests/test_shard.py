@@ -86,3 +86,52 @@ def test_three_shards_merge_into_the_unsharded_gradebook(tmp_path: Path) -> None
     assert len(_rows(merged)) == len(students)
     assert [r["student"] for r in _rows(whole / "gradebook.csv")] == \
         [r["student"] for r in _rows(merged)]
+
+
+# --- the examples: a GitHub Actions matrix and a Kubernetes Indexed Job -----------------------
+
+SHARDS = EXAMPLES / "shards"
+
+
+def test_actions_matrix_workflow_passes_actionlint_and_merges_the_shards() -> None:
+    from .test_workflows import actionlint, load
+
+    workflow_file = SHARDS / "class-shards.yml"
+    proc = subprocess.run([actionlint(), "-no-color", "-shellcheck=", str(workflow_file)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    jobs = load(workflow_file)["jobs"]
+    grade, collect = jobs["grade"], jobs["collect"]
+    assert grade["strategy"]["matrix"]["shard"] == [1, 2, 3]
+    (batch,) = [s for s in grade["steps"] if "meshgrade batch" in s.get("run", "")]
+    assert '--shard "$SHARD/3"' in batch["run"] and batch["env"]["SHARD"] == "${{ matrix.shard }}"
+    assert "secrets.MESHGRADE_SIGN_KEY" in batch["env"]["MESHGRADE_SIGN_KEY"]
+    assert collect["needs"] == "grade"
+    (merge,) = [s for s in collect["steps"] if "gradebook collect" in s.get("run", "")]
+    assert "MESHGRADE_SIGN_KEY" in merge["env"] and "--roster roster.csv" in merge["run"]
+    for job in jobs.values():  # no expression spliced into a script
+        assert all("${{" not in s.get("run", "") for s in job["steps"])
+
+
+def test_indexed_job_passes_meshgrade_schema_checks(tmp_path: Path) -> None:
+    from meshgrade import registry
+    from meshgrade.check import run
+
+    from .conftest import context_for
+
+    ctx = context_for(SHARDS)
+    for cid in ("MG101", "MG102", "MG103", "MG104"):
+        report, _ = run(registry.get(cid), ctx)
+        assert report.outcome.value == "passed", (cid, report.message, report.findings)
+    jobs = [o for o in ctx.index.submitted if o.kind == "Job"]
+    indexed = next(o.raw for o in jobs if o.name == "meshgrade-class")
+    spec = indexed["spec"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"] == 3
+    script = spec["template"]["spec"]["containers"][0]["command"][-1]
+    assert "shard=$((JOB_COMPLETION_INDEX + 1))" in script and '--shard "$shard/3"' in script
+    # the schema check reads the Job: a wrong type there is found
+    broken = tmp_path / "job.yaml"
+    broken.write_text((SHARDS / "grade-job.yaml").read_text("utf-8")
+                      .replace("completions: 3", "completions: three"), "utf-8")
+    report, _ = run(registry.get("MG103"), context_for(tmp_path))
+    assert report.outcome.value == "failed"

@@ -84,11 +84,11 @@ def test_watch_prints_only_what_changed(repo: Path) -> None:
     rubric = load("istio-part1", set(registry.checks()))
     target = repo / JASON
     text = target.read_text()
-    edits = [text.replace("subset: v2", "subset: v9"), text, None]
+    edits = [text.replace("subset: v2", "subset: v9"), text]
     printed: list[str] = []
 
-    def sleep(_s: float) -> None:
-        if edits and edits[0] is not None and len(printed) == 3 - len(edits):
+    def sleep(_s: float) -> None:  # the student saves a file after each printed report
+        if edits and len(printed) == 3 - len(edits):
             _touch(target, edits.pop(0))
 
     watch(repo, rubric, say=printed.append, sleep=sleep, runs=3)

@@ -74,8 +74,9 @@ class Admission:
             spec.setdefault("replicas", 1)
             spec.setdefault("revisionHistoryLimit", 10)
             spec.setdefault("progressDeadlineSeconds", 600)
-            spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {
-                "maxSurge": "25%", "maxUnavailable": "25%"}})
+            if not spec.get("strategy"):
+                spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {
+                    "maxSurge": "25%", "maxUnavailable": "25%"}}
         elif kind == "HTTPRoute" and group == GATEWAY_API_GROUP:
             out = route_defaults(out)
         return out
@@ -92,7 +93,8 @@ class Admission:
 
     # -- services --------------------------------------------------------------------------
     def _used(self) -> tuple[set[str], set[int]]:
-        ips, ports = set(), set()
+        ips: set[str] = set()
+        ports: set[int] = set()
         for svc in self.store.list("", "Service"):
             spec = svc.get("spec") or {}
             ips.add(str(spec.get("clusterIP")))

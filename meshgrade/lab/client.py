@@ -1,5 +1,5 @@
-"""Writing routing objects to a running lab through its Kubernetes API (what ``lab apply``
-does for a detached lab), with the client certificate from its kubeconfig."""
+"""Writing objects to a running lab through its Kubernetes API (what ``lab apply`` does for
+a detached lab), with the client certificate from its kubeconfig."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from typing import Any
 import requests
 import yaml
 
-from ..kinds import LAB_WRITABLE
-
-PLURALS = {"VirtualService": "virtualservices", "DestinationRule": "destinationrules",
-           "Gateway": "gateways", "HTTPRoute": "httproutes", "ServiceEntry": "serviceentries"}
+from .admission import last_applied
+from .apiserver.resources import REGISTRY
 
 
 class ApiClient:
@@ -29,20 +27,23 @@ class ApiClient:
         self.session.cert = (user["client-certificate"], user["client-key"])
 
     def _url(self, obj: dict[str, Any], named: bool) -> str:
-        kind = obj.get("kind", "")
-        if kind not in LAB_WRITABLE:
-            raise ValueError(f"{kind} {obj.get('metadata', {}).get('name')}: a running lab "
-                             "only changes routing objects (VirtualService, DestinationRule, "
-                             "Gateway, HTTPRoute, ServiceEntry); restart it with "
-                             "`meshgrade lab up FILES` for other kinds")
+        kind, api_version = obj.get("kind", ""), str(obj.get("apiVersion", ""))
+        group = api_version.rpartition("/")[0]
+        res = next((r for r in REGISTRY if r.kind == kind and r.group == group), None)
+        if res is None or not res.writable:
+            raise ValueError(f"{kind} {obj.get('metadata', {}).get('name')}: the lab does not "
+                             f"take {kind or 'untyped'} objects ({api_version or 'no apiVersion'}"
+                             "); see `meshgrade lab --help`")
         meta = obj.get("metadata") or {}
-        ns = meta.get("namespace") or "default"
-        url = f"{self.server}/apis/{obj['apiVersion']}/namespaces/{ns}/{PLURALS[kind]}"
+        base = f"{self.server}/{'apis/' + api_version if group else 'api/' + api_version}"
+        url = f"{base}/namespaces/{meta.get('namespace') or 'default'}/{res.plural}" \
+            if res.namespaced else f"{base}/{res.plural}"
         return f"{url}/{meta.get('name')}" if named else url
 
     def apply(self, obj: dict[str, Any]) -> str:
         """Create or replace; returns "created" or "configured"."""
         url = self._url(obj, True)
+        obj = last_applied(obj)
         current = self.session.get(url, timeout=30)
         if current.status_code == 404:
             self._check(self.session.post(self._url(obj, False), json=obj, timeout=30))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import state
 from .manifests import ManifestError, load_paths
+from .support import KUBECTL
 
 READY_TIMEOUT_S = 60.0
 
@@ -26,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  eval \"$(meshgrade lab up --detach)\"\n"
                "  curl -s http://$GATEWAY_URL/productpage | grep -o '<title>.*</title>'\n"
                "  meshgrade lab apply examples/part1-bookinfo/destination-rule-all.yaml\n"
-               "  kubectl get pods\n  meshgrade lab status\n  meshgrade lab down",
+               "  kubectl get pods\n  meshgrade lab status\n  meshgrade lab down\n\n" + KUBECTL,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION")
     lsub.required = True

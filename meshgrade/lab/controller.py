@@ -63,7 +63,9 @@ class Controller:
 
     # -- pods -----------------------------------------------------------------------------
     def running(self) -> list[Obj]:
-        return [p for k, p in self.pods.items() if k not in self.pending]
+        """The running pods (a snapshot: exec and logs read it while writes go on)."""
+        pending = set(self.pending)
+        return [p for k, p in list(self.pods.items()) if k not in pending]
 
     def get(self, namespace: str, name: str) -> Obj | None:
         return self.pods.get((namespace, name))
@@ -142,9 +144,13 @@ class Controller:
         start pods, and write the status of every ReplicaSet and Deployment."""
         deployments = list(deployments)
         wanted = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in deployments}
+        owned: dict[tuple[str, str], list[Obj]] = {}
+        for rs in self.store.list("apps", "ReplicaSet"):
+            owned.setdefault((rs["metadata"]["namespace"], owner(rs, "Deployment") or ""),
+                             []).append(rs)
         current: dict[tuple[str, str], str] = {}
         for key, dep in wanted.items():
-            current[key] = self._rollout(dep)
+            current[key] = self._rollout(dep, owned.get(key, []))
         for rs in self.store.list("apps", "ReplicaSet"):
             ns, name = rs["metadata"]["namespace"], rs["metadata"]["name"]
             if (ns, owner(rs, "Deployment") or "") not in wanted:
@@ -158,7 +164,7 @@ class Controller:
         for (ns, name), rs in replicasets.items():
             mine = [k for k, p in self.pods.items() if k[0] == ns and owner(p, "ReplicaSet") ==
                     name]
-            want = replicas_of(rs)
+            want = min(replicas_of(rs), self.capacity)  # more could never run on the node
             for _ in range(want - len(mine)):
                 self._create(rs)
             for key in reversed(mine[want:] if want < len(mine) else []):
@@ -168,14 +174,12 @@ class Controller:
         self._schedule()
         self._statuses(wanted, current, replicasets)
 
-    def _rollout(self, dep: Obj) -> str:
+    def _rollout(self, dep: Obj, mine: list[Obj]) -> str:
         """Make sure the ReplicaSet of the Deployment's template exists with its replicas;
-        scale the older ones to 0. Returns its name."""
+        scale the older ones (``mine``: the Deployment's) to 0. Returns its name."""
         meta = dep["metadata"]
-        ns, name = meta["namespace"], meta["name"]
+        name = meta["name"]
         phash = template_hash((dep.get("spec") or {}).get("template") or {})
-        mine = [r for r in self.store.list("apps", "ReplicaSet", ns)
-                if owner(r, "Deployment") == name]
         rs_name = f"{name}-{phash}"
         found = next((r for r in mine if r["metadata"]["name"] == rs_name), None)
         want = replicas_of(dep)

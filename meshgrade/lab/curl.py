@@ -567,7 +567,9 @@ class Curl:
             "speed_download": str(int(len(reply.body) / total) if reply and total else 0),
             "num_connects": "1" if reply else "0", "ssl_verify_result": "0",
         }
-        out, err, i = [], [], 0
+        out: list[str] = []
+        err: list[str] = []
+        i = 0
         sink = out
         text = text.replace("\\n", "\n").replace("\\t", "\t").replace("\\r", "\r")
         while i < len(text):

@@ -169,6 +169,14 @@ class EnvoyProxy:
         with _OPENER.open(self.admin_url + path, timeout=timeout) as response:
             return response.read().decode("utf-8", "replace")
 
+    def flush_logs(self) -> None:
+        """Write out buffered access log lines now (Envoy's ``/reopen_logs``)."""
+        if self.admin_url is None:
+            return
+        request = urllib.request.Request(self.admin_url + "/reopen_logs", method="POST")
+        with contextlib.suppress(OSError), _OPENER.open(request, timeout=2.0) as response:
+            response.read()
+
     def stats(self) -> dict[str, str]:
         """The version, rejection and draining stats this class watches."""
         text = self.admin("/stats?filter=" + urllib.parse.quote(_STATS_FILTER))

@@ -33,6 +33,8 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 #: Kinds the lab makes itself (never configuration the mesh is built from).
 DERIVED = {("", "Pod"), ("apps", "ReplicaSet"), ("", "Event"), ("", "Node"), ("", "Endpoints")}
 Key = tuple[str, str, str, str]
+#: Kinds whose change the controllers reconcile (routing objects need only Envoy).
+WORKLOAD_CHANGES = frozenset({"Deployment", "Pod", "ReplicaSet", "Namespace"})
 
 
 class LabError(Exception):
@@ -104,6 +106,7 @@ class Lab:
         self.config_version = 0
         self.push_delay_s = 0.0  # > 0: Envoy gets changes this late, as a slow istiod would
         self._pending: threading.Timer | None = None
+        self._workloads_changed = True  # the controllers have something to reconcile
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -249,6 +252,7 @@ class Lab:
         """An object is stored: keep configuration for the mesh, adopt pods, let Istio
         program Gateway API objects."""
         key = key_of(obj)
+        self._workloads_changed |= key[1] in WORKLOAD_CHANGES
         if (key[0], key[1]) in DERIVED:
             if key[1] == "Pod":
                 if self.controller.get(key[2], key[3]) is None:
@@ -265,6 +269,7 @@ class Lab:
     def _gone(self, obj: dict[str, Any]) -> None:
         """An object was deleted: drop it, what it owns, a namespace's contents."""
         key = key_of(obj)
+        self._workloads_changed |= key[1] in WORKLOAD_CHANGES
         self.objects.pop(key, None)
         if key[1] == "Pod" and not key[0]:
             self.controller.remove(key[2], key[3])
@@ -302,7 +307,9 @@ class Lab:
                     self.objects[key] = self.store.put(new)
 
     def _converge(self) -> None:
-        self.controller.sync(self._deployments())
+        if self._workloads_changed:
+            self._workloads_changed = False
+            self.controller.sync(self._deployments())
         self._route_statuses()
         config = self._envoy_config()
         if self.push_delay_s <= 0:

@@ -73,7 +73,7 @@ class PodNetwork:
         names = [host] if host.endswith(".cluster.local") else [
             f"{host}.{self.namespace}.svc.cluster.local", f"{host}.svc.cluster.local",
             f"{host}.cluster.local"]
-        services = {(k[2], k[3]): o for k, o in self.lab.objects.items()
+        services = {(k[2], k[3]): o for k, o in list(self.lab.objects.items())
                     if k[:2] == ("", "Service")}
         for name in names:
             parts = name.split(".")
@@ -163,7 +163,7 @@ class PodRuntime:
         pod_name = pod["metadata"]["name"]
         if name is None:
             if len(containers) == 1:
-                return containers[0]
+                return dict(containers[0])
             names = " ".join(str(c.get("name")) for c in containers)
             init_names = " ".join(str(c.get("name")) for c in inits)
             raise st.bad_request(
@@ -174,7 +174,7 @@ class PodRuntime:
                       if c.get("name") == name), None)
         if found is None:
             raise st.bad_request(f"container {name} is not valid for pod {pod_name}")
-        return found
+        return dict(found)
 
     @staticmethod
     def _started(pod: Obj, container: Obj) -> None:
@@ -199,7 +199,7 @@ class PodRuntime:
                "KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
                "KUBERNETES_SERVICE_PORT_HTTPS": "443",
                "KUBERNETES_PORT": "tcp://10.96.0.1:443"}
-        for key, svc in self.lab.objects.items():
+        for key, svc in list(self.lab.objects.items()):
             if key[:3] != ("", "Service", meta["namespace"]) or key[3] == "kubernetes":
                 continue
             spec = svc.get("spec") or {}
@@ -232,9 +232,9 @@ class PodRuntime:
                 else:
                     cm, sec = ref.get("configMapKeyRef"), ref.get("secretKeyRef")
                     data = self._data(meta["namespace"], cm, sec)
-                    key = (cm or sec or {}).get("key")
-                    if key in data:
-                        env[name] = data[key]
+                    wanted = str((cm or sec or {}).get("key"))
+                    if wanted in data:
+                        env[name] = data[wanted]
         return env
 
     def _data(self, namespace: str, configmap: Obj | None, secret: Obj | None
@@ -301,7 +301,7 @@ class PodRuntime:
         interactive = name in SHELLS and io.stdin and not any(a == "-c" for a in argv[1:]) \
             and len([a for a in argv[1:] if not a.startswith("-")]) == 0
         if interactive and io.tty and (name != "bash" or not box.busybox):
-            return self._interactive(shell, name, box, io)
+            return interactive(shell, name, box, io)
         stdin = b""
         while io.stdin:
             chunk = io.read(1.0)
@@ -312,46 +312,6 @@ class PodRuntime:
             return shell.exec(argv, out, err, stdin)
         except ShellExit as done:
             return done.code
-
-    def _interactive(self, shell: Shell, name: str, box: Pod, io: ExecIO) -> int:
-        """A terminal session: echo, line editing, a prompt, one command line at a time."""
-        shell.name = name
-        prompt = "~ $ " if box.busybox else "# " if box.env.get("HOME") == "/root" else "$ "
-        io.write(prompt.encode())
-        line, skip = "", 0
-        while True:
-            data = io.read(0.5)
-            if data == b"":
-                return shell.status
-            for ch in (data or b"").decode("utf-8", "replace"):
-                if skip:
-                    skip -= 1
-                elif ch == "\x1b":
-                    skip = 2  # an arrow key: no history here
-                elif ch in "\r\n":
-                    io.write(b"\n")
-                    if line.strip():
-                        try:
-                            shell.script(line, b"", io.write, io.write)
-                        except ShellExit as done:
-                            return done.code
-                        shell.line += 1
-                    line = ""
-                    io.write(prompt.encode())
-                elif ch in "\x7f\b":
-                    if line:
-                        line = line[:-1]
-                        io.write(b"\b \b")
-                elif ch == "\x03":
-                    line = ""
-                    io.write(("^C\n" + prompt).encode())
-                elif ch == "\x04":
-                    if not line:
-                        io.write(b"exit\n")
-                        return shell.status
-                else:
-                    line += ch
-                    io.write(ch.encode())
 
     # -- logs ---------------------------------------------------------------------------
     def logs(self, namespace: str, pod: str, container: str | None, previous: bool,
@@ -371,6 +331,8 @@ class PodRuntime:
             lines = [LogLine(started, x) for x in INIT_LOG] if after == 0 else []
             return len(INIT_LOG), lines
         if name == "istio-proxy":
+            if after == 0:
+                self.lab.envoy.flush_logs()
             cursor, entries = self.lab.access_log.lines(self._proxy_lines(found), after)
             if after == 0:
                 entries = [(started, f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(started))}"
@@ -429,6 +391,46 @@ class PodRuntime:
         return resolve
 
 
+def interactive(shell: Shell, name: str, box: Pod, io: ExecIO) -> int:
+    """A terminal session: echo, line editing, a prompt, one command line at a time."""
+    shell.name = name
+    prompt = "~ $ " if box.busybox else "# " if box.env.get("HOME") == "/root" else "$ "
+    io.write(prompt.encode())
+    line, skip = "", 0
+    while True:
+        data = io.read(0.5)
+        if data == b"":
+            return shell.status
+        for ch in (data or b"").decode("utf-8", "replace"):
+            if skip:
+                skip -= 1
+            elif ch == "\x1b":
+                skip = 2  # an arrow key: no history here
+            elif ch in "\r\n":
+                io.write(b"\n")
+                if line.strip():
+                    code = shell.script(line, b"", io.write, io.write)
+                    if shell.exited:
+                        return code
+                    shell.line += 1
+                line = ""
+                io.write(prompt.encode())
+            elif ch in "\x7f\b":
+                if line:
+                    line = line[:-1]
+                    io.write(b"\b \b")
+            elif ch == "\x03":
+                line = ""
+                io.write(("^C\n" + prompt).encode())
+            elif ch == "\x04":
+                if not line:
+                    io.write(b"exit\n")
+                    return shell.status
+            else:
+                line += ch
+                io.write(ch.encode())
+
+
 def _container_port(pod: Obj) -> int:
     """The first port a pod's containers declare (80 when none does)."""
     return int(next((p.get("containerPort") for c in (pod.get("spec") or {}).get(
@@ -442,4 +444,4 @@ def _epoch(text: Any) -> float:
         return time.time()
 
 
-__all__ = ["PodNetwork", "PodRuntime"]
+__all__ = ["PodNetwork", "PodRuntime", "interactive"]

@@ -437,6 +437,7 @@ class Shell:
         self.status = 0
         self.line = 1
         self.args: list[str] = []
+        self.exited = False  # an `exit` ended the script
         self._stdin = stdin or (lambda: b"")
 
     # -- entry points ----------------------------------------------------------------------
@@ -459,6 +460,7 @@ class Shell:
         try:
             return self.run(tree, stdin, out, err)
         except ShellExit as done:
+            self.exited = True
             return done.code
 
     def _message(self, text: str) -> str:
@@ -913,6 +915,11 @@ class Shell:
                 err(self._message(f"{argv[0]}: {left}: bad number").encode())
                 return 2
         return int(result == negate)
+
+    def _c_tar(self, argv: list[str], stdin: bytes, out: Write, err: Write) -> int:
+        err(b"tar: the meshgrade lab's pods have no tar: kubectl cp is not supported "
+            b"(use kubectl exec POD -- cat FILE > FILE)\n")
+        return 2
 
     # -- text tools -------------------------------------------------------------------------
     def _c_grep(self, argv: list[str], stdin: bytes, out: Write, err: Write) -> int:

@@ -103,7 +103,7 @@ def wrap(text: str, width: float, lines: int = 2) -> list[str]:
     out: list[str] = []
     rest = text
     while rest and len(out) < lines - 1 and len(rest) > most:
-        cut = max(rest.rfind(" ", 0, most + 1), rest.rfind("-", 0, most))
+        cut = max(rest.rfind(" ", 0, most + 1), rest.rfind("-", 0, most + 1))
         if cut <= 0:
             break
         keep = rest[:cut + 1] if rest[cut] == "-" else rest[:cut]

@@ -118,8 +118,8 @@ def part_of(check_id: str) -> str:
 
 
 def _first_finding(check: CheckResult) -> Finding | None:
-    errors = [f for f in check.findings if f.is_error]
-    return (errors or check.findings or [None])[0]
+    found = [f for f in check.findings if f.is_error] or check.findings
+    return found[0] if found else None
 
 
 def to_fix(checks: list[CheckResult]) -> list[dict[str, Any]]:

@@ -121,6 +121,7 @@ def _first(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
 
 
 Interval = tuple[int, int]  # k in [low, high]; empty when low > high
+_BOUNDS: dict[tuple[object, ...], dict[int, tuple[Interval, tuple[Interval, ...]]]] = {}
 
 
 class Version:
@@ -143,7 +144,11 @@ class Version:
         self.reject = _Mixture.of(rejects, share) if rejects else None
         self.log_a = -math.log(alpha_i) if rejects else math.inf
         self.log_b = -math.log(beta)
-        self._bounds: dict[int, tuple[Interval, tuple[Interval, ...]]] = {}
+        # shared by every test of the same statistics (a simulation makes thousands)
+        key = (share, delta, alpha_i, beta, REJECT_AT, REJECT_EXTREME, ACCEPT_AT)
+        if len(_BOUNDS) > 256 and key not in _BOUNDS:
+            _BOUNDS.clear()
+        self._bounds = _BOUNDS.setdefault(key, {})
 
     def label(self, t1: float) -> str:
         return f"{self.name} {'>=' if t1 > self.share else '<='} {t1:.2f}"

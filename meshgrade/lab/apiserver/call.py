@@ -22,6 +22,9 @@ FIELD_LABELS: dict[tuple[str, str], frozenset[str]] = {
     ("", "Namespace"): frozenset({"status.phase"}),
     ("apps", "ReplicaSet"): frozenset({"status.replicas"}),
     ("", "Service"): frozenset({"spec.clusterIP", "spec.type"}),
+    ("", "Event"): frozenset({f"involvedObject.{f}" for f in (
+        "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")} |
+        {"reason", "reportingComponent", "source", "type"}),
 }
 
 

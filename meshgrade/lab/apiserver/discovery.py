@@ -62,12 +62,12 @@ def _entries(res: Resource) -> list[dict[str, Any]]:
         verbs = ["get", "patch", "update"] if res.writable else ["get"]
         out.append({"name": f"{res.plural}/status", "singularName": "",
                     "namespaced": res.namespaced, "kind": res.kind, "verbs": verbs})
-    for name, kind, verbs in SUBRESOURCES.get(res.kind, ()):
-        entry = {"name": f"{res.plural}/{name}", "singularName": "", "namespaced": True,
-                 "kind": kind, "verbs": list(verbs)}
+    for name, kind, allowed in SUBRESOURCES.get(res.kind, ()):
+        sub: dict[str, Any] = {"name": f"{res.plural}/{name}", "singularName": "",
+                               "namespaced": True, "kind": kind, "verbs": list(allowed)}
         if kind == "Scale":
-            entry.update({"group": "autoscaling", "version": "v1"})
-        out.append(entry)
+            sub.update({"group": "autoscaling", "version": "v1"})
+        out.append(sub)
     return out
 
 

@@ -43,6 +43,7 @@ class Resource:
     status: bool = True  # has a status subresource
     columns: tuple[dict[str, Any], ...] = field(default=())  # printer columns (custom kinds)
     custom: bool = False  # defined by a CustomResourceDefinition
+    unsupported: str = ""  # served only to say the lab does not support this
 
     @property
     def singular(self) -> str:
@@ -130,6 +131,18 @@ REGISTRY: tuple[Resource, ...] = (
         column("Address", ".status.addresses[*].value"),
         column("Programmed", _CONDITION.format("Programmed")), AGE)),
     _gwapi("HTTPRoute", "httproutes", (), (column("Hostnames", ".spec.hostnames"), AGE)),
+    Resource("authorization.k8s.io", ("v1",), "SelfSubjectAccessReview",
+             "selfsubjectaccessreviews", namespaced=False, status=False, writable=True),
+    *(Resource("metrics.k8s.io", ("v1beta1",), kind, plural, namespaced=kind == "PodMetrics",
+               status=False, unsupported="kubectl top (it runs no metrics-server)")
+      for kind, plural in (("PodMetrics", "pods"), ("NodeMetrics", "nodes"))),
+    *(Resource(group, ("v1",), kind, plural, short_names=short, status=False,
+               unsupported=f"{plural} (its pods come from Deployments or bare Pods)")
+      for group, kind, plural, short in (
+          ("apps", "StatefulSet", "statefulsets", ("sts",)),
+          ("apps", "DaemonSet", "daemonsets", ("ds",)), ("batch", "Job", "jobs", ()),
+          ("batch", "CronJob", "cronjobs", ("cj",)),
+          ("networking.k8s.io", "Ingress", "ingresses", ("ing",)))),
 )
 
 

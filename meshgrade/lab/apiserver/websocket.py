@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import select
 import socket
 import ssl
 import struct
@@ -43,54 +44,52 @@ class Closed(Exception):
 
 
 class WebSocket:
-    """Frames over a request handler's ``rfile``/``wfile`` after a 101 answer."""
+    """Frames over a request handler's connection after a 101 answer. Reads go to the socket
+    itself (the client sends nothing before it has the 101, so nothing waits in the handler's
+    buffer), polled with select: a file object must not be read after a timeout."""
 
     def __init__(self, rfile: io.BufferedIOBase, wfile: Any, sock: socket.socket,
                  protocol: str) -> None:
         self.rfile, self.wfile, self.sock, self.protocol = rfile, wfile, sock, protocol
         self.closed = False
-        self._partial = b""
-        sock.settimeout(POLL_S)
+        self._buffer = b""
 
     # -- reading -------------------------------------------------------------------------
-    def _read_exact(self, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
+    def _fill(self, timeout: float) -> bool:
+        """Read what has arrived into the buffer; False when nothing did within ``timeout``."""
+        pending = getattr(self.sock, "pending", lambda: 0)()
+        if not pending:
             try:
-                chunk = self.rfile.read1(n - len(data))  # type: ignore[attr-defined]
-            except (TimeoutError, ssl.SSLWantReadError):
-                if self.closed:
-                    raise Closed() from None
-                continue
+                readable, _, _ = select.select([self.sock], [], [], timeout)
             except (OSError, ValueError) as exc:
                 raise Closed() from exc
-            if not chunk:
-                raise Closed()
-            data += chunk
-        return data
-
-    def _ready(self) -> bool:
-        """Whether a frame has started arriving, within one poll interval."""
+            if not readable:
+                return False
         try:
-            first = self.rfile.read1(1)  # type: ignore[attr-defined]
-        except (TimeoutError, ssl.SSLWantReadError):
+            data = self.sock.recv(64 * 1024)
+        except (ssl.SSLWantReadError, TimeoutError):
             return False
         except (OSError, ValueError) as exc:
             raise Closed() from exc
-        if not first:
+        if not data:
             raise Closed()
-        self._partial = first
+        self._buffer += data
         return True
+
+    def _read_exact(self, n: int) -> bytes:
+        while len(self._buffer) < n:
+            self._fill(POLL_S)
+        data, self._buffer = self._buffer[:n], self._buffer[n:]
+        return data
 
     def receive(self, poll: bool = True) -> bytes | None:
         """The next data message; None when ``poll`` and nothing arrived in one interval.
         Pings are answered, a close frame raises Closed."""
         message, opcode = b"", 0
         while True:
-            if poll and not self._partial and not message and not self._ready():
+            if poll and not self._buffer and not message and not self._fill(POLL_S):
                 return None
-            head = self._partial + self._read_exact(2 - len(self._partial))
-            self._partial = b""
+            head = self._read_exact(2)
             fin, op, masked, size = head[0] & 0x80, head[0] & 0x0F, head[1] & 0x80, head[1] & 0x7F
             if size == 126:
                 size = struct.unpack(">H", self._read_exact(2))[0]
@@ -116,13 +115,15 @@ class WebSocket:
                 return message if opcode in (_TEXT, _BINARY) else b""
 
     def raw_read(self) -> bytes | None:
-        """Bytes of a connection that is not framed (SPDY after ``Upgrade: SPDY/3.1``)."""
+        """Bytes of a connection that is not framed (SPDY after ``Upgrade: SPDY/3.1``); None
+        when nothing arrived in one interval, b"" once the peer is gone."""
         try:
-            return self.rfile.read1(64 * 1024)  # type: ignore[attr-defined, no-any-return]
-        except (TimeoutError, ssl.SSLWantReadError):
-            return None
-        except (OSError, ValueError):
+            if not self._buffer and not self._fill(POLL_S):
+                return None
+        except Closed:
             return b""
+        data, self._buffer = self._buffer, b""
+        return data
 
     def raw_write(self, data: bytes) -> None:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from . import protobuf
 from . import status as st
 from .resources import Resource
 from .store import group_of
@@ -26,6 +27,12 @@ APPLY = "application/apply-patch+yaml"
 
 
 def parse_json(body: bytes) -> Any:
+    """A JSON body, or the protobuf one kubectl's typed clients send, as JSON."""
+    if body.startswith(protobuf.MAGIC):
+        try:
+            return protobuf.decode(body)
+        except (protobuf.ProtobufError, UnicodeDecodeError, AssertionError) as exc:
+            raise st.ApiError(415, "UnsupportedMediaType", str(exc)) from None
     try:
         return json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -281,14 +288,17 @@ def apply_patch(content_type: str, current: Obj | None, body: bytes) -> Obj:
     kind = content_type.split(";")[0].strip().lower()
     if kind == JSON_PATCH:
         try:
-            return json_patch(current, parse_json(body))
+            patched = json_patch(current, parse_json(body))
         except ValueError as exc:
             raise st.ApiError(422, "Invalid", str(exc)) from None
+        if not isinstance(patched, dict):
+            raise st.ApiError(422, "Invalid", "the patched object is not an object")
+        return patched
     if kind not in (APPLY, MERGE, STRATEGIC):
         raise st.unsupported_media(content_type)
     patch = parse_yaml(body) if kind == APPLY else parse_json(body)
     if not isinstance(patch, dict):
         raise st.bad_request("the patch must be a JSON object")
-    if kind == MERGE:
-        return merge_patch(current or {}, patch)
-    return strategic_merge(current or {}, patch) or {}
+    merged = merge_patch(current or {}, patch) if kind == MERGE else \
+        strategic_merge(current or {}, patch)
+    return merged if isinstance(merged, dict) else {}
