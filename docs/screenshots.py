@@ -4,7 +4,7 @@
 
 - ``report-part1.png``, ``report-part1-phone.png``: ``meshgrade grade examples/part1-bookinfo
   --rubric istio-part1 --mode lab``: the routing diagrams with the shares observed through
-  the lab's gateway (desktop), and the top of the report on a 390 px phone;
+  the lab's gateway (desktop), and the jason stage on a 390 px phone;
 - ``report-failing.png``: ``meshgrade grade examples/broken --rubric istio-part1 --mode
   repo``: what to fix, then the diagram of the jason stage with its failed edges;
 - ``class-report.png``: ``meshgrade batch`` over a small class in which one student handed in
@@ -61,7 +61,7 @@ def reports(browser: Any, tmp: Path, out: Path) -> None:
          "--out", str(tmp / "part1"), "--format", "html")
     url = (tmp / "part1" / "report.html").as_uri()
     _shot(browser, url, out / "report-part1.png", 1100, 900, element="#routing")
-    _shot(browser, url, out / "report-part1-phone.png", 390, 844)
+    _shot(browser, url, out / "report-part1-phone.png", 390, 844, scroll_to="#part1-jason")
     _run("grade", "examples/broken", "--rubric", "istio-part1", "--mode", "repo",
          "--out", str(tmp / "broken"), "--format", "html")
     url = (tmp / "broken" / "report.html").as_uri()

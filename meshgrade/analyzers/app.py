@@ -327,8 +327,22 @@ class HeaderStage:
     without_version: str
 
 
+def _once(ctx: Context, what: str, app: App, find: Callable[[], Any]) -> Any:
+    """``find()`` computed once per context and application."""
+    key = (what, id(app.service))
+    if key not in ctx._cache:
+        ctx._cache[key] = find()
+    return ctx._cache[key]
+
+
 def find_header_stage(ctx: Context, app: App) -> HeaderStage | None:
     """The first stage routing a header to one version and everything else to the other."""
+    found: HeaderStage | None = _once(ctx, "header-stage", app,
+                                      lambda: _find_header_stage(ctx, app))
+    return found
+
+
+def _find_header_stage(ctx: Context, app: App) -> HeaderStage | None:
     for stage in _app_stages(ctx, app):
         for rule in header_rules(stage):
             for ask in _requests(ctx, stage, app):
@@ -342,6 +356,12 @@ def find_header_stage(ctx: Context, app: App) -> HeaderStage | None:
 
 def find_weighted_stage(ctx: Context, app: App) -> tuple[KObject, dict[str, float]] | None:
     """The first stage splitting the app's plain traffic over two versions or more."""
+    found: tuple[KObject, dict[str, float]] | None = _once(
+        ctx, "weighted-stage", app, lambda: _find_weighted_stage(ctx, app))
+    return found
+
+
+def _find_weighted_stage(ctx: Context, app: App) -> tuple[KObject, dict[str, float]] | None:
     for stage in _app_stages(ctx, app):
         for ask in _requests(ctx, stage, app):
             shares = {v: s for v, s in ask({}).versions().items() if v in app.versions}

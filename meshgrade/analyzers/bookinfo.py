@@ -31,10 +31,14 @@ def _service(ctx: Context, name: str) -> KObject | None:
 
 
 def _stages_for(ctx: Context, name: str) -> tuple[KObject | None, list[KObject]]:
-    svc = _service(ctx, name)
-    if svc is None:
-        return None, []
-    return svc, [s for s in ctx.routing_stages() if claims_mesh_host(s, svc)]
+    """Service ``name`` and the submission's routing stages for it (computed once)."""
+    key = ("bookinfo-stages", name)
+    if key not in ctx._cache:
+        svc = _service(ctx, name)
+        ctx._cache[key] = (svc, [] if svc is None else [
+            s for s in ctx.routing_stages() if claims_mesh_host(s, svc)])
+    found: tuple[KObject | None, list[KObject]] = ctx._cache[key]
+    return found[0], list(found[1])
 
 
 def gateway_api(ctx: Context, name: str | None = None) -> bool:
