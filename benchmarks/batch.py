@@ -8,9 +8,11 @@ missing file, a comment, a misspelt subset), then grades
 
 and prints submissions per minute and the peak resident memory of the grade processes
 (``ru_maxrss`` of RUSAGE_CHILDREN: each configuration runs in a fresh Python process, so the
-figure is that configuration's own largest child).
+figure is that configuration's own largest child). With ``--sides old new`` each configuration
+runs with the code before issue 12 and with the working tree (``benchmarks/baseline.py``),
+side by side.
 
-    python benchmarks/batch.py [--repo N] [--lab N]
+    python benchmarks/batch.py [--repo N] [--lab N] [--sides old new]
 """
 
 from __future__ import annotations
@@ -82,9 +84,13 @@ def one(roster: Path, mode: str, workers: int, out: Path) -> dict[str, float]:
             "peak_child_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-def measure(roster: Path, mode: str, workers: int, out: Path) -> dict[str, float]:
+def measure(roster: Path, mode: str, workers: int, out: Path, side: str
+            ) -> dict[str, float]:
+    from baseline import SIDES
+
     proc = subprocess.run([sys.executable, __file__, "--one", str(roster), mode, str(workers),
-                           str(out)], capture_output=True, text=True, check=True)
+                           str(out)], capture_output=True, text=True, check=True,
+                          env=SIDES[side](), cwd=out.parent)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -92,6 +98,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repo", type=int, default=50, help="submissions in repo mode (50)")
     ap.add_argument("--lab", type=int, default=10, help="submissions in lab mode (10)")
+    ap.add_argument("--sides", nargs="+", default=["new"], choices=("old", "new"),
+                    help="the code to run: before issue 12 (old), the working tree (new)")
     ap.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -105,17 +113,22 @@ def main() -> int:
             if n <= 0:
                 continue
             roster = make_submissions(base / f"{mode}-subs", n)
-            results = {w: measure(roster, mode, w, base / f"{mode}-out-{w}") for w in (1, 2)}
+            results = {(side, w): measure(roster, mode, w, base / f"{mode}-out-{side}-{w}", side)
+                       for w in (1, 2) for side in args.sides}
             rows.append((mode, n, results))
-        print(f"{'mode':<6}{'subs':>6}  {'workers':>8}{'seconds':>9}{'subs/min':>10}"
+        print(f"{'side':<5}{'mode':<6}{'subs':>6}  {'workers':>8}{'seconds':>9}{'subs/min':>10}"
               f"{'graded':>8}{'peak child MiB':>16}")
         for mode, n, results in rows:
-            for w, r in results.items():
-                print(f"{mode:<6}{n:>6}  {w:>8}{r['elapsed_s']:>9.1f}"
+            for (side, w), r in results.items():
+                print(f"{side:<5}{mode:<6}{n:>6}  {w:>8}{r['elapsed_s']:>9.1f}"
                       f"{60 * r['n'] / r['elapsed_s']:>10.1f}{int(r['graded']):>8}"
                       f"{r['peak_child_mib']:>16.0f}")
-            speedup = results[1]["elapsed_s"] / results[2]["elapsed_s"]
-            print(f"{'':<6}{'':>6}  2 workers: {speedup:.2f}x the throughput of 1")
+            for side in args.sides:
+                speedup = results[side, 1]["elapsed_s"] / results[side, 2]["elapsed_s"]
+                print(f"{side:<5}{'':<6}{'':>6}  2 workers: {speedup:.2f}x the throughput of 1")
+            if len(args.sides) == 2:
+                ratio = results["old", 2]["elapsed_s"] / results["new", 2]["elapsed_s"]
+                print(f"{'':<11}{'':>6}  2 workers, new against old: {ratio:.2f}x the throughput")
     return 0
 
 

@@ -77,11 +77,13 @@ WORST_GRID = [0.5 + 0.005 * i for i in range(31)]  # 50/50 to 65/35 in half poin
 
 class WaldSplit:
     """The issue's reference for two versions: Wald's SPRT of v1's share e against e +- delta,
-    the side nearer the observed share (``judge``/``categories`` as SplitTest has them)."""
+    the side nearer the observed share (``judge``/``categories`` as SplitTest has them). It has
+    no end of its own: 'inconclusive' at ``max_n`` only keeps the exact computation finite."""
 
     def __init__(self, expected: dict[str, float], delta: float = 0.15, alpha: float = 0.001,
-                 beta: float = 0.001) -> None:
+                 beta: float = 0.001, max_n: int = 10_000) -> None:
         total = sum(expected.values())
+        self.max_n = max_n
         self.e = next(iter(expected.values())) / total
         self.delta = delta
         self.categories = [*expected, "other"]
@@ -93,6 +95,8 @@ class WaldSplit:
         theta = e + self.delta if k >= e * n else e - self.delta
         llr = k * math.log(theta / e) + (n - k) * math.log((1 - theta) / (1 - e))
         outcome = "fail" if llr >= self.upper else "pass" if llr <= self.lower else None
+        if outcome is None and n >= self.max_n:
+            outcome = "inconclusive"
         return outcome, accepted, None
 
 

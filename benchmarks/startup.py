@@ -48,7 +48,7 @@ def outcomes(args: list[str], env: dict[str, str], out: Path) -> dict[str, objec
     timed(args, env, out)
     data = json.loads((out / "results.json").read_text("utf-8"))
     return {"score": data["score"], "max": data["max_score"],
-            **{c["id"]: c["outcome"] for c in data["checks"]}}
+            **{c["id"]: c["outcome"] for c in data["checks"]}}  # outcome by check ID
 
 
 def main() -> int:
@@ -87,9 +87,11 @@ def main() -> int:
                           [*LAB_ROW[1], "--format", "json", "--seed", "1"]))
         for label, argv in cases:
             old, new = (outcomes(argv, env, out / side) for side, env in envs.items())
-            changed = {k: (old.get(k), new.get(k)) for k in old.keys() | new.keys()
-                       if old.get(k) != new.get(k)}
-            print(f"  {label:<40} {'same' if not changed else f'CHANGED {changed}'}")
+            changed = {k: (old[k], new[k]) for k in old.keys() & new.keys() if old[k] != new[k]}
+            added = sorted(new.keys() - old.keys())  # checks added since (other work)
+            print(f"  {label:<40} {'same' if not changed else f'CHANGED {changed}'} "
+                  f"({len(old.keys() & new.keys()) - 2} checks and the score compared"
+                  + (f"; only in the working tree: {', '.join(added)})" if added else ")"))
     return 0
 
 

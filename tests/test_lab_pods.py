@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,14 +234,16 @@ def test_spdy_port_forward_relays_a_connection() -> None:
 
     incoming = [syn(1, "error"), syn(3, "data") + Framer.data(3, b"ping")]
     sent: list[bytes] = []
-    deadline = [200]
+    deadline = time.monotonic() + PATIENCE_S
 
-    def read() -> bytes | None:
+    def read() -> bytes | None:  # the client: its frames, then waits for the answer's end
         if incoming:
             return incoming.pop(0)
-        deadline[0] -= 1
         done = any(b"pong:ping" in s for s in sent) and any(s[4] & 1 for s in sent[2:])
-        return b"" if done or not deadline[0] else None
+        if done or time.monotonic() > deadline:
+            return b""
+        time.sleep(0.01)
+        return None
 
     PortForward(read, sent.append, lambda port: ("127.0.0.1", listener.getsockname()[1])
                 ).serve()

@@ -298,9 +298,9 @@ class PodRuntime:
             io.write(data, stderr=True)
 
         name = argv[0].rsplit("/", 1)[-1]
-        interactive = name in SHELLS and io.stdin and not any(a == "-c" for a in argv[1:]) \
-            and len([a for a in argv[1:] if not a.startswith("-")]) == 0
-        if interactive and io.tty and (name != "bash" or not box.busybox):
+        prompt = name in SHELLS and io.stdin and io.tty and (name != "bash" or not box.busybox) \
+            and not [a for a in argv[1:] if a == "-c" or not a.startswith("-")]
+        if prompt:
             return interactive(shell, name, box, io)
         stdin = b""
         while io.stdin:

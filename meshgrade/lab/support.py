@@ -20,6 +20,5 @@ what works with kubectl (KUBECONFIG from `lab up`):
   port-forward to pods and Services; get --raw .../services/NAME:PORT/proxy/...
   INGRESS_HOST/INGRESS_PORT from the ingress Service (load-balancer IP and http2 port, or
   the pod's hostIP and the nodePort) give $GATEWAY_URL
-  auth can-i: yes (the lab's user is an admin)
-not supported (the error names the lab): attach, cp, debug, top, Jobs, CronJobs,
+not supported (the error names the lab): attach, cp, debug, top, auth can-i, Jobs, CronJobs,
   StatefulSets, DaemonSets, Ingresses; RBAC and other kinds are not served; istioctl"""

@@ -2,8 +2,8 @@
 
 - ``AllToOne``: the "100% to one version" rule (fail on any stray sample; 43 samples make a
   15-point leak visible with probability 0.999).
-- ``SplitTest``: a sequential test of a weighted split (one-sided 2-SPRTs per version, see
-  ``sequential``), false-fail <= alpha, miss <= beta at ``delta`` off, hard cap ``max_n``.
+- ``SplitTest``: a sequential test of a weighted split (mixture likelihood ratios per version,
+  see ``sequential``), false-fail <= alpha, miss <= beta at ``delta`` off, hard cap ``max_n``.
 - exact binomial helpers, the fixed-sample size the sequential test beats, the official docs'
   method (the anchor), and simulation / exact operating characteristics.
 """

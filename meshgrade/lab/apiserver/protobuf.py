@@ -79,16 +79,8 @@ SCHEMA: dict[str, dict[int, tuple[str, str]]] = {
                      19: ("configMap", "M:RefOpt")},
     "Empty": {},
     "SecretVolume": {1: ("secretName", "s"), 4: ("optional", "b")},
-    "SelfSubjectAccessReview": {1: ("metadata", "M:Meta"), 2: ("spec", "M:ReviewSpec")},
-    "ReviewSpec": {1: ("resourceAttributes", "M:Attributes"),
-                   2: ("nonResourceAttributes", "M:NonResource")},
-    "Attributes": {1: ("namespace", "s"), 2: ("verb", "s"), 3: ("group", "s"),
-                   4: ("version", "s"), 5: ("resource", "s"), 6: ("subresource", "s"),
-                   7: ("name", "s")},
-    "NonResource": {1: ("path", "s"), 2: ("verb", "s")},
 }
-KINDS = {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "Pod",
-         "SelfSubjectAccessReview"}
+KINDS = {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Deployment", "Pod"}
 _KEEP_ZERO = {"replicas"}
 
 

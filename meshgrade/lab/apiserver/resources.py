@@ -131,8 +131,6 @@ REGISTRY: tuple[Resource, ...] = (
         column("Address", ".status.addresses[*].value"),
         column("Programmed", _CONDITION.format("Programmed")), AGE)),
     _gwapi("HTTPRoute", "httproutes", (), (column("Hostnames", ".spec.hostnames"), AGE)),
-    Resource("authorization.k8s.io", ("v1",), "SelfSubjectAccessReview",
-             "selfsubjectaccessreviews", namespaced=False, status=False, writable=True),
     *(Resource("metrics.k8s.io", ("v1beta1",), kind, plural, namespaced=kind == "PodMetrics",
                status=False, unsupported="kubectl top (it runs no metrics-server)")
       for kind, plural in (("PodMetrics", "pods"), ("NodeMetrics", "nodes"))),
