@@ -295,15 +295,9 @@ def cmd_rubrics(_args: argparse.Namespace) -> int:
 
 def _load_rubric(name: str) -> Rubric | None:
     """The rubric, or None after printing its problems (with file and line)."""
-    from . import registry
-    from .rubric import RubricError, load
+    from .rubric import load_or_report
 
-    try:
-        return load(name, set(registry.checks()))
-    except RubricError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return None
+    return load_or_report(name)
 
 
 def cmd_rubric_check(args: argparse.Namespace) -> int:

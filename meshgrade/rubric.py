@@ -245,3 +245,19 @@ class _Validator:
             out.append(ExtraSuite(folder, float(points), Visibility(vis),
                                   str(item.get("name") or folder.name)))
         return tuple(out)
+
+
+def load_or_report(name_or_path: str) -> Rubric | None:
+    """The rubric against the registered checks, or None after printing its problems (with
+    file and line) on stderr."""
+    import sys
+
+    from . import registry
+
+    try:
+        return load(name_or_path, set(registry.checks()))
+    except RubricError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return None
+

@@ -34,9 +34,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from . import registry
     from .results import ExitCode
-    from .rubric import RubricError, load
+    from .rubric import load_or_report
     from .source import not_a_folder
     from .watch import watch
 
@@ -47,11 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.interval > 0:
         print(f"error: --interval {args.interval:g}: must be positive", file=sys.stderr)
         return ExitCode.USAGE
-    try:
-        rubric = load(args.rubric, set(registry.checks()))
-    except RubricError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    rubric = load_or_report(args.rubric)
+    if rubric is None:
         return ExitCode.USAGE
     extra = " (its instructor suites are not run here)" if rubric.extra else ""
     print(f"meshgrade watch: {args.dir}, rubric {rubric.name}{extra}, {args.mode} mode; "

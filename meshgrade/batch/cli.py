@@ -15,7 +15,6 @@ import sys
 import threading
 from pathlib import Path
 
-from meshgrade import registry
 from meshgrade.history import format_due, parse_due
 from meshgrade.layout import builtin_names
 from meshgrade.reports import FORMATS
@@ -126,17 +125,14 @@ def _error(message: str) -> int:
 
 def options(args: argparse.Namespace) -> BatchOptions | int:
     """BatchOptions from the parsed arguments, or an exit code after printing the problem."""
-    from meshgrade.rubric import RubricError, load
+    from meshgrade.rubric import load_or_report
 
     if args.workers < 1:
         return _error(f"--workers {args.workers}: must be at least 1")
     if not args.timeout > 0:
         return _error(f"--timeout {args.timeout:g}: must be positive")
-    try:
-        rubric = load(args.rubric, set(registry.checks()))
-    except RubricError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+    rubric = load_or_report(args.rubric)
+    if rubric is None:
         return ExitCode.USAGE
     rubric_arg = args.rubric
     if args.rubric not in builtin_names():
