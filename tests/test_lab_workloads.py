@@ -457,3 +457,48 @@ def test_kiali_addon() -> None:
         assert graph["elements"]["edges"][0]["data"]["target"] == "reviews-v1"
     finally:
         addon.stop()
+
+
+def test_mesh_client_pools_connections_follows_redirects_and_fails_softly() -> None:
+    from meshgrade.lab.workloads.server import MeshClient, PodServer, Request, Response
+
+    seen: list[tuple[str, str, str]] = []
+    agents: list[str] = []
+
+    def mesh(request: Request) -> Response:
+        seen.append((request.path, request.header("host"), request.header("cookie")))
+        agents.append(request.header("user-agent"))
+        if request.path == "/old":
+            response = Response.text("moved", 302)
+            response.headers.append(("Location", "/new"))
+            return response
+        if request.path == "/away":
+            response = Response.text("moved", 301)
+            response.headers.append(("Location", "http://elsewhere.invalid/x"))
+            return response
+        return Response.json({"path": request.path, "source": request.header(
+            "x-meshgrade-source")})
+
+    server = PodServer(mesh)
+    client = MeshClient(lambda: f"http://{LOOPBACK}:{server.port}", "productpage-v1")
+    try:
+        for _ in range(3):
+            answer = client.get("details", "/details/0", {"cookie": "a=1"})
+            assert answer is not None and answer.status_code == 200
+            assert answer.json() == {"path": "/details/0", "source": "productpage-v1"}
+        assert len(server._connections) == 1  # one kept-alive connection, reused
+        assert client.get("details", "/details/0", {"user-agent": "curl/8"}) is not None
+        assert agents[0].startswith("python-requests/") and agents[-1] == "curl/8"
+        moved = client.get("reviews", "/old", {"cookie": "a=1"})
+        assert moved is not None and moved.json()["path"] == "/new"
+        assert seen[-2:] == [("/old", "reviews:9080", "a=1"), ("/new", "reviews:9080", "")]
+        assert client.get("reviews", "/away", {}) is None
+        for conn in list(server._connections):  # the mesh drops idle connections: retried
+            conn.shutdown(2)
+        time.sleep(0.1)
+        answer = client.get("ratings", "/ratings/0", {})
+        assert answer is not None and answer.status_code == 200
+    finally:
+        client.close()
+        server.stop()
+    assert client.get("details", "/details/0", {}) is None  # nothing listens any more
