@@ -19,7 +19,7 @@ from ..objects import KObject, as_dict, as_list, str_map
 from ..results import CheckReport, Finding
 from ..routing.match import full_match, match_kind
 from .common import finding
-from .references import _catch_all as mg127_catch_all
+from .vsparts import catch_all
 
 Match = dict[str, Any]
 _UNIVERSAL_URI = ({"prefix": "/"}, {"prefix": ""}, {"regex": ".*"})
@@ -251,7 +251,7 @@ def _scan(vs: KObject, kind: str, normal: Callable[[Match], Match],
                 yield finding("MG136", "covered", vs, f"spec.{kind}[{i}].match[{j}]",
                               kind=label, index=i, match=j, traffic=traffic,
                               by=f"match {n} of " + ("this rule" if k == i else f"rule {k}"))
-        if kind == "http" and mg127_catch_all(rule):
+        if kind == "http" and catch_all(rule):
             return  # MG127 reports the rules after it
         if kind != "http" and (not matches or any(not m for _j, m in matches)):
             for later in range(i + 1, len(rules)):

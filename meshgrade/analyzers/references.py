@@ -11,7 +11,7 @@ from ..results import CheckReport, Finding
 from .common import as_dict, as_list, finding, label_map
 from .gateways import internal_parent
 from .routed import route_ref, subset_routes
-from .vsparts import binds_mesh, destinations, gateway_refs, server_hosts
+from .vsparts import binds_mesh, catch_all, destinations, gateway_refs, server_hosts
 
 
 def _vs_stages(ctx: Context) -> list[KObject]:
@@ -204,19 +204,6 @@ def gateway_routed(ctx: Context) -> CheckReport:
                                      parts=max(len(gateways), 1))
 
 
-def _catch_all(rule: dict[str, Any]) -> bool:
-    matches = rule.get("match")
-    if matches is None or matches == []:
-        return True
-    for m in as_list(matches):
-        m = as_dict(m)
-        if not m:
-            return True
-        if set(m) == {"uri"} and as_dict(m["uri"]) in ({"prefix": "/"}, {"regex": ".*"}):
-            return True
-    return False
-
-
 def _regexes(rule: dict[str, Any], base: str):
     for i, m in enumerate(as_list(rule.get("match"))):
         m = as_dict(m)
@@ -236,7 +223,7 @@ def routes_reachable(ctx: Context) -> CheckReport:
     findings: list[Finding] = []
     for vs in _vs_stages(ctx):
         rules = [as_dict(r) for r in as_list(vs.spec.get("http"))]
-        catch = next((i for i, r in enumerate(rules) if _catch_all(r)), None)
+        catch = next((i for i, r in enumerate(rules) if catch_all(r)), None)
         if catch is not None:
             for i in range(catch + 1, len(rules)):
                 findings.append(finding("MG127", "shadowed", vs, f"spec.http[{i}]",

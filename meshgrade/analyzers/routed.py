@@ -12,7 +12,7 @@ from ..context import Context
 from ..objects import KObject
 from .common import as_dict, as_list, label_map
 from .hosts import resolve_service
-from .vsparts import destinations
+from .vsparts import catch_all, destinations
 
 ServiceKey = tuple[str, str, str]
 _HTTP_RULE = re.compile(r"^spec\.http\[(\d+)\]\.route\[")
@@ -23,12 +23,10 @@ def subset_routes(ctx: Context) -> dict[tuple[ServiceKey, str], list[tuple[KObje
     to it, over every stage: route destinations (not mirrors) whose weight is not 0, in rules
     that no earlier catch-all rule shadows."""
     if "subset-routes" not in ctx._cache:
-        from .references import _catch_all
-
         out: dict[tuple[ServiceKey, str], list[tuple[KObject, str]]] = {}
         for vs in ctx.index.all_stages("VirtualService"):
             rules = [as_dict(r) for r in as_list(vs.spec.get("http"))]
-            last = next((i for i, r in enumerate(rules) if _catch_all(r)), len(rules))
+            last = next((i for i, r in enumerate(rules) if catch_all(r)), len(rules))
             for d in destinations(vs):
                 rule = _HTTP_RULE.match(d.path)
                 if (d.subset is None or not isinstance(d.host, str) or ".mirror" in d.path

@@ -71,3 +71,17 @@ def server_hosts(gw: KObject) -> list[str]:
 def wildcard_match(host: str, pattern: str) -> bool:
     """Whether ``pattern`` (``*``, ``*.suffix`` or a name) takes ``host`` (or equals it)."""
     return host == pattern or host_matches(pattern, host)
+
+
+def catch_all(rule: dict[str, Any]) -> bool:
+    """Whether an HTTP rule takes every request (no match, an empty one, or `/`, `.*`)."""
+    matches = rule.get("match")
+    if matches is None or matches == []:
+        return True
+    for m in as_list(matches):
+        m = as_dict(m)
+        if not m:
+            return True
+        if set(m) == {"uri"} and as_dict(m["uri"]) in ({"prefix": "/"}, {"regex": ".*"}):
+            return True
+    return False

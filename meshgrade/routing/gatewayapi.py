@@ -9,10 +9,9 @@ from typing import Any
 from ..kinds import GATEWAY_API_GROUP as GROUP
 from ..mesh import Mesh, best_match, host_matches, specificity, svc_fqdn
 from ..objects import KObject, as_list
-from .match import Ctx, route_match, route_precedence
+from .match import REDIRECT_CODES, Ctx, route_match, route_precedence
 from .request import Acc, Target, spread
 
-_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 Ref = Mapping[str, Any]
 
 
@@ -134,7 +133,7 @@ class GatewayApi:
             if isinstance(f, Mapping) and f.get("type") == "RequestRedirect":
                 spec = f.get("requestRedirect")
                 code = spec.get("statusCode", 302) if isinstance(spec, Mapping) else 302
-                if not (isinstance(code, (int, float)) and code in _REDIRECT_CODES):
+                if not (isinstance(code, (int, float)) and code in REDIRECT_CODES):
                     code = 302
                 acc.add(Target(int(code), reason="redirect"), share)
                 acc.note(route, f"{path}.filters[{k}]", f"redirect {code}")

@@ -13,6 +13,8 @@ from ..mesh import gateway_ref
 from ..objects import as_list
 from .request import Request
 
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})  # what a redirect may answer
+
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 _STRING_KINDS = ("exact", "prefix", "regex")

@@ -7,11 +7,10 @@ from typing import Any
 
 from ..mesh import Mesh
 from ..objects import KObject, as_list
-from .match import Ctx, matching_entry
+from .match import REDIRECT_CODES, Ctx, matching_entry
 from .request import Acc, Target, spread
 
 Rule = tuple[KObject, str, Mapping[str, Any]]  # (VirtualService, "spec.http[i]", rule)
-_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
 
 def http_rules(vs: KObject) -> list[Rule]:
@@ -92,7 +91,7 @@ class VsEngine:
         redirect = rule.get("redirect")
         if isinstance(redirect, Mapping):
             code = redirect.get("redirectCode") or 301
-            if isinstance(code, (int, float)) and code in _REDIRECT_CODES:
+            if isinstance(code, (int, float)) and code in REDIRECT_CODES:
                 acc.add(Target(int(code), reason="redirect"), share)
                 acc.note(vs, f"{path}.redirect", f"redirect {code}")
             else:
