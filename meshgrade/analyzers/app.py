@@ -108,24 +108,33 @@ def _routing(ctx: Context, apps: list[App]) -> dict[int, _Routing]:
     through a Service over some of its pods (a per-version Service)."""
     workloads = {id(a.service): {g.workload for g in a.groups} for a in apps}
     out = {id(a.service): _Routing() for a in apps}
-    pods: dict[int, set[str]] = {}
+    with_workload: dict[tuple[str, str], list[App]] = {}
+    for app in apps:
+        for w in workloads[id(app.service)]:
+            with_workload.setdefault((app.service.namespace, w), []).append(app)
+    owners: dict[int, list[App]] = {}
 
-    def belongs(svc: KObject, app: App) -> bool:
-        if svc is app.service:
-            return True
-        if svc.namespace != app.service.namespace:
-            return False
-        if id(svc) not in pods:
-            pods[id(svc)] = {g.workload for g in _behind(ctx, svc)}
-        return bool(pods[id(svc)]) and pods[id(svc)] <= workloads[id(app.service)]
+    def apps_of(svc: KObject) -> list[App]:
+        """The candidates ``svc`` addresses: its own, or those holding every pod behind it."""
+        if id(svc) not in owners:
+            behind = {g.workload for g in _behind(ctx, svc)}
+            some = next(iter(behind), None)
+            found = [a for a in with_workload.get((svc.namespace, some), [])
+                     if behind <= workloads[id(a.service)]] if some is not None else []
+            ids = {id(a) for a in found}
+            owners[id(svc)] = [a for a in apps if a.service is svc or id(a) in ids]
+        return owners[id(svc)]
 
     for stage in ctx.routing_stages():
         named, rules = _rule_targets(ctx, stage)
+        touched = {id(a) for s in [*named, *(s for rule in rules for s, _w in rule)]
+                   for a in apps_of(s)}
         for app in apps:
-            row = out[id(app.service)]
-            hits = [[w for s, w in rule if belongs(s, app)] for rule in rules]
-            if not any(belongs(s, app) for s in named) and not any(hits):
+            if id(app) not in touched:
                 continue
+            row = out[id(app.service)]
+            hits = [[w for s, w in rule if any(a is app for a in apps_of(s))]
+                    for rule in rules]
             row.by.append(stage)
             row.header = row.header or bool(header_rules(stage))
             row.weighted = row.weighted or any(sum(hit) >= 2 for hit in hits)

@@ -50,12 +50,15 @@ def route_ref(route: tuple[KObject, str]) -> str:
 
 def routed_subset_labels(ctx: Context, svc: KObject) -> list[dict[str, str]]:
     """Labels of the DestinationRule subsets of ``svc`` that some route sends requests to."""
-    routes = subset_routes(ctx)
-    out = []
-    for dr in ctx.index.latest("DestinationRule"):
-        host = dr.spec.get("host")
-        target = resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
-        if target is not None and target.key == svc.key:
-            out += [label_map(as_dict(s).get("labels")) for s in as_list(dr.spec.get("subsets"))
-                    if (svc.key, str(as_dict(s).get("name"))) in routes]
-    return out
+    if "routed-subset-labels" not in ctx._cache:  # one pass over the rules, not one a Service
+        routes = subset_routes(ctx)
+        by_service: dict[ServiceKey, list[dict[str, str]]] = {}
+        for dr in ctx.index.latest("DestinationRule"):
+            host = dr.spec.get("host")
+            target = resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
+            if target is not None:
+                by_service.setdefault(target.key, []).extend(
+                    label_map(as_dict(s).get("labels")) for s in as_list(dr.spec.get("subsets"))
+                    if (target.key, str(as_dict(s).get("name"))) in routes)
+        ctx._cache["routed-subset-labels"] = by_service
+    return list(ctx._cache["routed-subset-labels"].get(svc.key, []))
