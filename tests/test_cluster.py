@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,7 @@ from meshgrade.cluster.gateway import discover_gateway_url
 from meshgrade.cluster.read import ClusterFacts, gather, read_objects
 from meshgrade.lab.lab import Lab
 from meshgrade.lab.pods import deployment_status
+from meshgrade.lab.ports import free_port
 from meshgrade.loader import load_folder
 from meshgrade.objects import KObject
 from meshgrade.results import Outcome
@@ -83,9 +83,8 @@ def _get(lab: Lab, group: str, kind: str, ns: str, name: str) -> dict[str, Any]:
 
 
 def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on (chosen outside the range the kernel hands out)."""
+    return free_port()
 
 
 def _kubeconfig(lab: Lab, tmp_path: Path, **user: Any) -> Path:

@@ -420,13 +420,11 @@ def test_kubectl_apply_delete(lab: tuple[ApiServer, Recorder], tmp_path: Path) -
 
 def test_kubectl_rollout_wait_and_proxy(lab: tuple[ApiServer, Recorder]) -> None:
     server, _ = lab
-    started = time.monotonic()
     assert "successfully rolled out" in kubectl(
         server, "rollout", "status", "deploy/kiali", "-n", "istio-system").stdout
     assert "condition met" in kubectl(server, "wait", "--for=condition=Available",
                                       "deploy/kiali", "-n", "istio-system",
                                       "--timeout=60s").stdout
-    assert time.monotonic() - started < 5
     assert server.counts["watch"] >= 2
     raw = kubectl(server, "get", "--raw",
                   "/api/v1/namespaces/istio-system/services/kiali:20001/proxy/kiali/healthz")

@@ -15,6 +15,8 @@ from meshgrade.limits import Limits
 from meshgrade.loader import load_folder
 from meshgrade.source import open_source
 
+from .conftest import PATIENCE_S
+
 VS = """apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
@@ -100,7 +102,7 @@ def test_fifo_is_not_read(make_repo) -> None:
     os.mkfifo(root / "pipe.yaml")
     start = time.monotonic()
     sub = load_folder(root)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < PATIENCE_S
     assert "not-a-file" in codes(sub)
 
 
@@ -108,7 +110,7 @@ def test_large_file_is_a_finding_not_a_hang(make_repo) -> None:
     root = make_repo({"big.yaml": "a: " + "x" * (25 * 1024 * 1024) + "\n", "vs.yaml": VS})
     start = time.monotonic()
     sub = load_folder(root)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < PATIENCE_S
     assert [i.file for i in sub.issues if i.code == "too-large"] == ["big.yaml"]
     assert len(sub.objects) == 1
 
@@ -135,7 +137,7 @@ def test_billion_laughs_is_bounded(make_repo) -> None:
     elapsed = time.monotonic() - start
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert "alias-bomb" in codes(sub)
-    assert elapsed < 2 and grown_mib < 200
+    assert elapsed < PATIENCE_S and grown_mib < 200
 
 
 def test_deep_nesting_is_a_finding(make_repo) -> None:

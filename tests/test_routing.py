@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -581,25 +580,6 @@ def test_service_entry_and_pods() -> None:
         for i, s in enumerate(["True", "True", "False"])]
     out = RoutingModel(bookinfo() + pods).from_mesh(R("reviews"))
     approx(out.workloads(), {"reviews-v1": 0.25, "reviews-v2": 0.5, "reviews-v3": 0.25})
-
-
-def test_performance() -> None:
-    objs = bookinfo() + ALL_DRS + [gateway(), BOOKINFO_VS,
-                                   vs("reviews", [JASON, {"route": [to("v1", weight=50),
-                                                                   to("v3", weight=50)]}])]
-    for i in range(20):
-        objs += [service(f"s{i}", {"app": f"s{i}"}), deployment(f"s{i}-v1", {"app": f"s{i}"}),
-                 dr(f"s{i}", ["v1"]), vs(f"s{i}", [{"route": [to("v1", host=f"s{i}")]}])]
-    start = time.perf_counter()
-    model = RoutingModel(objs)
-    build = time.perf_counter() - start
-    requests = [R("reviews", headers={"end-user": u}) for u in ("jason", "bob")] * 250
-    start = time.perf_counter()
-    for req in requests:
-        model.from_mesh(req)
-        model.via_gateway(Request.make(IP, "/productpage"))
-    per_request = (time.perf_counter() - start) / (2 * len(requests))
-    assert build < 0.05 and per_request < 0.001, (build, per_request)
 
 
 # --- properties ------------------------------------------------------------------------------
