@@ -1,10 +1,10 @@
 """Benchmark: the hostile inputs of the security issue (item 8), and submissions at the budgets.
 
 Every case runs in a fresh process: `load_folder` wall and CPU time, peak RSS, and which
-submission budget (``meshgrade.limits.Limits``) stopped the reading; the time is also given
-as a ratio to loading a correct submission (examples/part1-bookinfo). Then each case through
-`meshgrade grade --mode repo --rubric istio-part1` end to end: exit code, MG101's finding,
-time and peak RSS.
+submission budget (``meshgrade.submission.limits.Limits``) stopped the reading; the time is
+also given as a ratio to loading a correct submission (examples/part1-bookinfo). Then each
+case through `meshgrade grade --mode repo --rubric istio-part1` end to end: exit code,
+MG101's finding, time and peak RSS.
 
 The old code cannot run beside the new one; the issue's own figures before the budgets are
 printed beside each attack instead (ten 350 KB rule files: over 100 s in repo mode, three of
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from meshgrade.limits import MIB, Limits
+from meshgrade.submission.limits import MIB, Limits
 
 REPO = Path(__file__).resolve().parent.parent
 LIMITS = Limits()
@@ -133,7 +133,7 @@ def _peak_mib() -> float:
 
 
 def child_load(folder: Path) -> dict[str, object]:
-    from meshgrade.loader import load_folder
+    from meshgrade.submission.loader import load_folder
 
     before = _peak_mib()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -145,7 +145,7 @@ def child_load(folder: Path) -> dict[str, object]:
 
 
 def child_grade(folder: Path, out: Path) -> dict[str, object]:
-    from meshgrade.cli import main
+    from meshgrade.cli.main import main
 
     wall = time.perf_counter()
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):

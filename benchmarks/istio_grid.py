@@ -28,12 +28,12 @@ from pathlib import Path
 
 import yaml
 
-from meshgrade import catalogue, registry
-from meshgrade.check import run
-from meshgrade.loader import load_folder
-from meshgrade.results import Finding
-from meshgrade.settings import Settings
-from meshgrade.source import build_context
+from meshgrade.grading import catalogue, registry
+from meshgrade.grading.check import run
+from meshgrade.grading.results import Finding
+from meshgrade.grading.settings import Settings
+from meshgrade.submission.loader import load_folder
+from meshgrade.submission.source import build_context
 
 GRID = Path(__file__).resolve().parent.parent / "tests" / "istio_grid"
 

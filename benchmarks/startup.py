@@ -22,7 +22,7 @@ from baseline import ROOT, SIDES
 EXAMPLES = ROOT / "examples"
 PART1 = str(EXAMPLES / "part1-bookinfo")
 ROWS = [  # (label, arguments after `python`, goal in seconds or None)
-    ("import meshgrade.cli", ["-c", "import meshgrade.cli"], None),
+    ("import meshgrade.cli.main", ["-c", "import meshgrade.cli.main"], None),
     ("meshgrade --help", ["-m", "meshgrade", "--help"], 0.15),
     ("meshgrade checks", ["-m", "meshgrade", "checks"], 0.15),
     ("meshgrade rubrics", ["-m", "meshgrade", "rubrics"], 0.15),

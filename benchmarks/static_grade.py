@@ -106,12 +106,12 @@ def make_repo(root: Path, documents: int) -> None:
 
 def measure(documents: int) -> dict[str, float]:
     """Run in a child process: build, then time loading and every check."""
-    from meshgrade import registry
-    from meshgrade.check import run
-    from meshgrade.limits import Limits
-    from meshgrade.loader import load_folder
-    from meshgrade.settings import Settings
-    from meshgrade.source import build_context
+    from meshgrade.grading import registry
+    from meshgrade.grading.check import run
+    from meshgrade.grading.settings import Settings
+    from meshgrade.submission.limits import Limits
+    from meshgrade.submission.loader import load_folder
+    from meshgrade.submission.source import build_context
 
     registry.checks()
     from meshgrade import schema  # noqa: F401  (import cost is start-up, not per document)

@@ -30,9 +30,9 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.3)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    from meshgrade import registry
-    from meshgrade.rubric import load
-    from meshgrade.watch import grade, stamp, watch
+    from meshgrade.grading import registry
+    from meshgrade.grading.rubric import load
+    from meshgrade.grading.watch import grade, stamp, watch
 
     imports = time.perf_counter() - t0
     rubric = load("istio-full", set(registry.checks()))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from meshgrade.suite import params, verdict
+from meshgrade.plugin.verdict import params, verdict
 
 
 @pytest.mark.parametrize(**params("MG11"))

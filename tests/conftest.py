@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from meshgrade.context import Context
-from meshgrade.loader import load_folder
-from meshgrade.settings import Settings
-from meshgrade.source import build_context
+from meshgrade.grading.context import Context
+from meshgrade.grading.settings import Settings
+from meshgrade.submission.loader import load_folder
+from meshgrade.submission.source import build_context
 
 TESTS = Path(__file__).resolve().parent
 CASES = TESTS / "cases"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade import registry
 from meshgrade.analyzers.app import find_app
-from meshgrade.check import run
-from meshgrade.settings import Settings
+from meshgrade.grading import registry
+from meshgrade.grading.check import run
+from meshgrade.grading.settings import Settings
 
 from .conftest import TESTS, context_for
 
@@ -136,7 +136,7 @@ def test_no_app_reports_why(tmp_path: Path) -> None:
 def test_the_lab_samples_the_routed_app(tmp_path: Path, one_name: bool) -> None:
     """With two VirtualServices for the gateway host (web-header, web-weighted), each stage
     is sampled with the other taken out: else the header one's catch-all hides the split."""
-    from meshgrade.cli import main
+    from meshgrade.cli.main import main
 
     folder = submission(tmp_path)
     if one_name:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade.batch import cli as batch_cli
 from meshgrade.batch.progress import Progress
 from meshgrade.batch.roster import RosterError, read_roster, safe_folder
 from meshgrade.batch.runner import StudentResult
+from meshgrade.cli import batch_cmd as batch_cli
 
 from .conftest import EXAMPLES, PATIENCE_S
 
@@ -245,7 +245,7 @@ def test_sigterm_stops_every_grade_process(tmp_path: Path) -> None:
     roster = write(tmp_path / "r.csv", "student,submission\nhang,hang\n")
     fake = write(tmp_path / "fake_grade.py", FAKE_GRADE)
     out = tmp_path / "out"
-    driver = ("import argparse, sys; from meshgrade.batch import cli; "
+    driver = ("import argparse, sys; from meshgrade.cli import batch_cmd as cli; "
               "p = argparse.ArgumentParser(); cli.add_parser(p.add_subparsers()); "
               "sys.exit(cli.run(p.parse_args(sys.argv[1:])))")
     proc = subprocess.Popen([sys.executable, "-c", driver, "batch", str(roster), "--out",

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from meshgrade import registry
 from meshgrade.batch import classreport, copies
 from meshgrade.batch.roster import RosterRow
 from meshgrade.batch.runner import BatchSummary, StudentResult
+from meshgrade.grading import registry
+from meshgrade.grading.rubric import load
+from meshgrade.grading.watch import grade
 from meshgrade.lab.dashboard import DashboardServer
 from meshgrade.lab.workloads import Telemetry
 from meshgrade.reports import html_report
-from meshgrade.rubric import load
-from meshgrade.watch import grade
 
 from . import copyclass as cc
 from .browser import ensure_chromium, launch, problems

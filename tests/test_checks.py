@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meshgrade import catalogue, registry
-from meshgrade.check import run
-from meshgrade.results import Outcome, Severity
+from meshgrade.grading import catalogue, registry
+from meshgrade.grading.check import run
+from meshgrade.grading.results import Outcome, Severity
 
 from .conftest import CASES, context_for
 

@@ -29,12 +29,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshgrade import catalogue, registry
 from meshgrade.cluster import checks as cluster_checks
 from meshgrade.cluster.read import ClusterFacts
-from meshgrade.objects import KObject
-from meshgrade.results import CheckReport
-from meshgrade.settings import Settings
+from meshgrade.grading import catalogue, registry
+from meshgrade.grading.results import CheckReport
+from meshgrade.grading.settings import Settings
+from meshgrade.submission.objects import KObject
 
 from .conftest import CASES, EXAMPLES, context_for
 

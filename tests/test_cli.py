@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade import registry
-from meshgrade.check import Check
-from meshgrade.cli import main
+from meshgrade.cli.main import main
+from meshgrade.grading import registry
+from meshgrade.grading.check import Check
 
 from .conftest import EXAMPLES
 

@@ -17,19 +17,19 @@ import pytest
 import yaml
 from kubernetes.config import incluster_config
 
-from meshgrade import registry
-from meshgrade.check import run
 from meshgrade.cluster import checks
 from meshgrade.cluster.connect import ClusterClient, ClusterError, connect
 from meshgrade.cluster.doctor import doctor
 from meshgrade.cluster.gateway import discover_gateway_url
 from meshgrade.cluster.read import ClusterFacts, gather, read_objects
+from meshgrade.grading import registry
+from meshgrade.grading.check import run
+from meshgrade.grading.results import Outcome
 from meshgrade.lab.lab import Lab
 from meshgrade.lab.pods import deployment_status
 from meshgrade.lab.ports import free_port
-from meshgrade.loader import load_folder
-from meshgrade.objects import KObject
-from meshgrade.results import Outcome
+from meshgrade.submission.loader import load_folder
+from meshgrade.submission.objects import KObject
 
 from .conftest import REPO, context_for
 

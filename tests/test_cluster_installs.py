@@ -27,10 +27,10 @@ from meshgrade.cluster.connect import Forbidden, connect
 from meshgrade.cluster.doctor import doctor
 from meshgrade.cluster.gateway import discover_gateway_url, probe_envoy
 from meshgrade.cluster.read import ClusterFacts, gather, kind_key, lookup
+from meshgrade.grading.results import Outcome
 from meshgrade.lab.lab import Lab
 from meshgrade.lab.pods import deployment_status
-from meshgrade.objects import KObject, matches
-from meshgrade.results import Outcome
+from meshgrade.submission.objects import KObject, matches
 
 from .conftest import EXAMPLES
 

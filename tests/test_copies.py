@@ -10,7 +10,7 @@ import pytest
 
 from meshgrade.batch import copies
 from meshgrade.batch.copies import Obj, Shared, detect, features, renamer
-from meshgrade.rubric import RubricError, parse
+from meshgrade.grading.rubric import RubricError, parse
 
 from . import copyclass as cc
 from .test_batch import batch

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from meshgrade.cli import main
+from meshgrade.cli.main import main
 from meshgrade.lab import state
 from meshgrade.lab.dashboard import CSP, GATEWAY, SCRIPT, Dashboard, DashboardServer
 from meshgrade.lab.workloads import Request, Telemetry

@@ -12,9 +12,9 @@ import pytest
 from requests.structures import CaseInsensitiveDict
 
 from meshgrade.analyzers.sampling import likely_cause
-from meshgrade.cli import main
-from meshgrade.objects import KObject
+from meshgrade.cli.main import main
 from meshgrade.routing import Step
+from meshgrade.submission.objects import KObject
 from meshgrade.traffic import Classification, Sample, observed
 from meshgrade.traffic import answers as A
 

@@ -11,14 +11,21 @@ from dataclasses import replace
 import jsonschema
 import pytest
 
-from meshgrade import registry
 from meshgrade.analyzers.diagrams import _observe
-from meshgrade.diagram import Diagram, Hop, Target
+from meshgrade.grading import registry
+from meshgrade.grading.results import (
+    CheckResult,
+    Finding,
+    Outcome,
+    RunResult,
+    Submission,
+    Visibility,
+)
+from meshgrade.grading.rubric import load
+from meshgrade.grading.watch import grade
 from meshgrade.reports import html_report, json_report
 from meshgrade.reports.diagram_view import symbols, views
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Submission, Visibility
-from meshgrade.rubric import load
-from meshgrade.watch import grade
+from meshgrade.routing.diagram import Diagram, Hop, Target
 
 from .conftest import EXAMPLES
 

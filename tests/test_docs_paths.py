@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade.cli import main
+from meshgrade.cli.main import main
 
 from .conftest import CASES, TESTS
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from meshgrade import registry
-from meshgrade.cli import main
+from meshgrade.cli.main import main
+from meshgrade.grading import registry
+from meshgrade.grading.rubric import load
 from meshgrade.lab.client import ApiClient
 from meshgrade.lab.lab import Lab
-from meshgrade.rubric import load
 
 from .conftest import EXAMPLES
 

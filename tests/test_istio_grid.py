@@ -10,7 +10,7 @@ from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
-from meshgrade import catalogue
+from meshgrade.grading import catalogue
 
 from .conftest import REPO
 

@@ -1,10 +1,10 @@
-"""meshgrade.k8snames: Kubernetes' name, label and selector rules at their boundaries."""
+"""meshgrade.submission.k8snames: Kubernetes' name, label and selector rules at their boundaries."""
 
 from __future__ import annotations
 
 import pytest
 
-from meshgrade import k8snames as k
+from meshgrade.submission import k8snames as k
 
 
 @pytest.mark.parametrize(("rule", "value", "defect"), [

@@ -23,8 +23,8 @@ import requests
 from meshgrade.lab.envoy import EnvoyError, EnvoyProxy
 from meshgrade.lab.ports import free_ports
 from meshgrade.lab.xds import Endpoint, EnvoyConfig, build
-from meshgrade.objects import KObject
 from meshgrade.routing import Request, RoutingModel
+from meshgrade.submission.objects import KObject
 
 from .conftest import PATIENCE_S
 

@@ -27,7 +27,7 @@ from meshgrade.lab.curl import CurlError, Reply
 from meshgrade.lab.lab import Lab
 from meshgrade.lab.runtime import interactive
 from meshgrade.lab.shell import Pod, Shell
-from meshgrade.lab.workloads.server import PodServer, Request, Response
+from meshgrade.lab.workloads.podserver import PodServer, Request, Response
 
 from .conftest import PATIENCE_S
 

@@ -457,7 +457,7 @@ def test_kiali_addon() -> None:
 
 
 def test_mesh_client_pools_connections_follows_redirects_and_fails_softly() -> None:
-    from meshgrade.lab.workloads.server import MeshClient, PodServer, Request, Response
+    from meshgrade.lab.workloads.podserver import MeshClient, PodServer, Request, Response
 
     seen: list[tuple[str, str, str]] = []
     agents: list[str] = []

@@ -147,7 +147,7 @@ def test_apply_stages_restores_the_cluster(tmp_path: Path, cluster_lab: Lab) -> 
 
 def test_meshgrade_restore_from_a_journal(tmp_path: Path, cluster_lab: Lab) -> None:
     from meshgrade.cluster.connect import connect
-    from meshgrade.stagerun import ROUTING
+    from meshgrade.live.stagerun import ROUTING
 
     lab = cluster_lab
     before = _routing(lab)
@@ -184,10 +184,10 @@ def test_api_down_is_not_gradable(tmp_path: Path, cluster_lab: Lab) -> None:
 
 
 def test_faults_and_a_slow_push_in_the_lab(tmp_path: Path) -> None:
-    from meshgrade import registry
     from meshgrade.analyzers.traffic import shift_50_observed
-    from meshgrade.rubric import load
-    from meshgrade.session import GradingSession, Options
+    from meshgrade.grading import registry
+    from meshgrade.grading.rubric import load
+    from meshgrade.grading.session import GradingSession, Options
 
     rubric = load("istio-part1", set(registry.checks()))
     session = GradingSession(Options(str(PART1), rubric, mode="lab", out=tmp_path, seed=3))
@@ -212,10 +212,10 @@ def test_broken_submission_fails_live_checks(tmp_path: Path) -> None:
 
 
 def test_routing_observed_fails_when_traffic_disagrees(tmp_path: Path) -> None:
-    from meshgrade import registry
     from meshgrade.analyzers.traffic import routing_observed
-    from meshgrade.rubric import load
-    from meshgrade.session import GradingSession, Options
+    from meshgrade.grading import registry
+    from meshgrade.grading.rubric import load
+    from meshgrade.grading.session import GradingSession, Options
 
     rubric = load("istio-part1", set(registry.checks()))
     session = GradingSession(Options(str(PART1), rubric, mode="lab", out=tmp_path, seed=5))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade.gitsource import SourceError, clone, read_head
-from meshgrade.limits import Limits
-from meshgrade.loader import load_folder
-from meshgrade.source import open_source
+from meshgrade.submission.gitsource import SourceError, clone, read_head
+from meshgrade.submission.limits import Limits
+from meshgrade.submission.loader import load_folder
+from meshgrade.submission.source import open_source
 
 from .conftest import PATIENCE_S
 

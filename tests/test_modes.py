@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade import modes, registry
-from meshgrade.cli import main
-from meshgrade.live import Live
+from meshgrade.cli.main import main
+from meshgrade.grading import modes, registry
+from meshgrade.grading.results import CheckResult, Outcome, RunResult, Submission
+from meshgrade.grading.rubric import load
+from meshgrade.grading.session import GradingSession, Options
+from meshgrade.live.sources import Live
 from meshgrade.reports import github_report
-from meshgrade.results import CheckResult, Outcome, RunResult, Submission
-from meshgrade.rubric import load
-from meshgrade.session import GradingSession, Options
-from meshgrade.source import open_source
+from meshgrade.submission.source import open_source
 
 from .conftest import EXAMPLES, context_for
 

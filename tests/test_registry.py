@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from meshgrade import catalogue, registry
-from meshgrade.cli import catalogue_markdown
-from meshgrade.rubric import builtin_names, load
+from meshgrade.cli.main import catalogue_markdown
+from meshgrade.grading import catalogue, registry
+from meshgrade.grading.rubric import builtin_names, load
 
 from .conftest import REPO
 

@@ -12,6 +12,14 @@ import jsonschema
 import pytest
 
 from meshgrade import reports
+from meshgrade.grading.results import (
+    CheckResult,
+    Finding,
+    Outcome,
+    RunResult,
+    Submission,
+    Visibility,
+)
 from meshgrade.reports import (
     console,
     github_report,
@@ -19,14 +27,6 @@ from meshgrade.reports import (
     html_report,
     json_report,
     junit_report,
-)
-from meshgrade.results import (
-    CheckResult,
-    Finding,
-    Outcome,
-    RunResult,
-    Submission,
-    Visibility,
 )
 
 SCRIPT = "<script>alert('x')</script>"

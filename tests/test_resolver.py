@@ -1,4 +1,4 @@
-"""meshgrade.mesh, Istio's naming and visibility rules in one place: its functions on their
+"""meshgrade.routing.mesh, Istio's naming and visibility rules in one place: its functions on their
 own, then each rule's case (tests/cases_resolver/<rule>-good|bad/: objects.yaml and
 case.yaml) run through the static check that judges it, the routing model and a real Envoy
 configured by the lab, which must all agree with the expected answer."""
@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from meshgrade import registry
-from meshgrade.check import run
-from meshgrade.context import Context
-from meshgrade.loader import load_folder
-from meshgrade.mesh import (
+from meshgrade.grading import registry
+from meshgrade.grading.check import run
+from meshgrade.grading.context import Context
+from meshgrade.grading.settings import Settings
+from meshgrade.routing import Request
+from meshgrade.routing.mesh import (
     CLUSTER,
     HOSTNAME,
     REGION,
@@ -31,10 +32,9 @@ from meshgrade.mesh import (
     server_host,
     share_clients,
 )
-from meshgrade.objects import KObject
-from meshgrade.routing import Request
-from meshgrade.settings import Settings
-from meshgrade.source import build_context
+from meshgrade.submission.loader import load_folder
+from meshgrade.submission.objects import KObject
+from meshgrade.submission.source import build_context
 
 from .test_lab_envoy import Lab as EnvoyLab
 
@@ -220,8 +220,8 @@ def test_check_model_and_envoy_agree(folder: Path, tmp_path: Path) -> None:
 def test_a_helm_ingress_in_cluster_mode_passes_mg125_and_mg201() -> None:
     """The ingress installed the Helm way (``istio: ingress`` in istio-ingress), read from a
     cluster as Pods, serves the Gateway that selects it: the Bookinfo pages are routed."""
-    from meshgrade import baseline
-    from meshgrade.index import ObjectIndex
+    from meshgrade.submission import baseline
+    from meshgrade.submission.index import ObjectIndex
 
     istio = baseline.objects(bookinfo=False)
     cluster = [KObject(copy.deepcopy(o.raw), origin="cluster")

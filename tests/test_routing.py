@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshgrade.objects import KObject, selects
 from meshgrade.routing import Outcome, Request, RoutingModel, Target
+from meshgrade.submission.objects import KObject, selects
 
 ISTIO = "networking.istio.io/v1"
 GWAPI = "gateway.networking.k8s.io/v1"

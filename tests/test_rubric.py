@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from meshgrade import registry
-from meshgrade.check import Check
-from meshgrade.results import CheckReport, Outcome, Visibility
-from meshgrade.rubric import CheckRule, RubricError, builtin_names, load, parse
-from meshgrade.scoring import score
+from meshgrade.grading import registry
+from meshgrade.grading.check import Check
+from meshgrade.grading.results import CheckReport, Outcome, Visibility
+from meshgrade.grading.rubric import CheckRule, RubricError, builtin_names, load, parse
+from meshgrade.grading.scoring import score
 
 KNOWN = set(registry.checks())
 

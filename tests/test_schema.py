@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import meshgrade.schema as schema
 from meshgrade.schema import SchemaIssue, classify, diskcache, validate
+from meshgrade.schema.bundles import Registry
 from meshgrade.schema.issues import MAX_ISSUES
 from meshgrade.schema.nodes import SchemaFormatError, compile_types
-from meshgrade.schema.registry import Registry
 
 ISTIO_VERSIONS = ["networking.istio.io/v1alpha3", "networking.istio.io/v1beta1",
                   "networking.istio.io/v1"]

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshgrade import yamlload
 from meshgrade.analyzers.files import yaml_parses
-from meshgrade.cli import main
-from meshgrade.limits import Limits
-from meshgrade.loader import LoadedSubmission, load_folder
-from meshgrade.results import ExitCode
-from meshgrade.settings import Settings
-from meshgrade.source import build_context
+from meshgrade.cli.main import main
+from meshgrade.grading.results import ExitCode
+from meshgrade.grading.settings import Settings
+from meshgrade.submission import yamlload
+from meshgrade.submission.limits import Limits
+from meshgrade.submission.loader import LoadedSubmission, load_folder
+from meshgrade.submission.source import build_context
 
 from .conftest import EXAMPLES
 

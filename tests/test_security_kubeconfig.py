@@ -19,14 +19,14 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from meshgrade import registry
 from meshgrade.batch.roster import RosterRow
 from meshgrade.batch.runner import BatchOptions, grade_command
-from meshgrade.cli import _parser, main
+from meshgrade.cli.grade_cmd import pytest_args
+from meshgrade.cli.main import _parser, main
 from meshgrade.cluster.connect import MAX_REFERENCED_BYTES, ClusterClient, ClusterError, connect
-from meshgrade.grade import pytest_args
+from meshgrade.grading import registry
+from meshgrade.grading.rubric import load
 from meshgrade.lab.apiserver import ApiServer, ObjectStore
-from meshgrade.rubric import load
 
 from .conftest import EXAMPLES
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade.cli import main
-from meshgrade.rubric import digest_of
-from meshgrade.signing import ENV_VAR
+from meshgrade.cli.main import main
+from meshgrade.grading.rubric import digest_of
+from meshgrade.grading.signing import ENV_VAR
 
 from .conftest import EXAMPLES
 

@@ -29,7 +29,8 @@ from meshgrade.batch import classreport
 from meshgrade.batch.progress import describe
 from meshgrade.batch.roster import RosterRow
 from meshgrade.batch.runner import BatchSummary, StudentResult
-from meshgrade.cli import main
+from meshgrade.cli.main import main
+from meshgrade.grading.results import CheckResult, Outcome, RunResult, Submission
 from meshgrade.reports import json_report
 from meshgrade.reports.sinks import (
     for_csv,
@@ -39,7 +40,6 @@ from meshgrade.reports.sinks import (
     for_xml,
     markdown_code,
 )
-from meshgrade.results import CheckResult, Outcome, RunResult, Submission
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="file names with a newline")
 

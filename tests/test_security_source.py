@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from meshgrade.batch.roster import RosterError, read_roster
-from meshgrade.cli import main
-from meshgrade.gitsource import read_head, redact_text, redact_url
-from meshgrade.modes import LAB_PROVIDED
+from meshgrade.cli.main import main
+from meshgrade.grading.modes import LAB_PROVIDED
+from meshgrade.submission.gitsource import read_head, redact_text, redact_url
 
 from .conftest import EXAMPLES
 from .test_batch import GIT_ENV, batch, git_repo, write
@@ -304,9 +304,9 @@ def test_a_huge_unrelated_deployment_keeps_the_live_checks(tmp_path: Path) -> No
         [(c["id"], c["message"]) for c in traffic if c["outcome"] != "passed"]
     # like a one-node minikube: the node is full, the rest stays Pending (MG306 is the lab's
     # own install in lab mode, not graded: read what it sees directly)
-    from meshgrade import registry
-    from meshgrade.rubric import load
-    from meshgrade.session import GradingSession, Options
+    from meshgrade.grading import registry
+    from meshgrade.grading.rubric import load
+    from meshgrade.grading.session import GradingSession, Options
 
     session = GradingSession(Options(str(sub), load("istio-part1", set(registry.checks())),
                                      mode="lab", out=tmp_path / "direct"))

@@ -16,8 +16,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from meshgrade import catalogue, registry
-from meshgrade.check import run as run_check
+from meshgrade.grading import catalogue, registry
+from meshgrade.grading.check import run as run_check
+from meshgrade.grading.results import (
+    CheckReport,
+    CheckResult,
+    Finding,
+    Outcome,
+    RunResult,
+    Severity,
+    Submission,
+)
+from meshgrade.grading.rubric import CheckRule, RubricError, parse
+from meshgrade.grading.scoring import score
 from meshgrade.reports import (
     classroom,
     console,
@@ -27,17 +38,6 @@ from meshgrade.reports import (
     json_report,
     junit_report,
 )
-from meshgrade.results import (
-    CheckReport,
-    CheckResult,
-    Finding,
-    Outcome,
-    RunResult,
-    Severity,
-    Submission,
-)
-from meshgrade.rubric import CheckRule, RubricError, parse
-from meshgrade.scoring import score
 
 from .conftest import TESTS, context_for
 

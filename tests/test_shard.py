@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meshgrade.batch.shard import Shard, parse_shard
-from meshgrade.cli import main
+from meshgrade.cli.main import main
 
 from .conftest import EXAMPLES
 from .test_batch import git_repo
@@ -114,8 +114,8 @@ def test_actions_matrix_workflow_passes_actionlint_and_merges_the_shards() -> No
 
 
 def test_indexed_job_passes_meshgrade_schema_checks(tmp_path: Path) -> None:
-    from meshgrade import registry
-    from meshgrade.check import run
+    from meshgrade.grading import registry
+    from meshgrade.grading.check import run
 
     from .conftest import context_for
 

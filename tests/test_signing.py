@@ -11,15 +11,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from meshgrade import registry, reports
+from meshgrade import reports
+from meshgrade.batch.gradebook import BASE_COLUMNS, collect, write_csv
 from meshgrade.batch.roster import read_roster
-from meshgrade.gradebook import BASE_COLUMNS, collect, write_csv
-from meshgrade.gradebook_cli import add_parser, run_gradebook, run_verify
-from meshgrade.provenance import RubricCheck, same_repository
+from meshgrade.cli.gradebook_cmd import add_parser, run_gradebook, run_verify
+from meshgrade.grading import registry
+from meshgrade.grading.provenance import RubricCheck, same_repository
+from meshgrade.grading.results import CheckResult, Outcome, RunResult, Submission, Visibility
+from meshgrade.grading.rubric import builtin_dir, digest_of, load
+from meshgrade.grading.signing import ENV_VAR, canonical, load_key, sign, verify
 from meshgrade.reports import json_report
-from meshgrade.results import CheckResult, Outcome, RunResult, Submission, Visibility
-from meshgrade.rubric import builtin_dir, digest_of, load
-from meshgrade.signing import ENV_VAR, canonical, load_key, sign, verify
 
 KEY = b"course-secret-key"
 PART1 = digest_of("istio-part1")

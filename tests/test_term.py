@@ -23,13 +23,10 @@ from typing import Any
 
 import pytest
 
+from meshgrade.batch.gradebook import DUE_COLUMNS, collect, write_csv
 from meshgrade.batch.roster import RosterError, read_roster
-from meshgrade.gitsource import Pin, SourceError, clone_pinned
-from meshgrade.gradebook import DUE_COLUMNS, collect, write_csv
-from meshgrade.history import Commit, NoCommitInTime, parse_due, pick_due, suspicious
-from meshgrade.limits import Limits
-from meshgrade.reports import feedback
-from meshgrade.results import (
+from meshgrade.grading.history import Commit, NoCommitInTime, parse_due, pick_due, suspicious
+from meshgrade.grading.results import (
     NOT_RUN,
     CheckResult,
     Finding,
@@ -38,6 +35,9 @@ from meshgrade.results import (
     Severity,
     Submission,
 )
+from meshgrade.reports import feedback
+from meshgrade.submission.gitsource import Pin, SourceError, clone_pinned
+from meshgrade.submission.limits import Limits
 
 from .conftest import EXAMPLES, REPO
 from .test_batch import GIT_ENV, batch, gradebook, write

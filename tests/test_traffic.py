@@ -15,7 +15,7 @@ import requests
 from meshgrade.lab.client import ApiClient
 from meshgrade.lab.lab import Lab
 from meshgrade.lab.ports import free_port
-from meshgrade.lab.workloads.bookinfo import PRODUCT, REVIEW_TEXTS
+from meshgrade.lab.workloads.bookinfo_apps import PRODUCT, REVIEW_TEXTS
 from meshgrade.lab.workloads.productpage_html import render_product_page
 from meshgrade.traffic import (
     BodyRegexOracle,

@@ -23,8 +23,15 @@ from pathlib import Path
 import pytest
 
 from meshgrade import reports
+from meshgrade.grading.results import (
+    CheckResult,
+    Finding,
+    Outcome,
+    RunResult,
+    Submission,
+    Visibility,
+)
 from meshgrade.reports import classroom, console
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Submission, Visibility
 
 SECRET = "SECRET-CHECK-XYZ"
 HIDDEN_IDS = ("MG413", "MG414")

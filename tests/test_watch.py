@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade import registry
-from meshgrade.cli import main
-from meshgrade.results import CheckResult, Outcome, RunResult, Submission
-from meshgrade.rubric import load
-from meshgrade.watch import changed_files, changes, report, stamp, watch
+from meshgrade.cli.main import main
+from meshgrade.grading import registry
+from meshgrade.grading.results import CheckResult, Outcome, RunResult, Submission
+from meshgrade.grading.rubric import load
+from meshgrade.grading.watch import changed_files, changes, report, stamp, watch
 
 from .conftest import EXAMPLES
 

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..context import Context
-from ..objects import KObject, selects
-from ..results import CheckReport, Finding, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding, Outcome
 from ..routing import Outcome as Routed
-from ..workloads import PodGroup, selected_groups
+from ..submission.objects import KObject, selects
+from ..submission.podgroups import PodGroup, selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
 from .probes import binds_gateway, claims_mesh_host, header_rules, hosts, paths

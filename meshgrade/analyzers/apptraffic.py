@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Context
-from ..live import live_of
-from ..results import CheckReport, Finding, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding, Outcome
+from ..live.sources import live_of
 from .app import find_app, find_entry, find_header_stage, find_weighted_stage, notes_app
 from .sampling import (
     Judgement,

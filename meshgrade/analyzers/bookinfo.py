@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..context import Context
-from ..kinds import GATEWAY_API_GATEWAY, GATEWAY_API_GROUP
-from ..objects import KObject
-from ..results import CheckReport, Finding, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding, Outcome
 from ..routing import Outcome as Routed
-from ..workloads import PodGroup, selected_groups
+from ..submission.kinds import GATEWAY_API_GATEWAY, GATEWAY_API_GROUP
+from ..submission.objects import KObject
+from ..submission.podgroups import PodGroup, selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
 from .probes import binds_gateway, claims_mesh_host, hosts

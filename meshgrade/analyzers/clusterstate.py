@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..cluster import checks as cluster_checks
-from ..context import Context
-from ..kinds import ROUTE_KINDS
-from ..live import live_of
-from ..results import CheckReport, Finding, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding, Outcome
+from ..live.sources import live_of
+from ..submission.kinds import ROUTE_KINDS
 from .app import find_app, notes_app
 
 

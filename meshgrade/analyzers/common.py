@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import catalogue
-from ..objects import KObject, as_dict, as_list
-from ..results import Finding
+from ..grading import catalogue
+from ..grading.results import Finding
+from ..submission.objects import KObject, as_dict, as_list
 
 __all__ = ["as_dict", "as_list", "finding", "label_map"]
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .. import paths
-from ..context import Context
-from ..kinds import ISTIO_GROUP, WORKLOAD_KINDS
-from ..objects import KObject, as_dict, as_list
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
+from ..submission import paths
+from ..submission.kinds import ISTIO_GROUP, WORKLOAD_KINDS
+from ..submission.objects import KObject, as_dict, as_list
 from .common import finding
 
 # (field under an HTTP rule or a traffic policy, message key, what to write instead)

@@ -7,11 +7,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..context import Context
-from ..kinds import GATEWAY_API_GROUP
-from ..mesh import Mesh, hosts_overlap, selects_pod, server_host
-from ..objects import KObject, as_dict, as_list
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
+from ..routing.mesh import Mesh, hosts_overlap, selects_pod, server_host
+from ..submission.kinds import GATEWAY_API_GROUP
+from ..submission.objects import KObject, as_dict, as_list
 from . import protocols
 from .common import finding
 from .vsparts import binds_mesh, destinations, gateway_refs

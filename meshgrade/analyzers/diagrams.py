@@ -1,4 +1,5 @@
-"""Routing diagrams of the stages the Part 1 and Part 2 checks found (``meshgrade.diagram``).
+"""Routing diagrams of the stages the Part 1 and Part 2 checks found
+(``meshgrade.routing.diagram``).
 
 Each stage is evaluated as the traffic checks apply it: the stage's objects over the
 submission's final state, without the routing objects the stage replaces. The shares per
@@ -13,14 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..context import Context
-from ..diagram import Diagram, Hop, Target
-from ..kinds import ROUTE_KINDS
-from ..objects import KObject
-from ..results import CheckResult, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckResult, Outcome
 from ..routing import Outcome as Routed
 from ..routing import Request, RoutingModel
-from ..workloads import selected_groups
+from ..routing.diagram import Diagram, Hop, Target
+from ..submission.kinds import ROUTE_KINDS
+from ..submission.objects import KObject
+from ..submission.podgroups import selected_groups
 from . import bookinfo, stagepick
 from .app import App, Ask, _requests, find_app, find_header_stage, find_weighted_stage
 from .common import label_map

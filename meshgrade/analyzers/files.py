@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import k8snames
-from ..context import Context
-from ..kinds import WORKLOAD_KINDS
-from ..objects import KObject
-from ..results import CheckReport, Finding, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding, Outcome
+from ..submission import k8snames
+from ..submission.kinds import WORKLOAD_KINDS
+from ..submission.objects import KObject
 from .common import as_dict, finding
 
 _NAMELESS_KINDS = {"List", "Kustomization", "Component"}

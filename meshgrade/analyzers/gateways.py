@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from ..context import Context
-from ..kinds import GATEWAY_API_GROUP
-from ..mesh import PodGroup
-from ..objects import KObject, as_dict, as_list, selects, str_map
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
+from ..routing.mesh import PodGroup
+from ..submission.kinds import GATEWAY_API_GROUP
+from ..submission.objects import KObject, as_dict, as_list, selects, str_map
 from . import protocols
 from .common import finding
 from .serviceports import services_by_namespace

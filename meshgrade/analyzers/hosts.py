@@ -1,11 +1,11 @@
-"""Host names for the checks: thin helpers over :mod:`meshgrade.mesh`, which holds Istio's
+"""Host names for the checks: thin helpers over :mod:`meshgrade.routing.mesh`, which holds Istio's
 naming and visibility rules for the checks, the routing model and the lab alike."""
 
 from __future__ import annotations
 
-from ..context import Context
-from ..mesh import expand
-from ..objects import KObject
+from ..grading.context import Context
+from ..routing.mesh import expand
+from ..submission.objects import KObject
 
 
 def fqdn(host: str, namespace: str) -> str:

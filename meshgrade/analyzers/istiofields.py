@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .. import k8snames
-from ..objects import as_dict, as_list
+from ..submission import k8snames
+from ..submission.objects import as_dict, as_list
 
 _LABEL = r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?"
 _DNS_LABEL = re.compile(_LABEL)

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from itertools import combinations
 from typing import Any
 
-from ..context import Context
-from ..objects import KObject, as_dict, as_list, str_map
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
 from ..routing.match import full_match, match_kind
+from ..submission.objects import KObject, as_dict, as_list, str_map
 from .common import finding
 from .vsparts import catch_all
 

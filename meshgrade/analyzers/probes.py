@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..objects import KObject
+from ..submission.objects import KObject
 from .common import as_dict, as_list
 from .hosts import fqdn
 from .vsparts import binds_mesh, gateway_refs, split_gateway_ref, wildcard_match

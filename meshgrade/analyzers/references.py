@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Context
-from ..mesh import Mesh, gateway_ref, hosts_overlap, share_clients
-from ..objects import KObject
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
+from ..routing.mesh import Mesh, gateway_ref, hosts_overlap, share_clients
+from ..submission.objects import KObject
 from .common import as_dict, as_list, finding, label_map
 from .gateways import internal_parent
 from .routed import route_ref, subset_routes

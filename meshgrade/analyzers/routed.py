@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ..context import Context
-from ..objects import KObject
+from ..grading.context import Context
+from ..submission.objects import KObject
 from .common import as_dict, as_list, label_map
 from .hosts import resolve_service
 from .vsparts import catch_all, destinations

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..context import Context
-from ..live import live_of
-from ..results import CheckReport, Finding, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding, Outcome
+from ..live.sources import live_of
 
 if TYPE_CHECKING:
     from ..routing import Request, Step

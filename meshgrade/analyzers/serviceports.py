@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from ..context import Context
-from ..kinds import WORKLOAD_KINDS
-from ..mesh import port_name_exempt
-from ..objects import KObject, as_dict, as_list, selects, str_map
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
+from ..routing.mesh import port_name_exempt
+from ..submission.kinds import WORKLOAD_KINDS
+from ..submission.objects import KObject, as_dict, as_list, selects, str_map
 from . import protocols
 from .common import finding
 

@@ -3,9 +3,9 @@ check found, else the closest candidate (so a wrong 50/50 stage is still put to 
 
 from __future__ import annotations
 
-from ..context import Context
-from ..kinds import ROUTE_KINDS
-from ..objects import KObject
+from ..grading.context import Context
+from ..submission.kinds import ROUTE_KINDS
+from ..submission.objects import KObject
 from . import bookinfo
 from .probes import claims_overlap, header_rules, route_claims
 from .stages import mesh_outcome, only

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..context import Context
-from ..objects import KObject
+from ..grading.context import Context
 from ..routing import Outcome, Request, RoutingModel
+from ..submission.objects import KObject
 
 
 def mesh_outcome(ctx: Context, stage: KObject | None, host: str,

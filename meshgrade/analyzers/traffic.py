@@ -5,21 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..context import Context
-from ..live import live_of
-from ..objects import KObject
-from ..results import CheckReport, Finding, Outcome
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding, Outcome
+from ..live.sources import live_of
 from ..routing import Request, RoutingModel
+from ..submission.objects import KObject
 from . import bookinfo, stagepick
-from .sampling import (
-    Judgement,
-    Trace,
-    diagnosis,
-    expectation,
-    judge,
-    report,
-    routing_trace,
-)
+from .sampling import Judgement, Trace, diagnosis, expectation, judge, report, routing_trace
 
 TITLE = "<title>Simple Bookstore App</title>"
 USERS = (("anonymous", None), ("jason", "jason"), ("another user", "mike"))
@@ -159,7 +151,7 @@ def _staged(ctx: Context, stage: list[KObject], run: Callable[[], CheckReport],
             what: str, probe: Callable[[], bool] | None = None) -> CheckReport:
     """Run ``run`` with the stage applied (lab always, cluster with --apply-stages); on a
     cluster, ``probe`` is polled until the change shows before the deciding sample."""
-    from ..stagerun import applied, journal_path, placed, settle, stage_objects
+    from ..live.stagerun import applied, journal_path, placed, settle, stage_objects
 
     live = live_of(ctx)
     if live.kind == "cluster" and not live.apply_stages:

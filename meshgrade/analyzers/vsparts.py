@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..mesh import gateway_ref, host_matches
-from ..objects import KObject
+from ..routing.mesh import gateway_ref, host_matches
+from ..submission.objects import KObject
 from .common import as_dict, as_list
 
 ROUTE_KINDS = ("http", "tcp", "tls")
@@ -55,7 +55,7 @@ def binds_mesh(vs: KObject) -> bool:
 
 
 def split_gateway_ref(ref: str, namespace: str) -> tuple[str, str]:
-    """(namespace, name) of a gateway reference (see :func:`meshgrade.mesh.gateway_ref`)."""
+    """(namespace, name) of a gateway reference (see :func:`meshgrade.routing.mesh.gateway_ref`)."""
     ns, _, name = gateway_ref(ref, namespace).partition("/")
     return ns, name
 

@@ -9,10 +9,10 @@ import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..context import Context
-from ..kinds import ISTIO_GROUP
-from ..objects import KObject, as_dict, as_list
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
+from ..submission.kinds import ISTIO_GROUP
+from ..submission.objects import KObject, as_dict, as_list
 from . import protocols
 from .common import finding
 from .istiofields import (

@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from .. import paths
-from ..mesh import hosts_overlap
-from ..objects import KObject, as_dict, as_list
+from ..routing.mesh import hosts_overlap
+from ..submission import paths
+from ..submission.objects import KObject, as_dict, as_list
 from .istiofields import (
     Problem,
     destination,

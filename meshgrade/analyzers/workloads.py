@@ -6,13 +6,13 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from ..context import Context
-from ..kinds import WORKLOAD_KINDS
-from ..mesh import port_name_exempt
-from ..objects import KObject, matches, selects
-from ..results import CheckReport, Finding
+from ..grading.context import Context
+from ..grading.results import CheckReport, Finding
 from ..routing import is_http_port
-from ..workloads import selected_groups
+from ..routing.mesh import port_name_exempt
+from ..submission.kinds import WORKLOAD_KINDS
+from ..submission.objects import KObject, matches, selects
+from ..submission.podgroups import selected_groups
 from . import protocols
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service

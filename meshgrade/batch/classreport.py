@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from meshgrade import __version__
-from meshgrade.gradebook import dated, due_cells, with_due_columns
+from meshgrade.batch.gradebook import dated, due_cells, with_due_columns
 from meshgrade.reports._common import fmt_points, jinja_env, write_text
 from meshgrade.reports.sinks import for_csv
 

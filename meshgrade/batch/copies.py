@@ -159,7 +159,7 @@ def _leaves(node: Any, path: str, kind: str, names: re.Pattern[str] | None, bag:
 # -- what everyone shares -----------------------------------------------------------------------
 
 def _sample_raws() -> list[dict[str, Any]]:
-    from meshgrade import yamlload
+    from meshgrade.submission import yamlload
 
     text = resources.files("meshgrade").joinpath("data/istio-samples.yaml").read_text("utf-8")
     docs, _issues = yamlload.parse(text)
@@ -168,7 +168,7 @@ def _sample_raws() -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _builtin_shared() -> tuple[dict[str, Any], ...]:
-    from meshgrade import baseline
+    from meshgrade.submission import baseline
 
     return (*[o.raw for o in baseline.objects(True, lab=True)], *_sample_raws())
 
@@ -176,8 +176,8 @@ def _builtin_shared() -> tuple[dict[str, Any], ...]:
 def shared_raws(paths: Sequence[Path] = ()) -> list[dict[str, Any]]:
     """Everyone's objects: the built-in baseline, the docs' samples, and the YAML of
     ``paths`` (the rubric's ``shared_files``: files or folders)."""
-    from meshgrade.loader import load_folder
-    from meshgrade.yamlload import parse
+    from meshgrade.submission.loader import load_folder
+    from meshgrade.submission.yamlload import parse
 
     out = list(_builtin_shared())
     for path in paths:

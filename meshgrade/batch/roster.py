@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from meshgrade.gitsource import _git_env, is_git_url, is_remote_url, read_head, redact_url
-from meshgrade.history import format_due, parse_due
+from meshgrade.grading.history import format_due, parse_due
+from meshgrade.submission.gitsource import (
+    _git_env,
+    is_git_url,
+    is_remote_url,
+    read_head,
+    redact_url,
+)
 
 COLUMNS = ("student", "submission", "kubeconfig", "context", "gateway_url", "mode", "due")
 # GitHub Classroom's grades export (its "Download grades" CSV)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshgrade.gitsource import redact_text
+from meshgrade.submission.gitsource import redact_text
 
 from .copies import ENV as OBJECTS_ENV
 from .copies import OBJECTS_FILE
@@ -189,7 +189,7 @@ class Runner:
         return res
 
     def _grade(self, row: RosterRow) -> StudentResult:
-        from meshgrade.source import not_a_folder  # the loader's modules: not for --help
+        from meshgrade.submission.source import not_a_folder  # the loader's modules: not for --help
 
         folder = self.opts.out / row.folder
         if self.opts.resume:

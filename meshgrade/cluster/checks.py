@@ -8,11 +8,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .. import installs
-from ..kinds import GATEWAY_API_GATEWAY, ROUTING_KINDS
-from ..objects import KObject, matches
-from ..results import CheckReport, Finding, Outcome
+from ..grading.results import CheckReport, Finding, Outcome
 from ..routing import is_http_port
+from ..submission import installs
+from ..submission.kinds import GATEWAY_API_GATEWAY, ROUTING_KINDS
+from ..submission.objects import KObject, matches
 from .read import ClusterFacts, diff, gather, normal
 
 __all__ = ["CHECKS", "ClusterFacts", "gather"]

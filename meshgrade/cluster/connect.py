@@ -21,7 +21,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from ..kinds import ROUTING_KINDS, Kind, kind_key, lookup, routing_kinds
+from ..submission.kinds import ROUTING_KINDS, Kind, kind_key, lookup, routing_kinds
 from .read import clean
 
 SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..kinds import GATEWAY_API_GROUP, ISTIO_GROUP
+from ..submission.kinds import GATEWAY_API_GROUP, ISTIO_GROUP
 from .connect import ClusterError, NotFound
 from .gateway import ADVICE, discover_gateway_url, normalise, probe_envoy
 

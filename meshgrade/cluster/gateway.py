@@ -9,9 +9,9 @@ import http.client
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import installs
-from ..kinds import GATEWAY_API_GATEWAY
-from ..objects import KObject, selects
+from ..submission import installs
+from ..submission.kinds import GATEWAY_API_GATEWAY
+from ..submission.objects import KObject, selects
 from .connect import ClusterError
 from .read import deployments_everywhere
 

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import installs, paths
-from ..kinds import GATEWAY_API_GATEWAY, READ_KINDS, lookup
-from ..kinds import kind_key as kind_key  # re-exported
-from ..objects import KObject
+from ..submission import installs, paths
+from ..submission.kinds import GATEWAY_API_GATEWAY, READ_KINDS, lookup
+from ..submission.kinds import kind_key as kind_key  # re-exported
+from ..submission.objects import KObject
 
 if TYPE_CHECKING:
     from .connect import ClusterClient

@@ -17,10 +17,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..kinds import CLUSTER_SCOPED, GATEWAY_API_GROUP
-from ..objects import selects
+from ..submission.kinds import CLUSTER_SCOPED, GATEWAY_API_GROUP
+from ..submission.objects import selects
 from .apiserver import ObjectStore
-from .gatewayapi import GATEWAY_LABEL, route_defaults
+from .gatewaystatus import GATEWAY_LABEL, route_defaults
 from .pods import HOST_IP, defaults, has_sidecar, inject, injected
 
 Obj = dict[str, Any]

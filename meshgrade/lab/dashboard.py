@@ -24,7 +24,7 @@ from ..reports._common import jinja_env
 from ..reports.graph import HopView, Line, Picture, TargetView, layout
 from .ports import LOOPBACK
 from .workloads import Request, Response, Telemetry
-from .workloads.server import PodServer
+from .workloads.podserver import PodServer
 
 GATEWAY = "ingress gateway"  # requests without a source workload came through it
 WINDOW_S = 10.0

@@ -10,11 +10,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import baseline, installs
-from ..kinds import CLUSTER_SCOPED
-from ..mesh import DEFAULT_INGRESS_LABELS
-from ..objects import KObject, selects
-from . import gatewayapi, xds
+from ..routing.mesh import DEFAULT_INGRESS_LABELS
+from ..submission import baseline, installs
+from ..submission.kinds import CLUSTER_SCOPED
+from ..submission.objects import KObject, selects
+from . import gatewaystatus as gatewayapi
+from . import xds
 from .accesslog import AccessLog
 from .admission import Admission, last_applied
 from .apiserver import ApiServer, ObjectStore, crd_manifests

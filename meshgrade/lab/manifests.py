@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..kinds import CLUSTER_SCOPED, GATEWAY_API_GROUP
+from ..submission.kinds import CLUSTER_SCOPED, GATEWAY_API_GROUP
 
 
 class ManifestError(Exception):
@@ -25,7 +25,7 @@ def key_of(obj: dict[str, Any]) -> tuple[str, str, str, str]:
 
 def load_paths(paths: list[Path]) -> list[dict[str, Any]]:
     """Objects of files and folders, in the order given (files of a folder sorted)."""
-    from ..loader import load_folder  # the YAML reader: not for `meshgrade --help`
+    from ..submission.loader import load_folder  # the YAML reader: not for `meshgrade --help`
 
     out: list[dict[str, Any]] = []
     for path in paths:

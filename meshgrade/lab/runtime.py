@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from .accesslog import istio_line
 from .apiserver import status as st
+from .apiserver.podio import Command, ExecIO, LogLine
 from .apiserver.resources import by_kind
-from .apiserver.runtime import Command, ExecIO, LogLine
 from .curl import CurlError, Reply
 from .pods import has_sidecar
 from .ports import LOOPBACK

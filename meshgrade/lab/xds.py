@@ -16,7 +16,7 @@ Two listeners on 127.0.0.1:
 routing model itself is asked (:class:`_Probe` stands in for its rule engines and records
 what it would evaluate), so gateway binding, host precedence, VirtualService and HTTPRoute
 selection, TCP ports, DestinationRule lookup and port choice are the model's, and hosts,
-visibility (exportTo) and pod labels those of its :class:`~meshgrade.mesh.Mesh`, which the
+visibility (exportTo) and pod labels those of its :class:`~meshgrade.routing.mesh.Mesh`, which the
 static checks ask too.
 
 A destination naming an undefined subset, an unknown host or a port not on the Service goes
@@ -43,11 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..mesh import DEFAULT_INGRESS_LABELS, Mesh, PodGroup, is_ip, selects_pod, svc_fqdn
-from ..objects import KObject, selects, str_map
 from ..routing import Request, RoutingModel
 from ..routing.match import Ctx
+from ..routing.mesh import DEFAULT_INGRESS_LABELS, Mesh, PodGroup, is_ip, selects_pod, svc_fqdn
 from ..routing.request import Acc
+from ..submission.objects import KObject, selects, str_map
 from .ports import LOOPBACK
 from .xds_httproute import httproute_routes
 from .xds_match import header_safe

@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..mesh import svc_fqdn
-from ..objects import KObject
 from ..routing.gatewayapi import ordered_matches
+from ..routing.mesh import svc_fqdn
+from ..submission.objects import KObject
 from .xds_match import HEADER_NAME, header_safe, valid_regex
-from .xds_routes import (
-    REDIRECT_CODES,
-    Route,
-    Scope,
-    direct,
-    forward,
-    labelled,
-    missing_cluster,
-)
+from .xds_routes import REDIRECT_CODES, Route, Scope, direct, forward, labelled, missing_cluster
 
 
 def _typed(item: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..mesh import Mesh
-from ..objects import KObject
 from ..routing.match import Ctx
+from ..routing.mesh import Mesh
 
 # Reused as-is so that weights and abort percentages mean exactly what they mean in the model.
 from ..routing.virtualservice import Rule, VsEngine, _percent, _weight, http_rules
+from ..submission.objects import KObject
 from .xds_match import header_safe, http_match
 
 ROUTE_HEADER = "x-meshgrade-route"

@@ -1,4 +1,4 @@
-"""Report writers, all fed by one :class:`~meshgrade.results.RunResult`.
+"""Report writers, all fed by one :class:`~meshgrade.grading.results.RunResult`.
 
 ``write_reports`` writes the requested formats into ``out_dir``:
 
@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from meshgrade.results import RunResult
+from meshgrade.grading.results import RunResult
 
 FORMATS = ("json", "junit", "html", "gradescope", "github", "classroom", "feedback")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Severity, Visibility
+from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Severity, Visibility
 
 GROUP_ORDER = ("MG1", "MG2", "MG3", "MG4", "extra")
 

@@ -7,10 +7,10 @@ start a workflow-command line.
 
 from __future__ import annotations
 
-from meshgrade.modes import header
+from meshgrade.grading.modes import header
+from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Severity
 from meshgrade.reports._common import finding_line, fmt_points, shown_checks, totals, warnings
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Severity
 
 _WORD = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR",
          Outcome.SKIPPED: "SKIP"}

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from meshgrade.diagram import Diagram, Hop, Target
 from meshgrade.reports.graph import HopView, Line, Picture, TargetView, layout
+from meshgrade.routing.diagram import Diagram, Hop, Target
 
 
 @dataclass

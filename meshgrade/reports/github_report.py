@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Severity
 from meshgrade.reports._common import check_label, fmt_points, shown_checks, totals
 from meshgrade.reports.sinks import for_command_data as escape_data
 from meshgrade.reports.sinks import for_command_property as escape_property
 from meshgrade.reports.sinks import for_markdown as md
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 from meshgrade.reports.sinks import markdown_code as code
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Severity
 
 
 def _command(level: str, message: str, **props: object) -> str:

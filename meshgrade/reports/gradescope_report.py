@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from meshgrade.grading.results import CheckResult, Outcome, RunResult, Visibility
 from meshgrade.reports._common import check_text, totals, write_text
-from meshgrade.results import CheckResult, Outcome, RunResult, Visibility
 
 FILENAME = Path("gradescope") / "results.json"
 

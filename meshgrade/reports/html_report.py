@@ -13,6 +13,7 @@ from typing import Any
 
 import jinja2
 
+from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Visibility
 from meshgrade.reports._common import (
     fmt_points,
     jinja_env,
@@ -22,7 +23,6 @@ from meshgrade.reports._common import (
     write_text,
 )
 from meshgrade.reports.diagram_view import views as diagram_views
-from meshgrade.results import CheckResult, Finding, Outcome, RunResult, Visibility
 
 FILENAME = "report.html"
 INSTRUCTOR_FILENAME = "report-instructor.html"

@@ -1,6 +1,6 @@
 """``results.json``: the full run, instructor view, schema ``meshgrade.results/v1``.
 
-With a key the document carries an HMAC-SHA256 ``signature`` (see :mod:`meshgrade.signing`);
+With a key the document carries an HMAC-SHA256 ``signature`` (see :mod:`meshgrade.grading.signing`);
 it covers every member, so also the rubric's digest, the student and the repository.
 """
 
@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from meshgrade.grading.results import RunResult
+from meshgrade.grading.signing import sign
 from meshgrade.reports._common import write_text
-from meshgrade.results import RunResult
-from meshgrade.signing import sign
 
 FILENAME = "results.json"
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")

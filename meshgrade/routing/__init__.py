@@ -5,7 +5,7 @@ Pure Python, no I/O: build a :class:`RoutingModel` from a list of KObjects (one 
 and ask :meth:`RoutingModel.via_gateway` or :meth:`RoutingModel.from_mesh`.
 """
 
-from ..mesh import is_http_port
+from .mesh import is_http_port
 from .model import RoutingModel
 from .request import Outcome, Request, Step, Target
 

@@ -6,10 +6,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..kinds import GATEWAY_API_GROUP as GROUP
-from ..mesh import Mesh, best_match, host_matches, specificity, svc_fqdn
-from ..objects import KObject, as_list
+from ..submission.kinds import GATEWAY_API_GROUP as GROUP
+from ..submission.objects import KObject, as_list
 from .match import REDIRECT_CODES, Ctx, route_match, route_precedence
+from .mesh import Mesh, best_match, host_matches, specificity, svc_fqdn
 from .request import Acc, Target, spread
 
 Ref = Mapping[str, Any]

@@ -9,8 +9,8 @@ from typing import Any
 
 import re2
 
-from ..mesh import gateway_ref
-from ..objects import as_list
+from ..submission.objects import as_list
+from .mesh import gateway_ref
 from .request import Request
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})  # what a redirect may answer

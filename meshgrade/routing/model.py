@@ -8,7 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..mesh import (
+from ..submission.objects import KObject, as_list, selects, str_map
+from .gatewayapi import GatewayApi
+from .match import Ctx
+from .mesh import (
     DEFAULT_INGRESS_LABELS,
     Backend,
     Mesh,
@@ -18,9 +21,6 @@ from ..mesh import (
     is_http_port,
     server_host,
 )
-from ..objects import KObject, as_list, selects, str_map
-from .gatewayapi import GatewayApi
-from .match import Ctx
 from .request import Acc, Outcome, Request, Step, Target, spread
 from .virtualservice import VsEngine, http_rules
 

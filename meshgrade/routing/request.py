@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..mesh import PodGroup, split_host
-from ..objects import KObject
+from ..submission.objects import KObject
+from .mesh import PodGroup, split_host
 
 
 @dataclass(frozen=True)

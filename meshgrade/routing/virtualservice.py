@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..mesh import Mesh
-from ..objects import KObject, as_list
+from ..submission.objects import KObject, as_list
 from .match import REDIRECT_CODES, Ctx, matching_entry
+from .mesh import Mesh
 from .request import Acc, Target, spread
 
 Rule = tuple[KObject, str, Mapping[str, Any]]  # (VirtualService, "spec.http[i]", rule)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .. import paths
+from ..submission import paths
 from . import diskcache
+from .bundles import FOREIGN, KNOWN, Registry
 from .issues import MAX_ISSUES, MISSING_REQUIRED, UNKNOWN_KIND, WRONG_TYPE, SchemaIssue
-from .registry import FOREIGN, KNOWN, Registry
 from .walk import Walker
 
 __all__ = ["SchemaIssue", "classify", "validate"]

@@ -6,7 +6,7 @@ import datetime
 import difflib
 from typing import Any
 
-from .. import paths
+from ..submission import paths
 from .issues import (
     INVALID_VALUE,
     MAX_ISSUES,

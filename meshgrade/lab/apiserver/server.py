@@ -15,8 +15,8 @@ from typing import Any
 from ..ports import LOOPBACK
 from .certs import make_pki, write_kubeconfig
 from .handler import Handler
+from .podio import Runtime
 from .resources import Resource
-from .runtime import Runtime
 from .store import ObjectStore, Watch
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import spdy
 from . import status as st
-from .runtime import LogLine, Runtime
+from .podio import LogLine, Runtime
 from .websocket import (
     CHANNEL_PROTOCOLS,
     CLOSE,

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from types import TracebackType
 
 from .addons import AddonServer, start_addon
-from .bookinfo import SessionCodec, is_bookinfo, make_app
+from .bookinfo_apps import SessionCodec, is_bookinfo, make_app
 from .generic import Generic
-from .server import (
+from .podserver import (
     SERVICE_HEADER,
     SERVICE_PORT,
     SOURCE_HEADER,

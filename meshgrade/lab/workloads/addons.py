@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from .server import PodServer, Request, Response
+from .podserver import PodServer, Request, Response
 from .telemetry import Telemetry
 
 KINDS = ("kiali", "prometheus")

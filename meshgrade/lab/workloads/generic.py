@@ -6,7 +6,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from .server import PodSpec, Request, Response
+from .podserver import PodSpec, Request, Response
 
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 

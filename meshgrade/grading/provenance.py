@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .gitsource import is_git_url, redact_url
+from ..submission.gitsource import is_git_url, redact_url
 from .rubric import builtin_names, digest_of
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^/@]*@)?", re.IGNORECASE)

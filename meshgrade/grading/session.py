@@ -8,19 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, interrupt, registry
+from .. import __version__
+from ..routing.diagram import Diagram
+from ..submission.gitsource import redact_url
+from ..submission.limits import Limits
+from ..submission.source import OpenedSource, Pin, SourceError, build_context, open_source
+from . import interrupt, registry
 from .check import run as run_check
 from .context import Context
-from .diagram import Diagram
-from .gitsource import redact_url
 from .history import format_due
-from .limits import Limits
 from .modes import CLUSTER_FLAGS, LAB_PROVIDED, LAB_PROVIDED_REASON, NEEDS_CLUSTER_REASON
 from .provenance import submission_repository
 from .results import NOT_RUN, CheckReport, CheckResult, Outcome, RunResult, Submission
 from .rubric import ExtraSuite, Rubric
 from .scoring import score
-from .source import OpenedSource, Pin, SourceError, build_context, open_source
 
 
 @dataclass
@@ -93,7 +94,7 @@ class GradingSession:
         return "cluster" if (o.kubeconfig or o.kube_context or o.gateway_url) else "lab"
 
     def _attach_live(self, ctx: Context) -> None:
-        from .livesetup import open_live
+        from ..live.opening import open_live
 
         mode = self.wanted_mode()
         if mode == "repo":
@@ -127,9 +128,9 @@ class GradingSession:
     def _use_cluster_objects(self, ctx: Context, live: object) -> None:
         """A submission without manifests (e.g. `grade .` beside a kubeconfig): the static
         checks read the cluster's objects instead."""
-        from . import baseline
-        from .cluster.connect import ClusterError
-        from .index import ObjectIndex
+        from ..cluster.connect import ClusterError
+        from ..submission import baseline
+        from ..submission.index import ObjectIndex
 
         try:
             objects = live.objects()  # type: ignore[attr-defined]
@@ -234,7 +235,7 @@ class GradingSession:
         """The routing diagrams of the stages found, drawn once from the routing model and
         the checks' results (none when the submission did not load)."""
         if self._diagrams is None:
-            from .analyzers import diagrams
+            from ..analyzers import diagrams
 
             self._diagrams = []
             if self._context is not None:
@@ -279,7 +280,7 @@ class GradingSession:
         plain file name) beside the reports, for the batch's copied-work detector."""
         import os
 
-        from .batch.copies import ENV, dump
+        from ..batch.copies import ENV, dump
 
         name = os.environ.get(ENV, "")
         if not name or Path(name).name != name or name in (".", "..") or self._context is None:

@@ -12,20 +12,20 @@ import sys
 
 import pytest
 
-from . import interrupt
-from .gitsource import redact_url
-from .layout import pytest_ini, suite_dir
-from .plugin import RUN, SESSION, exit_code
-from .reports import console, github_report
-from .reports.sinks import (
+from ..grading import interrupt
+from ..grading.layout import pytest_ini, suite_dir
+from ..grading.results import ExitCode, RunResult
+from ..grading.rubric import Rubric
+from ..grading.session import GradingSession
+from ..plugin import RUN, SESSION, exit_code
+from ..reports import console, github_report
+from ..reports.sinks import (
     for_terminal,
     for_workflow_log,
     in_github_actions,
     workflow_commands_stopped,
 )
-from .results import ExitCode, RunResult
-from .rubric import Rubric
-from .session import GradingSession
+from ..submission.gitsource import redact_url
 
 
 class _Capture:

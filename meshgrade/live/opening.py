@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import interrupt
-from .context import Context
-from .live import Live
+from ..grading import interrupt
+from ..grading.context import Context
+from .sources import Live
 
 
 def open_live(mode: str, options: Any, ctx: Context,
@@ -23,8 +23,8 @@ def open_live(mode: str, options: Any, ctx: Context,
 
 def _open_lab(options: Any, ctx: Context, track: Callable[[Any], None] | None
               ) -> tuple[Live | None, str, bool]:
-    from .cluster.connect import connect
-    from .lab.lab import Lab
+    from ..cluster.connect import connect
+    from ..lab.lab import Lab
 
     objects, refused = admitted(ctx)
     with interrupt.shielded():  # the lab's folder exists from here: someone must own it
@@ -51,7 +51,8 @@ def admitted(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
     """The submission's objects a cluster's API server would accept (valid name and schema,
     as ``kubectl apply`` validates strictly), and the refs of those it would reject (MG102 and
     MG103 say why): the lab applies the first, as a cluster would."""
-    from . import k8snames, schema
+    from .. import schema
+    from ..submission import k8snames
 
     objects: list[dict[str, Any]] = []
     refused: list[str] = []
@@ -67,8 +68,8 @@ def admitted(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _open_cluster(options: Any, ctx: Context) -> tuple[Live | None, str, bool]:
-    from .cluster.connect import ClusterError, connect
-    from .cluster.gateway import discover_gateway_url
+    from ..cluster.connect import ClusterError, connect
+    from ..cluster.gateway import discover_gateway_url
 
     try:
         client = connect(options.kubeconfig, options.kube_context,

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, IntEnum
 from typing import Any
 
-from .diagram import Diagram
+from ..routing.diagram import Diagram
 
 SCHEMA_ID = "meshgrade.results/v1"
 NOT_RUN = "not run: "  # a check's message when it could not start: interrupted, no submission

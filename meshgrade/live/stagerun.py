@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import interrupt
-from .objects import KObject
+from ..grading import interrupt
+from ..submission.objects import KObject
 
 ROUTING = ("VirtualService", "DestinationRule", "Gateway", "HTTPRoute")
 SETTLE_TIMEOUT_S = 60.0

@@ -18,11 +18,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from meshgrade.batch.gradebook import collect, write_csv
 from meshgrade.batch.roster import RosterError, RosterRow, read_roster
-from meshgrade.gradebook import collect, write_csv
-from meshgrade.provenance import RubricCheck, describe, problems
-from meshgrade.rubric import RubricError
-from meshgrade.signing import ENV_VAR, load_key, verify
+from meshgrade.grading.provenance import RubricCheck, describe, problems
+from meshgrade.grading.rubric import RubricError
+from meshgrade.grading.signing import ENV_VAR, load_key, verify
 
 KEY_HELP = f"HMAC key file (else ${ENV_VAR})"
 RUBRIC_HELP = ("the expected rubric, a built-in name or a file: results of other content are "

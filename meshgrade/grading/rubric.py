@@ -12,7 +12,7 @@ from .results import Visibility
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from . import yamlload
+    from ..submission import yamlload
 
 _TOP = {"name", "title", "description", "checks", "settings", "extra", "shared_files"}
 _CHECK = {"points", "hint", "visibility", "partial", "count_skipped", "promote_warnings"}
@@ -97,7 +97,7 @@ def load(name_or_path: str, known_ids: set[str]) -> Rubric:
 
 def parse(text: str, where: str, known_ids: set[str], *, digest: str | None = None) -> Rubric:
     """A rubric from its text; ``digest`` defaults to the sha256 of the text as UTF-8."""
-    from . import yamlload  # the YAML reader: not for listing the rubrics' names
+    from ..submission import yamlload  # the YAML reader: not for listing the rubrics' names
 
     docs, issues = yamlload.parse(text)
     problems = [f"{where}:{i.line}: {i.message}" for i in issues]

@@ -9,7 +9,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from ..kinds import GATEWAY_API_GROUP
+from ..submission.kinds import GATEWAY_API_GROUP
 from .pods import PROXY_IMAGE, now
 
 GATEWAY_LABEL = "gateway.networking.k8s.io/gateway-name"

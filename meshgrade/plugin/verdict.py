@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from . import registry
-from .results import CheckResult, Outcome
+from ..grading import registry
+from ..grading.results import CheckResult, Outcome
 
 
 class CheckError(Exception):

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .index import ObjectIndex
-from .kinds import ROUTE_KINDS
-from .loader import LoadedSubmission
-from .objects import KObject
+from ..submission.index import ObjectIndex
+from ..submission.kinds import ROUTE_KINDS
+from ..submission.loader import LoadedSubmission
+from ..submission.objects import KObject
+from ..submission.podgroups import PodGroup, index_groups
 from .settings import Settings
-from .workloads import PodGroup, index_groups
 
 if TYPE_CHECKING:
-    from .mesh import Mesh
-    from .routing import RoutingModel
+    from ..routing import RoutingModel
+    from ..routing.mesh import Mesh
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Context:
     settings: Settings = field(default_factory=Settings)
     source: str = "repo"
     submission: LoadedSubmission | None = None
-    live: Any = None               # meshgrade.live.Live when a cluster or the lab is there
+    live: Any = None               # meshgrade.live.sources.Live when a cluster or the lab is there
     live_reason: str = "no cluster or lab in this run"   # why there is no live source
     live_error: bool = False       # the live source failed: live checks are errors
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -57,7 +57,7 @@ class Context:
     def mesh(self) -> Mesh:
         """Istio's view of the final infrastructure (hosts, visibility, DestinationRules,
         Gateways, ingress pods), shared by the checks and the routing models."""
-        from .mesh import Mesh
+        from ..routing.mesh import Mesh
 
         if "mesh" not in self._cache:
             self._cache["mesh"] = Mesh(self.infra(), ingress_labels=self.settings.ingress_labels)
@@ -71,7 +71,7 @@ class Context:
     def model(self, stage: KObject | None = None) -> RoutingModel:
         """Routing model of the final state (``stage`` None) or of one routing object alone
         on top of the final infrastructure."""
-        from .routing import RoutingModel
+        from ..routing import RoutingModel
 
         key = ("model", id(stage))
         if key not in self._cache:
@@ -85,7 +85,7 @@ class Context:
     def bare_model(self) -> RoutingModel:
         """Routing model of the final infrastructure without any routing object: where
         requests go when no rule applies (spread over each Service's pods)."""
-        from .routing import RoutingModel
+        from ..routing import RoutingModel
 
         if "infra-model" not in self._cache:
             self._cache["infra-model"] = RoutingModel(self.infra(), mesh=self.mesh())

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .loader import YAML_SUFFIXES
-from .reports._common import finding_line, fmt_points, shown_checks, totals
-from .reports.sinks import for_terminal, for_workflow_log
+from ..reports._common import finding_line, fmt_points, shown_checks, totals
+from ..reports.sinks import for_terminal, for_workflow_log
+from ..submission.loader import YAML_SUFFIXES
 from .results import CheckResult, Outcome, RunResult
 from .rubric import Rubric
 
@@ -168,7 +168,7 @@ def watch(root: Path, rubric: Rubric, *, mode: str = "repo", interval: float = 0
           sleep: Callable[[float], None] = time.sleep, runs: int | None = None) -> RunResult:
     """Grade ``root`` now and after every YAML change until ``stop()`` (or ``runs`` runs);
     ``out`` gets ``report.html`` and ``results.json`` after each run. The last run."""
-    from .reports import write_reports
+    from ..reports import write_reports
 
     skip = out.resolve() if out is not None else None
     seen = stamp(root, skip)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .history import NoCommitInTime, Pick, parse_due, parse_log, pick_at, pick_due
+from ..grading.history import NoCommitInTime, Pick, parse_due, parse_log, pick_at, pick_due
 from .limits import Limits
 
 _URL = re.compile(r"^(https?|git|ssh|file)://|^[\w.-]+@[\w.-]+:")

@@ -6,14 +6,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..grading.context import Context
+from ..grading.history import Pick
+from ..grading.settings import Settings
 from . import baseline
-from .context import Context
 from .gitsource import Pin, SourceError, clone, clone_pinned, is_git_url, read_head, redact_url
-from .history import Pick
 from .index import ObjectIndex
 from .limits import Limits
 from .loader import LoadedSubmission, load_folder
-from .settings import Settings
 
 __all__ = ["Pin", "SourceError", "OpenedSource", "open_source", "build_context"]
 

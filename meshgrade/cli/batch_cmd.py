@@ -15,16 +15,16 @@ import sys
 import threading
 from pathlib import Path
 
-from meshgrade.history import format_due, parse_due
-from meshgrade.layout import builtin_names
+from meshgrade.grading.history import format_due, parse_due
+from meshgrade.grading.layout import builtin_names
+from meshgrade.grading.results import ExitCode
 from meshgrade.reports import FORMATS
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
-from meshgrade.results import ExitCode
 
-from .progress import Progress
-from .roster import MODES, RosterError, read_roster
-from .runner import BatchOptions, BatchSummary, StopRequest, run_batch
-from .shard import parse_shard
+from ..batch.progress import Progress
+from ..batch.roster import MODES, RosterError, read_roster
+from ..batch.runner import BatchOptions, BatchSummary, StopRequest, run_batch
+from ..batch.shard import parse_shard
 
 EPILOG = """\
 roster columns: student, submission (folder or git URL; a relative folder resolves against
@@ -125,7 +125,7 @@ def _error(message: str) -> int:
 
 def options(args: argparse.Namespace) -> BatchOptions | int:
     """BatchOptions from the parsed arguments, or an exit code after printing the problem."""
-    from meshgrade.rubric import load_or_report
+    from meshgrade.grading.rubric import load_or_report
 
     if args.workers < 1:
         return _error(f"--workers {args.workers}: must be at least 1")
@@ -208,8 +208,8 @@ def run(args: argparse.Namespace) -> int:
 
 def report(summary: BatchSummary, opts: BatchOptions) -> int:
     """Write the class outputs, print where they are, and return the exit code."""
-    from . import classreport, copies  # jinja2: only when writing
-    from .regrade import REGRADE, compare
+    from ..batch import classreport, copies  # jinja2: only when writing
+    from ..batch.regrade import REGRADE, compare
 
     regrade = compare(summary, opts.compare) if opts.compare is not None else None
     pairs = copies.detect_in(opts.out, {r.row.student: r.row.folder for r in summary.results},

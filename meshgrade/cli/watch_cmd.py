@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .layout import builtin_names
+from ..grading.layout import builtin_names
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -34,10 +34,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .results import ExitCode
-    from .rubric import load_or_report
-    from .source import not_a_folder
-    from .watch import watch
+    from ..grading.results import ExitCode
+    from ..grading.rubric import load_or_report
+    from ..grading.watch import watch
+    from ..submission.source import not_a_folder
 
     problem = not_a_folder(str(args.dir))
     if problem:

@@ -11,8 +11,8 @@ import re
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
+from .podserver import App, MeshClient, PodSpec, Request, Response
 from .productpage_html import render_index, render_not_found, render_product_page
-from .server import App, MeshClient, PodSpec, Request, Response
 
 SERVICES = ("productpage", "reviews", "ratings", "details")
 VERSIONS = ("v1", "v2", "v3")

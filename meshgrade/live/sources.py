@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .context import Context
-from .objects import KObject
+from ..grading.context import Context
+from ..submission.objects import KObject
 
 
 @dataclass
@@ -37,14 +37,14 @@ class Live:
 
     def objects(self, refresh: bool = False) -> list[KObject]:
         """The cluster's objects (read once, again after a stage is applied)."""
-        from .cluster.read import read_objects
+        from ..cluster.read import read_objects
 
         if refresh or "objects" not in self._cache:
             self._cache["objects"] = read_objects(self.client)
         return self._cache["objects"]
 
     def sampler(self) -> Any:
-        from .traffic.sampler import Sampler
+        from ..traffic.sampler import Sampler
 
         if "sampler" not in self._cache:
             self._cache["sampler"] = Sampler(self.base_url, run_id=self.run_id, seed=self.seed)

@@ -17,7 +17,8 @@ the lab's Envoy translation all ask one :class:`Mesh`, built once per cluster st
   ``./host`` (the Gateway's namespace) and ``*/host`` open to VirtualServices of those
   namespaces.
 - Ingress pods: those carrying the configured labels and every ingress gateway install told
-  by its labels (:mod:`meshgrade.installs`), from the baseline, the submission or the cluster.
+  by its labels (:mod:`meshgrade.submission.installs`), from the baseline, the submission
+  or the cluster.
 - Pod labels: Istio adds ``topology.kubernetes.io/region`` and ``zone``,
   ``topology.istio.io/subzone`` (from the node, or the pod's ``istio-locality`` label),
   ``kubernetes.io/hostname`` (the node), ``topology.istio.io/cluster`` and ``network``. A pod
@@ -35,9 +36,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from . import installs
-from .kinds import GATEWAY_API_GROUP, WORKLOAD_KINDS
-from .objects import KObject, as_list, selects, str_map
+from ..submission import installs
+from ..submission.kinds import GATEWAY_API_GROUP, WORKLOAD_KINDS
+from ..submission.objects import KObject, as_list, selects, str_map
 
 CLUSTER_DOMAIN = "cluster.local"
 ROOT_NAMESPACE = "istio-system"

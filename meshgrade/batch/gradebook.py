@@ -5,7 +5,7 @@ Every ``results.json`` under a folder is read. Gradescope's ``gradescope/results
 ``meshgrade.results/v1`` is listed in ``skipped`` with the reason. With a key, a file whose
 signature is missing or does not match is listed in ``refused`` and kept out of the rows.
 So is, with or without a key, a result of another rubric than the expected one (compared by
-digest, see :class:`meshgrade.provenance.RubricCheck`). With a roster, the signed student
+digest, see :class:`meshgrade.grading.provenance.RubricCheck`). With a roster, the signed student
 must be on it and the signed repository must be that student's; without one, results of the
 same repository and commit claimed by different students are all refused as copies.
 """
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.batch.roster import RosterRow
-from meshgrade.provenance import RubricCheck, problems, recorded_repository, repository_key
+from meshgrade.grading.provenance import RubricCheck, problems, recorded_repository, repository_key
+from meshgrade.grading.results import SCHEMA_ID
+from meshgrade.grading.signing import verify
 from meshgrade.reports.sinks import for_csv
-from meshgrade.results import SCHEMA_ID
-from meshgrade.signing import verify
 
 FILENAME = "results.json"
 BASE_COLUMNS = ("student", "source", "repository", "commit", "rubric", "rubric_digest", "mode",

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from . import interrupt, registry
-from .gitsource import parse_pin
-from .limits import MIB, Limits
-from .reports import FORMATS, console, write_reports
-from .results import CheckResult, ExitCode, Outcome, RunResult
-from .rubric import RubricError, load
-from .scoring import parse_fail_under
-from .session import GradingSession, Options
-from .source import Pin
+from ..grading import interrupt, registry
+from ..grading.results import CheckResult, ExitCode, Outcome, RunResult
+from ..grading.rubric import RubricError, load
+from ..grading.scoring import parse_fail_under
+from ..grading.session import GradingSession, Options
+from ..reports import FORMATS, console, write_reports
+from ..submission.gitsource import parse_pin
+from ..submission.limits import MIB, Limits
+from ..submission.source import Pin
 
 FAIL_UNDER_HELP = "give points (7.5) or a percentage (80%)"
 
@@ -102,7 +102,7 @@ def _pin(config: pytest.Config) -> Pin | None:
 def _sign_key(config: pytest.Config) -> bytes | None:
     import os
 
-    from .signing import load_key
+    from ..grading.signing import load_key
 
     try:
         return load_key(config.getoption("sign_key_file"), os.environ)
@@ -196,7 +196,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     cid = check_id_of(item)
     if cid is not None and cid in session.rubric.checks:
         if report.failed and cid not in session.results:
-            from .results import CheckReport
+            from ..grading.results import CheckReport
 
             session.record(cid, CheckReport(Outcome.ERROR, f"{cid} could not run ({report.when})",
                                             traceback=report.longreprtext))

@@ -1,0 +1,1 @@
+"""The command line: `meshgrade grade`, `batch`, `gradebook`, `watch` and the rest."""
