@@ -10,30 +10,41 @@
   bookinfo.yaml`` until every pod is Ready, and a ``kubectl exec deploy/curl -- curl`` round
   trip through the mesh beside a ``curl`` from the host to the gateway
 
+With ``--sides old new`` only the requests per second (and, with ``--grade N``, the time of
+``meshgrade grade examples/part1-bookinfo`` in lab mode) are measured, each side in its own
+processes, interleaved ``--rounds`` times; "old" is commit ``WORKLOADS_BASE`` (the threaded pod
+server), "new" the working tree. Medians and new/old ratios are printed.
+
     python benchmarks/lab.py [--requests N]
+    python benchmarks/lab.py --sides old new [--rounds R] [--grade N]
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
+import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 import requests
-
-from meshgrade.lab.lab import Lab
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "part1-bookinfo"
 COURSE = REPO / "tests" / "lab_course"  # bookinfo.yaml and curl.yaml, from the docs' facts
 KUBECTL = Path(sys.executable).parent / "kubectl"
 POD = re.compile(r"reviews-(v\d+)-")
+WORKLOADS_BASE = "aa0dc69"  # before the asyncio pod runtime: a thread per connection
+CONCURRENCY = 4  # the sampler's
 
 
 def rss_mib(pid: int) -> float:
@@ -50,10 +61,136 @@ def rate(n: int, fn) -> float:
     return n / (time.perf_counter() - start)
 
 
+def concurrent_rate(n: int, host: str, port: int, clients: int = CONCURRENCY) -> float:
+    """Requests/s of ``clients`` threads, each on its own keep-alive ``http.client``
+    connection, ``n`` requests in all."""
+    errors: list[int] = []
+
+    def worker(count: int) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        for _ in range(count):
+            conn.request("GET", "/productpage")
+            answer = conn.getresponse()
+            answer.read()
+            if answer.status != 200:
+                errors.append(answer.status)
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(n // clients,)) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:5]
+    return n // clients * clients / (time.perf_counter() - start)
+
+
+def throughput(n: int) -> dict[str, float]:
+    """The gateway's requests/s for each client, on a fresh lab."""
+    from meshgrade.lab.lab import Lab
+
+    lab = Lab().start()
+    try:
+        host, port = lab.gateway_url.split(":")
+        session = requests.Session()
+        session.trust_env = False
+        url = f"http://{lab.gateway_url}/productpage"
+        while session.get(url, timeout=10).status_code != 200:
+            pass
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+
+        def lean() -> None:
+            conn.request("GET", "/productpage")
+            answer = conn.getresponse()
+            answer.read()
+            assert answer.status == 200
+
+        rate(n // 5, lean)  # warm-up
+        return {"keep-alive client (requests)":
+                rate(n, lambda: session.get(url, timeout=10).raise_for_status()),
+                "keep-alive client (http.client)": rate(n, lean),
+                f"{CONCURRENCY} keep-alive connections at once":
+                concurrent_rate(n * 2, host, int(port))}
+    finally:
+        lab.stop()
+
+
+def grade_s(env: dict[str, str]) -> float:
+    """Seconds of one ``meshgrade grade examples/part1-bookinfo`` (lab mode, Part 1 rubric)."""
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "meshgrade", "grade", str(EXAMPLES),
+                               "--rubric", "istio-part1", "--out", out], env=env,
+                              capture_output=True, text=True, cwd=REPO)
+        took = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"grade failed ({done.returncode}): {done.stdout[-2000:]}"
+                             f"{done.stderr[-2000:]}")
+        return took
+
+
+def sides(names: list[str], rounds: int, n: int, grades: int) -> None:
+    """Old and new side by side: interleaved processes, medians, new/old ratios."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from baseline import env, old_tree
+
+    envs = {"old": env(old_tree(WORKLOADS_BASE)), "new": env(None)}
+    print(f"meshgrade lab benchmark, {time.strftime('%Y-%m-%d')}; sides {' '.join(names)} "
+          f"(old = {WORKLOADS_BASE}), {rounds} rounds interleaved, {n} requests per client; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    rates: dict[str, dict[str, list[float]]] = {side: {} for side in names}
+    for _ in range(rounds):
+        for side in names:
+            out = subprocess.run([sys.executable, __file__, "--throughput-only", "--requests",
+                                  str(n)], env=envs[side], capture_output=True, text=True,
+                                 check=True, cwd=REPO).stdout
+            for name, value in json.loads(out.splitlines()[-1]).items():
+                rates[side].setdefault(name, []).append(value)
+    head = "".join(f"{side:>22}" for side in names)
+    print(f"{'requests/s through the gateway, /productpage':<44}{head}"
+          + ("     new/old" if len(names) == 2 else ""))
+    for name in rates[names[0]]:
+        cells = [rates[side][name] for side in names]
+        line = "".join(f"{statistics.median(c):>8.0f} ({', '.join(f'{x:.0f}' for x in c)})"
+                       .rjust(22) for c in cells)
+        ratio = (f"  {statistics.median(cells[1]) / statistics.median(cells[0]):9.2f}x"
+                 if len(names) == 2 else "")
+        print(f"{'  ' + name:<44}{line}{ratio}")
+    grade: dict[str, list[float]] = {side: [] for side in names}
+    for side in names if grades else []:
+        grade_s(envs[side])  # warm-up: bytecode, schema cache
+    for _ in range(grades):
+        for side in names:
+            grade[side].append(grade_s(envs[side]))
+    if grades:
+        cells = [grade[side] for side in names]
+        line = "".join(f"{statistics.median(c):>7.2f} s ({', '.join(f'{x:.1f}' for x in c)})"
+                       .rjust(22) for c in cells)
+        ratio = (f"  {statistics.median(cells[0]) / statistics.median(cells[1]):6.2f}x faster"
+                 if len(names) == 2 else "")
+        print(f"{'grade part1-bookinfo, lab mode (median)':<44}{line}{ratio}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
-    n = parser.parse_args().requests
+    parser.add_argument("--sides", nargs="+", choices=("old", "new"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--grade", type=int, default=0, metavar="N",
+                        help="with --sides: also time N lab grades per side")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="print the requests/s of each client as JSON")
+    args = parser.parse_args()
+    n = args.requests
+    if args.throughput_only:
+        print(json.dumps(throughput(n)))
+        return
+    if args.sides:
+        sides(args.sides, args.rounds, n, args.grade)
+        return
+    from meshgrade.lab.lab import Lab
+
     print(f"meshgrade lab benchmark, {time.strftime('%Y-%m-%d')}; {n} requests per client")
     t0 = time.perf_counter()
     lab = Lab().start()
@@ -120,6 +257,8 @@ def main() -> None:
 
 def course(n: int) -> None:
     """kubectl apply of Bookinfo to Ready, kubectl exec curl beside curl from the host."""
+    from meshgrade.lab.lab import Lab
+
     lab = Lab(bookinfo=False).start()
     try:
         def kubectl(*args: str) -> None:

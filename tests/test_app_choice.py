@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from meshgrade.analyzers.app import find_app
+from meshgrade.checklib.app import find_app
 from meshgrade.grading import registry
 from meshgrade.grading.check import run
 from meshgrade.grading.settings import Settings

@@ -40,7 +40,7 @@ from .conftest import CASES, EXAMPLES, context_for
 
 EXAMPLES_RUN = int(os.environ.get("MESHGRADE_PROPERTY_EXAMPLES", "150"))
 STATIC = [c for c in registry.checks().values()
-          if c.fn is not None and "repo" in c.sources and c.group not in ("MG3", "MG4")]
+          if "repo" in c.sources and c.group not in ("MG3", "MG4")]
 
 _EXTRA = """\
 apiVersion: v1
@@ -261,7 +261,7 @@ class _Warnings(logging.Handler):
 
 def _run_all(folder: Path, bookinfo: bool) -> None:
     ctx = context_for(folder, Settings(bookinfo_baseline=bookinfo))
-    reports: dict[str, CheckReport] = {c.id: c.fn(ctx) for c in STATIC if c.fn is not None}
+    reports: dict[str, CheckReport] = {c.id: c.fn(ctx) for c in STATIC}
     cluster = [KObject(o.raw, o.file, o.line, order=o.order, origin="cluster", lines=o.lines)
                for o in ctx.index.objects]
     facts = ClusterFacts("default", reachable=True, objects=cluster)
@@ -292,8 +292,8 @@ def test_no_check_raises(files: list[list[Any]], bookinfo: bool) -> None:
 def test_no_template_field_clashes_with_finding_parameters() -> None:
     """``finding(check_id, key, obj, path, /, *, file, line, **fields)``: a template field
     named ``file`` or ``line`` would make every finding of that template raise."""
-    for entry in catalogue.entries().values():
-        for key, template in entry.messages.items():
+    for cid, templates in catalogue.catalogued().items():
+        for key, template in templates.items():
             names = {f for part in template.values() if isinstance(part, str)
                      for _, f, _, _ in string.Formatter().parse(part) if f}
-            assert not names & {"file", "line"}, f"{entry.id}.{key}: {names}"
+            assert not names & {"file", "line"}, f"{cid}.{key}: {names}"

@@ -11,7 +11,6 @@ import pytest
 
 from meshgrade.cli.main import main
 from meshgrade.grading import registry
-from meshgrade.grading.check import Check
 
 from .conftest import EXAMPLES
 
@@ -96,24 +95,44 @@ def test_fail_under(tmp_path: Path) -> None:
     assert proc.returncode == 1
 
 
-def test_crash_in_a_check_becomes_error_and_reports_are_written(tmp_path: Path, monkeypatch,
-                                                                capsys) -> None:
-    def boom(ctx):
-        raise RuntimeError("kaboom")
+CRASHING_CHECK = """\
+from meshgrade import check
 
-    original = registry.get("MG203")
-    monkeypatch.setitem(registry.checks(), "MG203", Check(original.entry, boom))
-    code = main(["grade", str(EXAMPLES / "part1-bookinfo"), "--rubric", "istio-part1",
-                 "--mode", "repo", "--out", str(tmp_path), "--format", "json",
+
+@check("COURSE-1", title="A check that crashes", points=2)
+def test_boom(ctx):
+    raise RuntimeError("kaboom")
+
+
+@check("COURSE-2", title="An instructor's check that passes", points=1, reads=("repo",))
+def test_has_a_gateway(index, findings):
+    if not index.latest("Gateway"):
+        findings.error("no Gateway", hint="Add one.")
+"""
+
+
+def test_crash_in_a_check_becomes_error_and_reports_are_written(tmp_path: Path) -> None:
+    suite = tmp_path / "course"
+    suite.mkdir()
+    (suite / "test_course.py").write_text(CRASHING_CHECK)
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text("name: course\nchecks:\n  MG101: {points: 1}\n  MG203: {}\n"
+                      f"extra:\n  - path: {suite}\n")
+    out = tmp_path / "out"
+    code = main(["grade", str(EXAMPLES / "part1-bookinfo"), "--rubric", str(rubric),
+                 "--mode", "repo", "--out", str(out), "--format", "json",
                  "--format", "html", "--format", "junit", "--format", "gradescope"])
     assert code == 3
-    results = json.loads((tmp_path / "results.json").read_text())
-    crashed = next(c for c in results["checks"] if c["id"] == "MG203")
+    results = json.loads((out / "results.json").read_text())
+    by_id = {c["id"]: c for c in results["checks"]}
+    crashed = by_id["COURSE-1"]
     assert crashed["outcome"] == "error" and "kaboom" in crashed["traceback"]
-    assert sum(c["outcome"] == "passed" for c in results["checks"]) > 10
-    assert "kaboom" in (tmp_path / "report-instructor.html").read_text()
-    assert "Traceback" not in (tmp_path / "report.html").read_text()
-    assert (tmp_path / "gradescope" / "results.json").is_file()
+    assert crashed["title"] == "A check that crashes" and crashed["max_score"] == 2
+    assert by_id["COURSE-2"]["outcome"] == "passed" and by_id["COURSE-2"]["score"] == 1
+    assert by_id["MG203"]["outcome"] == "passed" and by_id["MG203"]["max_score"] == 2
+    assert "kaboom" in (out / "report-instructor.html").read_text()
+    assert "Traceback" not in (out / "report.html").read_text()
+    assert (out / "gradescope" / "results.json").is_file()
 
 
 def test_help_shows_examples() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from meshgrade.analyzers.sampling import likely_cause
+from meshgrade.checklib.sampling import likely_cause
 from meshgrade.cli.main import main
 from meshgrade.routing import Step
 from meshgrade.submission.objects import KObject

@@ -11,7 +11,7 @@ from dataclasses import replace
 import jsonschema
 import pytest
 
-from meshgrade.analyzers.diagrams import _observe
+from meshgrade.checklib.diagrams import _observe
 from meshgrade.grading import registry
 from meshgrade.grading.results import (
     CheckResult,

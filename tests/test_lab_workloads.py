@@ -457,7 +457,8 @@ def test_kiali_addon() -> None:
 
 
 def test_mesh_client_pools_connections_follows_redirects_and_fails_softly() -> None:
-    from meshgrade.lab.workloads.podserver import MeshClient, PodServer, Request, Response
+    from meshgrade.lab.workloads.aio import MeshClient, PodLoop
+    from meshgrade.lab.workloads.podserver import PodServer, Request, Response
 
     seen: list[tuple[str, str, str]] = []
     agents: list[str] = []
@@ -473,29 +474,41 @@ def test_mesh_client_pools_connections_follows_redirects_and_fails_softly() -> N
             response = Response.text("moved", 301)
             response.headers.append(("Location", "http://elsewhere.invalid/x"))
             return response
+        if request.path == "/slow":
+            server.sleep(1.0)
         return Response.json({"path": request.path, "source": request.header(
             "x-meshgrade-source")})
 
     server = PodServer(mesh)
-    client = MeshClient(lambda: f"http://{LOOPBACK}:{server.port}", "productpage-v1")
+    pods = PodLoop()
+    client = MeshClient(lambda: f"http://{LOOPBACK}:{server.port}", "productpage-v1",
+                        timeout_s=0.5)
+    get = lambda *args: pods.call(client.get(*args), TIMEOUT)  # noqa: E731
     try:
         for _ in range(3):
-            answer = client.get("details", "/details/0", {"cookie": "a=1"})
+            answer = get("details", "/details/0", {"cookie": "a=1"})
             assert answer is not None and answer.status_code == 200
             assert answer.json() == {"path": "/details/0", "source": "productpage-v1"}
         assert len(server._connections) == 1  # one kept-alive connection, reused
-        assert client.get("details", "/details/0", {"user-agent": "curl/8"}) is not None
+        assert get("details", "/details/0", {"user-agent": "curl/8"}) is not None
         assert agents[0].startswith("python-requests/") and agents[-1] == "curl/8"
-        moved = client.get("reviews", "/old", {"cookie": "a=1"})
+        moved = get("reviews", "/old", {"cookie": "a=1"})
         assert moved is not None and moved.json()["path"] == "/new"
         assert seen[-2:] == [("/old", "reviews:9080", "a=1"), ("/new", "reviews:9080", "")]
-        assert client.get("reviews", "/away", {}) is None
+        assert get("reviews", "/away", {}) is None
         for conn in list(server._connections):  # the mesh drops idle connections: retried
             conn.shutdown(2)
         time.sleep(0.1)
-        answer = client.get("ratings", "/ratings/0", {})
+        answer = get("ratings", "/ratings/0", {})
+        assert answer is not None and answer.status_code == 200
+        assert get("ratings", "/slow", {}) is None  # no answer within timeout_s
+        answer = get("ratings", "/ratings/0", {})
         assert answer is not None and answer.status_code == 200
     finally:
-        client.close()
+        pods.call(client.aclose(), TIMEOUT)
         server.stop()
-    assert client.get("details", "/details/0", {}) is None  # nothing listens any more
+    try:
+        assert get("details", "/details/0", {}) is None  # nothing listens any more
+    finally:
+        pods.stop()
+

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from meshgrade.grading import registry
+from meshgrade.grading.check import run
 from meshgrade.lab.client import ApiClient
 from meshgrade.lab.lab import Lab
 
@@ -184,10 +186,9 @@ def test_api_down_is_not_gradable(tmp_path: Path, cluster_lab: Lab) -> None:
 
 
 def test_faults_and_a_slow_push_in_the_lab(tmp_path: Path) -> None:
-    from meshgrade.analyzers.traffic import shift_50_observed
-    from meshgrade.grading import registry
+    from meshgrade.grading.options import Options
     from meshgrade.grading.rubric import load
-    from meshgrade.grading.session import GradingSession, Options
+    from meshgrade.grading.session import GradingSession
 
     rubric = load("istio-part1", set(registry.checks()))
     session = GradingSession(Options(str(PART1), rubric, mode="lab", out=tmp_path, seed=3))
@@ -196,7 +197,7 @@ def test_faults_and_a_slow_push_in_the_lab(tmp_path: Path) -> None:
         lab = session.live.lab
         lab.faults.set("reviews-v3", error_rate=0.05)
         lab.push_delay_s = 0.3
-        result = shift_50_observed(ctx)
+        result, _ = run(registry.get("MG405"), ctx)
         assert result.outcome.value == "passed", result.message
         assert result.evidence["settle_s"] >= 0.2
     finally:
@@ -212,10 +213,9 @@ def test_broken_submission_fails_live_checks(tmp_path: Path) -> None:
 
 
 def test_routing_observed_fails_when_traffic_disagrees(tmp_path: Path) -> None:
-    from meshgrade.analyzers.traffic import routing_observed
-    from meshgrade.grading import registry
+    from meshgrade.grading.options import Options
     from meshgrade.grading.rubric import load
-    from meshgrade.grading.session import GradingSession, Options
+    from meshgrade.grading.session import GradingSession
 
     rubric = load("istio-part1", set(registry.checks()))
     session = GradingSession(Options(str(PART1), rubric, mode="lab", out=tmp_path, seed=5))
@@ -223,7 +223,7 @@ def test_routing_observed_fails_when_traffic_disagrees(tmp_path: Path) -> None:
         ctx = session.context()
         lab = session.live.lab
         lab.faults.set("productpage-v1", error_rate=0.4)  # 5xx count against the check
-        result = routing_observed(ctx)
+        result, _ = run(registry.get("MG402"), ctx)
         assert result.outcome.value == "failed", result.message
         assert "errors" in result.findings[0].message
     finally:

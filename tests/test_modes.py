@@ -10,9 +10,10 @@ import pytest
 
 from meshgrade.cli.main import main
 from meshgrade.grading import modes, registry
+from meshgrade.grading.options import Options
 from meshgrade.grading.results import CheckResult, Outcome, RunResult, Submission
 from meshgrade.grading.rubric import load
-from meshgrade.grading.session import GradingSession, Options
+from meshgrade.grading.session import GradingSession
 from meshgrade.live.sources import Live
 from meshgrade.reports import github_report
 from meshgrade.submission.source import open_source

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshgrade.analyzers.files import yaml_parses
 from meshgrade.cli.main import main
+from meshgrade.grading import registry
+from meshgrade.grading.check import run
 from meshgrade.grading.results import ExitCode
 from meshgrade.grading.settings import Settings
 from meshgrade.submission import yamlload
@@ -125,7 +126,7 @@ def test_budget_is_one_finding_and_stops_loading(name: str, make_repo: Any,
 
 
 def _mg101(sub: LoadedSubmission) -> list[Any]:
-    report = yaml_parses(build_context(sub, Settings()))
+    report, _ = run(registry.get("MG101"), build_context(sub, Settings()))
     assert report.outcome.value == "failed"
     return list(report.findings)
 

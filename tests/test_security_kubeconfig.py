@@ -21,7 +21,7 @@ from kubernetes import config as k8s_config
 
 from meshgrade.batch.roster import RosterRow
 from meshgrade.batch.runner import BatchOptions, grade_command
-from meshgrade.cli.grade_cmd import pytest_args
+from meshgrade.cli.grade_cmd import options_of
 from meshgrade.cli.main import _parser, main
 from meshgrade.cluster.connect import MAX_REFERENCED_BYTES, ClusterClient, ClusterError, connect
 from meshgrade.grading import registry
@@ -320,10 +320,10 @@ def test_a_kubeconfig_not_named_on_the_command_line_is_the_users_own(
 
 def test_trust_kubeconfig_option_is_passed_on(tmp_path: Path) -> None:
     args = _parser().parse_args(["grade", "x", "--kubeconfig", "kc", "--trust-kubeconfig"])
-    rubric = load("istio-part1", set(registry.checks()))
-    assert "--trust-kubeconfig" in pytest_args(args, rubric)
+    rubric = load("istio-part1", registry.checks())
+    assert options_of(args, rubric).trust_kubeconfig
     plain = _parser().parse_args(["grade", "x", "--kubeconfig", "kc"])
-    assert "--trust-kubeconfig" not in pytest_args(plain, rubric)
+    assert not options_of(plain, rubric).trust_kubeconfig
     for command in (["doctor"], ["restore", "journal.json"]):
         assert _parser().parse_args([*command, "--trust-kubeconfig"]).trust_kubeconfig
     batch = _parser().parse_args(["batch", "roster.csv", "--trust-kubeconfig"])

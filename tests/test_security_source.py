@@ -305,8 +305,9 @@ def test_a_huge_unrelated_deployment_keeps_the_live_checks(tmp_path: Path) -> No
     # like a one-node minikube: the node is full, the rest stays Pending (MG306 is the lab's
     # own install in lab mode, not graded: read what it sees directly)
     from meshgrade.grading import registry
+    from meshgrade.grading.options import Options
     from meshgrade.grading.rubric import load
-    from meshgrade.grading.session import GradingSession, Options
+    from meshgrade.grading.session import GradingSession
 
     session = GradingSession(Options(str(sub), load("istio-part1", set(registry.checks())),
                                      mode="lab", out=tmp_path / "direct"))

@@ -141,8 +141,8 @@ def test_promote_warnings_in_a_rubric_is_validated_with_its_line() -> None:
 
 
 def test_every_catalogue_template_has_a_valid_level() -> None:
-    for cid, entry in catalogue.entries().items():
-        for key, template in entry.messages.items():
+    for cid, templates in catalogue.catalogued().items():
+        for key, template in templates.items():
             assert set(template) <= {"text", "hint", "level"}, (cid, key)
             assert catalogue.level(cid, key) in Severity, (cid, key)
     assert catalogue.level("MG122", "undefined") is Severity.ERROR

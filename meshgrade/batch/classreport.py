@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import jinja2
 
 from meshgrade import __version__
 from meshgrade.batch.gradebook import dated, due_cells, with_due_columns
-from meshgrade.reports._common import fmt_points, jinja_env, write_text
+from meshgrade.reports.formatting import fmt_points, jinja_env, write_text
 from meshgrade.reports.sinks import for_csv
 
 from .copies import DEFAULT_SIMILARITY, Pair
@@ -136,6 +136,15 @@ def check_stats(summary: BatchSummary) -> list[CheckStat]:
                   key=lambda s: (s.rate is None, s.rate if s.rate is not None else 0, s.id))
 
 
+class _StudentRow(TypedDict):
+    """A student's row of the class report."""
+
+    r: StudentResult
+    pct: float | None
+    report: str | None  # their report.html, when it exists
+    log: str
+
+
 def _percent(r: StudentResult) -> float | None:
     if r.score is None or not r.max_score:
         return None
@@ -196,10 +205,11 @@ def render(summary: BatchSummary, rubric: str, out: Path | None = None,
     pairs of students at least ``similarity`` alike, side by side."""
     graded = [r for r in summary.results if r.gradable]
     pcts = [p for p in (_percent(r) for r in graded) if p is not None]
-    students = [{"r": r, "pct": _percent(r),
-                 "report": (f"{r.row.folder}/report.html" if out is None
-                            or (out / r.row.folder / "report.html").is_file() else None),
-                 "log": f"{r.row.folder}/{LOG_NAME}"} for r in summary.results]
+    students: list[_StudentRow] = [
+        {"r": r, "pct": _percent(r),
+         "report": (f"{r.row.folder}/report.html" if out is None
+                    or (out / r.row.folder / "report.html").is_file() else None),
+         "log": f"{r.row.folder}/{LOG_NAME}"} for r in summary.results]
     stats = {"mean": statistics.fmean(pcts) if pcts else None,
              "median": statistics.median(pcts) if pcts else None,
              "min": min(pcts) if pcts else None, "max": max(pcts) if pcts else None}

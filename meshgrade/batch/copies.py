@@ -273,9 +273,9 @@ def similarities(subs: Sequence[Submission], w: Mapping[str, float]
         if len(posting) > 1:
             merged[tuple(posting)] += w[f]
     both: dict[tuple[int, int], float] = defaultdict(float)
-    for posting, weight in merged.items():
-        for x, (i, n) in enumerate(posting):
-            for j, m in posting[x + 1:]:
+    for shared_by, weight in merged.items():
+        for x, (i, n) in enumerate(shared_by):
+            for j, m in shared_by[x + 1:]:
                 both[(i, j)] += min(n, m) * weight
     totals = [sum(n * w[f] for f, n in sub.bag.items()) for sub in subs]
     return {(i, j): s / (totals[i] + totals[j] - s) for (i, j), s in both.items()
@@ -288,7 +288,7 @@ def match_objects(a: Submission, b: Submission, w: Mapping[str, float]) -> list[
                      for j, y in enumerate(b.bags) if y), reverse=True)
     used_a: set[int] = set()
     used_b: set[int] = set()
-    out = []
+    out: list[ObjectMatch] = []
     for sim, i, j in scored:
         if sim < MATCH_AT or len(out) >= MAX_SHOWN:
             break

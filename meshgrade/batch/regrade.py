@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meshgrade.reports._common import fmt_points
+from meshgrade.reports.formatting import fmt_points
 from meshgrade.reports.sinks import for_csv
 
 from .roster import read_results

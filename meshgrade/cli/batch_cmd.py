@@ -18,10 +18,12 @@ from pathlib import Path
 from meshgrade.grading.history import format_due, parse_due
 from meshgrade.grading.layout import builtin_names
 from meshgrade.grading.results import ExitCode
+from meshgrade.grading.rubric import load_or_report
 from meshgrade.reports import FORMATS
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 
 from ..batch.progress import Progress
+from ..batch.regrade import REGRADE, compare
 from ..batch.roster import MODES, RosterError, read_roster
 from ..batch.runner import BatchOptions, BatchSummary, StopRequest, run_batch
 from ..batch.shard import parse_shard
@@ -55,7 +57,8 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
     """Add ``batch`` to the ``meshgrade`` sub-commands."""
     b = sub.add_parser("batch", help="grade a class from a roster CSV",
                        description="Grade every student of a roster, each in its own process, "
@@ -125,8 +128,6 @@ def _error(message: str) -> int:
 
 def options(args: argparse.Namespace) -> BatchOptions | int:
     """BatchOptions from the parsed arguments, or an exit code after printing the problem."""
-    from meshgrade.grading.rubric import load_or_report
-
     if args.workers < 1:
         return _error(f"--workers {args.workers}: must be at least 1")
     if not args.timeout > 0:
@@ -209,7 +210,6 @@ def run(args: argparse.Namespace) -> int:
 def report(summary: BatchSummary, opts: BatchOptions) -> int:
     """Write the class outputs, print where they are, and return the exit code."""
     from ..batch import classreport, copies  # jinja2: only when writing
-    from ..batch.regrade import REGRADE, compare
 
     regrade = compare(summary, opts.compare) if opts.compare is not None else None
     pairs = copies.detect_in(opts.out, {r.row.student: r.row.folder for r in summary.results},

@@ -14,10 +14,11 @@ import pytest
 
 from ..grading import interrupt
 from ..grading.layout import pytest_ini, suite_dir
+from ..grading.options import OptionError, Options, build
 from ..grading.results import ExitCode, RunResult
 from ..grading.rubric import Rubric
 from ..grading.session import GradingSession
-from ..plugin import RUN, SESSION, exit_code
+from ..plugin import RUN, SESSION, GivenOptions, exit_code
 from ..reports import console, github_report
 from ..reports.sinks import (
     for_terminal,
@@ -50,38 +51,19 @@ LEAN = ("--assert=plain", "--disable-plugin-autoload",
           for a in ("-p", f"no:{name}")])
 
 
-def pytest_args(args: argparse.Namespace, rubric: Rubric) -> list[str]:
-    """The pytest command line equivalent to a `meshgrade grade` call."""
+def pytest_args(rubric: Rubric, *, verbose: bool) -> list[str]:
+    """pytest's command line for a `meshgrade grade` run (the options go as an object)."""
     suite = suite_dir()
-    out = [str(suite), *[str(s.path) for s in rubric.extra],
-           "-c", str(pytest_ini()), "--rootdir", str(suite.parent),
-           "-p", "meshgrade.plugin", "-p", "no:cacheprovider", "-p", "no:cloudcoil",
-           *(() if rubric.extra else LEAN),
-           f"--submission={args.submission}", f"--rubric={rubric.source or args.rubric}",
-           f"--mode={args.mode}", f"--out={args.out}", f"--max-file-mib={args.max_file_mib}",
-           "--meshgrade-quiet"]
-    for fmt in args.formats or []:
-        out.append(f"--format={fmt}")
-    for flag, value in (("--student", args.student), ("--fail-under", args.fail_under),
-                        ("--repository", args.repository),
-                        ("--kubeconfig", args.kubeconfig), ("--context", args.context),
-                        ("--namespace", args.namespace), ("--gateway-url", args.gateway_url),
-                        ("--seed", None if args.seed is None else str(args.seed)),
-                        ("--sign-key-file", args.sign_key_file),
-                        ("--due", args.due),
-                        ("--commit", args.commit)):
-        if value is not None:  # --flag=value: a value that starts with '-' stays a value
-            out.append(f"{flag}={value}")
-    for flag, on in (("--apply-stages", args.apply_stages),
-                     ("--allow-kubeconfig-exec", args.allow_kubeconfig_exec),
-                     ("--trust-kubeconfig", args.trust_kubeconfig)):
-        if on:
-            out.append(flag)
-    if not args.verbose:
-        out += ["-p", "no:terminal"]
-    else:
-        out += ["-rA"]
-    return out
+    return [str(suite), *[str(s.path) for s in rubric.extra],
+            "-c", str(pytest_ini()), "--rootdir", str(suite.parent),
+            "-p", "meshgrade.plugin", "-p", "no:cacheprovider", "-p", "no:cloudcoil",
+            *(() if rubric.extra else LEAN), "--meshgrade-quiet",
+            *(["-rA"] if verbose else ["-p", "no:terminal"])]
+
+
+def options_of(args: argparse.Namespace, rubric: Rubric) -> Options:
+    """The run's options from `meshgrade grade`'s arguments; OptionError."""
+    return build(vars(args), rubric, args.submission)
 
 
 def grade(args: argparse.Namespace, rubric: Rubric, *, color: bool) -> int:
@@ -103,7 +85,13 @@ def _grade(args: argparse.Namespace, rubric: Rubric, capture: _Capture, *, color
     t = for_terminal
     _say(f"meshgrade: grading {t(redact_url(args.submission))} with rubric {t(rubric.name)}",
          err=True)
-    code = pytest.main(pytest_args(args, rubric), plugins=[capture])
+    try:
+        options = options_of(args, rubric)
+    except OptionError as exc:
+        _say(f"error: {t(str(exc))}", err=True)
+        return ExitCode.USAGE
+    code = pytest.main(pytest_args(rubric, verbose=args.verbose),
+                       plugins=[GivenOptions(options), capture])
     run = capture.run
     stopped = interrupt.exit_status()
     if run is None:

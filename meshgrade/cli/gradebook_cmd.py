@@ -29,7 +29,8 @@ RUBRIC_HELP = ("the expected rubric, a built-in name or a file: results of other
                "refused (default: a result naming a built-in rubric must match it)")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
+               ) -> None:
     """Add the ``gradebook`` (with its ``collect`` action) and ``verify`` commands."""
     gb = sub.add_parser("gradebook", help="collect results.json files into a CSV gradebook",
                         description="Gradebook tools: `meshgrade gradebook collect DIR`.")

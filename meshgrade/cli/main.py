@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..grading import interrupt
 from ..grading.layout import builtin_names
+from ..grading.options import add_arguments
 from ..grading.results import ExitCode
 
 if TYPE_CHECKING:
+    from ..grading.check import Check
     from ..grading.rubric import Rubric
 
 GRADE_EXAMPLES = """\
@@ -52,55 +54,12 @@ def _parser() -> argparse.ArgumentParser:
                        description="Grade a submission and write reports.",
                        epilog=GRADE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("submission", nargs="?", default=".", help="folder or git URL (default: .)")
-    g.add_argument("--rubric", default="istio-full",
-                   help=f"built-in name ({', '.join(builtin_names())}) or a rubric file "
-                        "(default: istio-full)")
-    g.add_argument("--mode", default="auto", choices=("auto", "repo", "lab", "cluster"),
-                   help="auto: cluster when a kubeconfig, context or gateway URL is given, "
-                        "else the local lab (repo when the lab cannot start) (default: auto)")
-    g.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (cluster mode)")
-    g.add_argument("--context", metavar="NAME", help="kubeconfig context (cluster mode)")
-    g.add_argument("--namespace", default="default", metavar="NS",
-                   help="application namespace (default: default)")
-    g.add_argument("--gateway-url", metavar="URL", help="ingress gateway URL (cluster mode)")
-    g.add_argument("--out", default="reports", metavar="DIR",
-                   help="report folder (default: reports)")
-    g.add_argument("--format", action="append", dest="formats", metavar="FMT",
-                   choices=("json", "junit", "html", "gradescope", "github", "classroom",
-                            "feedback"),
-                   help="json, junit, html, gradescope, github, classroom, feedback; repeatable "
-                        "(default: json junit html; github is added under GitHub Actions)")
-    g.add_argument("--fail-under", metavar="SCORE", help="exit 0 when the score reaches SCORE "
-                   "points, or N%% of the maximum")
-    g.add_argument("--student", help="student name shown in the reports")
-    g.add_argument("--repository", metavar="URL", help="repository URL signed into the results")
-    g.add_argument("--seed", type=int, help="sampling order seed, for reproducible runs")
-    g.add_argument("--due", metavar="TIME",
-                   help="grade the newest commit of the branch dated at or before TIME "
-                        "(ISO 8601 with an offset: 2026-12-15T23:59+01:00); a folder's own "
-                        ".git is read (its uncommitted changes are not graded)")
-    g.add_argument("--commit", metavar="REV", help="grade this commit of the branch")
-    g.add_argument("--sign-key-file", metavar="FILE",
-                   help="sign results.json with HMAC-SHA256 using this key (else "
-                        "$MESHGRADE_SIGN_KEY); check with `meshgrade verify`")
-    g.add_argument("--apply-stages", action="store_true",
-                   help="cluster mode: apply each routing stage of the submission, sample it, "
-                        "and restore the original objects (needs write access; see "
-                        "deploy/grader-rbac.yaml)")
-    g.add_argument("--allow-kubeconfig-exec", action="store_true",
-                   help="accept a kubeconfig whose user runs an exec or auth-provider plugin "
-                        "(refused by default: a student's kubeconfig must not run commands)")
-    g.add_argument("--trust-kubeconfig", action="store_true",
-                   help="trust the --kubeconfig file: allow file references outside its own "
-                        "folder and a proxy-url (refused by default: a student's kubeconfig "
-                        "must not send this machine's files or requests elsewhere)")
-    g.add_argument("--max-file-mib", type=float, default=1.0,
-                   help="skip YAML files larger than this many MiB (default: 1)")
+    add_arguments(g)
     g.add_argument("-v", "--verbose", action="store_true", help="show pytest's own output too")
     g.add_argument("--no-color", action="store_true", help="plain text output")
 
     c = sub.add_parser("checks", help="list the check catalogue",
-                       description="The check catalogue: ID, name, sources, title.")
+                       description="The checks: ID, name, what each reads, default points, title.")
     c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
     from ..lab.commands import add_parser as add_lab_parser
@@ -234,16 +193,21 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
     checks = list(registry.checks().values())
     if args.format == "json":
-        print(json.dumps([{"id": c.id, "name": c.name, "title": c.title,
-                           "sources": list(c.sources), "implemented": c.implemented}
+        print(json.dumps([{"id": c.id, "name": c.name, "title": c.title, "points": c.points,
+                           "sources": list(c.sources), "function": _where(c)}
                           for c in checks], indent=2))
     elif args.format == "markdown":
         print(catalogue_markdown(), end="")
     else:
         for c in checks:
-            state = "" if c.implemented else "  (pending: needs the lab or a cluster)"
-            print(f"{c.id}  {c.name:<24} {','.join(c.sources):<15} {c.title}{state}")
+            print(f"{c.id}  {c.name:<24} {','.join(c.sources):<19} {c.points:>3g}  {c.title}")
     return ExitCode.OK
+
+
+def _where(c: Check) -> str:
+    """``checks/test_bookinfo.py::test_route_jason_v2``: where a check's code is."""
+    module = c.fn.__module__.rpartition(".")[2]
+    return f"checks/{module}.py::{c.fn.__name__}"
 
 
 def catalogue_markdown() -> str:
@@ -265,16 +229,17 @@ def catalogue_markdown() -> str:
         if head != current:
             current = head
             lines += ["", f"## {titles.get(head, head)}", "",
-                      "| ID | name | sources | title | status |", "| --- | --- | --- | --- | --- |"]
-        status = "implemented" if c.implemented else "pending (lab / cluster)"
-        lines.append(f"| {c.id} | `{c.name}` | {', '.join(c.sources)} | {c.title} | {status} |")
+                      "| ID | name | reads | points | title | code |",
+                      "| --- | --- | --- | --- | --- | --- |"]
+        lines.append(f"| {c.id} | `{c.name}` | {', '.join(c.sources)} | {c.points:g} | "
+                     f"{c.title} | `{_where(c)}` |")
     lines += ["", "## Findings that cost no points", "",
               "A finding is an error, and costs points, unless its message is listed here: "
               "warnings and info are shown in every report but cost nothing, unless the rubric "
               "sets `promote_warnings: true` for the check.", "",
               "| ID | message | level | text |", "| --- | --- | --- | --- |"]
     lines += [f"| {c.id} | `{key}` | {level} | {template['text']} |"
-              for c in registry.checks().values() for key, template in c.entry.messages.items()
+              for c in registry.checks().values() for key, template in c.messages.items()
               if (level := catalogue.level(c.id, key)) is not Severity.ERROR]
     return "\n".join(lines) + "\n"
 
@@ -283,12 +248,11 @@ def cmd_rubrics(_args: argparse.Namespace) -> int:
     from ..grading import registry
     from ..grading.rubric import load
 
-    known = set(registry.checks())
     for name in builtin_names():
-        rubric = load(name, known)
+        rubric = load(name, registry.checks())
         total = sum(r.points for r in rubric.checks.values())
         static = sum(r.points for cid, r in rubric.checks.items()
-                     if registry.get(cid).implemented)
+                     if "repo" in registry.get(cid).sources)
         print(f"{name:<14} {len(rubric.checks):>2} checks, {total:g} points "
               f"({static:g} gradable from the repo alone)  {rubric.title}")
     return ExitCode.OK
@@ -317,8 +281,6 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from ..grading.scoring import parse_fail_under
-    from ..plugin import FAIL_UNDER_HELP
     from ..submission.gitsource import is_git_url
     from ..submission.source import not_a_folder
     from .grade_cmd import grade
@@ -326,31 +288,25 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     rubric = _load_rubric(args.rubric)
     if rubric is None:
         return ExitCode.USAGE
-    if args.fail_under is not None:
-        try:
-            parse_fail_under(args.fail_under)
-        except ValueError:
-            print(f"error: --fail-under {args.fail_under!r}: {FAIL_UNDER_HELP}", file=sys.stderr)
-            return ExitCode.USAGE
     if args.submission.startswith("-"):
         print(f"error: submission {args.submission!r} starts with '-': refused (a folder or git "
               "URL never does; write ./NAME for a folder of that name)", file=sys.stderr)
         return ExitCode.USAGE
     problem = None if is_git_url(args.submission) else not_a_folder(args.submission)
-    if problem or (problem := _pin_problem(args)):
+    if problem or (problem := _option_problem(args)):
         print(f"error: {problem}", file=sys.stderr)
         return ExitCode.USAGE
     color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
     return grade(args, rubric, color=color)
 
 
-def _pin_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with ``--due`` / ``--commit``, or None."""
-    from ..submission.gitsource import parse_pin
+def _option_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``--fail-under``, ``--due`` or ``--commit``, or None."""
+    from ..grading.options import OptionError, check_values
 
     try:
-        parse_pin(args.due, args.commit)
-    except ValueError as exc:
+        check_values(vars(args))
+    except OptionError as exc:
         return str(exc)
     return None
 

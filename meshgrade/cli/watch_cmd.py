@@ -9,7 +9,8 @@ from pathlib import Path
 from ..grading.layout import builtin_names
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
+               ) -> argparse.ArgumentParser:
     """Add ``watch`` to the ``meshgrade`` sub-commands."""
     w = sub.add_parser(
         "watch", help="grade a repository again whenever a YAML file changes",

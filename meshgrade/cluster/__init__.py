@@ -1,7 +1,9 @@
 """Cluster mode: connect to a cluster (or the lab) through the Kubernetes API, read its
 objects for the static checks, find the ingress gateway, and judge MG301-MG309.
 
-- ``connect``: kubeconfig / in-cluster config, ``ClusterClient``, ``ClusterError``
+- ``connect``: kubeconfig / in-cluster config, ``ClusterClient``
+- ``errors``: ``ClusterError`` and its kinds (``Unreachable``, ``Forbidden``, ``NotFound``)
+- ``reader``: ``ClusterReader`` and ``ClusterWriter``, what the grader calls on a client
 - ``read``: ``read_objects``, ``ClusterFacts`` and ``gather``
 - ``gateway``: ``discover_gateway_url``
 - ``checks``: the MG3xx check functions (``CHECKS``)
@@ -10,9 +12,12 @@ objects for the static checks, find the ingress gateway, and judge MG301-MG309.
 
 from __future__ import annotations
 
-from .connect import ClusterClient, ClusterError, Forbidden, NotFound, Unreachable, connect
+from .connect import ClusterClient, connect
+from .errors import ClusterError, Forbidden, NotFound, Unreachable
 from .gateway import discover_gateway_url
 from .read import ClusterFacts, gather, read_objects
+from .reader import ClusterReader, ClusterWriter, Manifest
 
-__all__ = ["ClusterClient", "ClusterError", "ClusterFacts", "Forbidden", "NotFound",
-           "Unreachable", "connect", "discover_gateway_url", "gather", "read_objects"]
+__all__ = ["ClusterClient", "ClusterError", "ClusterFacts", "ClusterReader", "ClusterWriter",
+           "Forbidden", "Manifest", "NotFound", "Unreachable", "connect", "discover_gateway_url",
+           "gather", "read_objects"]

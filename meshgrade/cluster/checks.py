@@ -61,7 +61,7 @@ def available(dep: KObject) -> bool:
     cond = next((c for c in status.get("conditions") or [] if c.get("type") == "Available"),
                 None)
     if cond is not None:
-        return cond.get("status") == "True"
+        return bool(cond.get("status") == "True")
     return int(status.get("availableReplicas") or 0) > 0
 
 
@@ -176,7 +176,8 @@ def _gateways(facts: ClusterFacts) -> list[tuple[str, KObject | None, KObject | 
     services = _of(facts, "Service")
     deps = sorted((d for d in _of(facts, "Deployment") if installs.ingress_form(d)),
                   key=installs.ingress_order)
-    out = [(f"{d.namespace}/{d.name}", d, installs.service_for(d, services)) for d in deps]
+    out: list[tuple[str, KObject | None, KObject | None]] = [
+        (f"{d.namespace}/{d.name}", d, installs.service_for(d, services)) for d in deps]
     for gw in _of(facts, GATEWAY_API_GATEWAY):
         label = f"{gw.namespace}/{gw.name}-istio"
         if all(have != label for have, _, _ in out):

@@ -4,11 +4,12 @@ small client that returns plain dicts and turns API failures into ClusterError."
 from __future__ import annotations
 
 import base64
+import builtins
 import copy
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,16 @@ import urllib3
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ..submission.kinds import ROUTING_KINDS, Kind, kind_key, lookup, routing_kinds
+from .errors import ClusterError, Forbidden, NotFound, Unreachable
 from .read import clean
+from .reader import Manifest
+
+__all__ = ["ClusterClient", "ClusterError", "Forbidden", "NotFound", "Unreachable", "connect",
+           "read_bounded"]
 
 SA_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 MAX_REFERENCED_BYTES = 1024 * 1024  # a certificate, key or token: far less than this
@@ -32,22 +38,6 @@ _FILE_FIELDS = {"cluster": {"certificate-authority": "certificate-authority-data
                 "user": {"client-certificate": "client-certificate-data",
                          "client-key": "client-key-data", "tokenFile": "token"}}
 TRUST_HINT = "pass --trust-kubeconfig only for a kubeconfig you trust"
-
-
-class ClusterError(Exception):
-    """The cluster could not be used; the message says what failed and what was tried."""
-
-
-class Unreachable(ClusterError):
-    """No answer from the API server (connection, TLS or timeout)."""
-
-
-class Forbidden(ClusterError):
-    """The credentials are refused (401) or not allowed (403)."""
-
-
-class NotFound(ClusterError):
-    """The object, or its resource (a CRD that is not served), does not exist."""
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None, *,
@@ -142,7 +132,8 @@ def _select(merged: dict[str, Any], context: str | None, allow_exec: bool, tried
                            f"{available})" if name else f"kubeconfig {tried} has no "
                            f"current-context; pass a context (available: {available})")
     user_name = ctx["context"].get("user")
-    user = next((u["user"] for u in merged["users"] if u["name"] == user_name), {})
+    user: dict[str, Any] = next((u["user"] for u in merged["users"] if u["name"] == user_name),
+                                {})
     plugins = [k for k in ("exec", "auth-provider") if k in user]
     if plugins and not allow_exec:
         raise ClusterError(f"kubeconfig {tried}: user {user_name!r} of context {name!r} uses "
@@ -277,7 +268,7 @@ class ClusterClient:
                 raise ClusterError(f"{what}: the answer is not JSON: {exc}") from None
 
     # -- reads --------------------------------------------------------------------------
-    def version(self) -> dict[str, Any]:
+    def version(self) -> Manifest:
         """The API server's /version answer (gitVersion, major, minor, platform...)."""
         what = f"reading /version of {self.host}"  # VersionApi asks /version/: not every
         status, data = self.raw_get(what, "/version")  # server (the lab) serves that
@@ -312,15 +303,16 @@ class ClusterClient:
                 return version
         return None
 
-    def list(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list(self, kind: str, namespace: str | None = None) -> builtins.list[Manifest]:
         """Objects of a kind key (``Pod``, ``VirtualService``,
         ``Gateway.gateway.networking.k8s.io``...) in a namespace or all; [] if not served."""
         doc = self._read(kind, namespace, None)
         return [i for i in (doc or {}).get("items") or [] if isinstance(i, dict)]
 
-    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Manifest | None:
         """One object; None when it or its kind does not exist."""
-        return self._read(kind, namespace or self.default_namespace, name)
+        doc = self._read(kind, namespace or self.default_namespace, name)
+        return doc if isinstance(doc, dict) else None
 
     def _read(self, kind: str, namespace: str | None, name: str | None) -> Any:
         k, version = lookup(kind), self.served_version(kind)
@@ -368,8 +360,9 @@ class ClusterClient:
                 resp = api.call_api(*req, _request_timeout=self.timeout_s)
                 status, data = int(resp.status), resp.read() or b""
             else:  # older clients raise on non-2xx
+                legacy: Any = api  # openapi-generator 6 (kubernetes<34): another signature
                 try:
-                    resp = api.call_api(path, "GET", query_params=query, header_params=headers,
+                    resp = legacy.call_api(path, "GET", query_params=query, header_params=headers,
                                         auth_settings=["BearerToken"], _preload_content=False,
                                         _return_http_data_only=True,
                                         _request_timeout=self.timeout_s)
@@ -393,7 +386,7 @@ class ClusterClient:
         return status, data.decode("utf-8", "replace")
 
     # -- writes (--apply-stages) --------------------------------------------------------
-    def _target(self, obj: dict[str, Any], namespace: str | None) -> tuple[Kind, str, str, str]:
+    def _target(self, obj: Manifest, namespace: str | None) -> tuple[Kind, str, str, str]:
         """(kind, served version, namespace, name) of a routing object, or ClusterError."""
         key, meta = kind_key(obj), obj.get("metadata") or {}
         ns = meta.get("namespace") or namespace or self.default_namespace
@@ -408,7 +401,7 @@ class ClusterClient:
                                f"{', '.join(sorted(ROUTING_KINDS))} of served versions")
         return lookup(key), version, ns, name
 
-    def apply(self, obj: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+    def apply(self, obj: Manifest, namespace: str | None = None) -> Manifest:
         """Create or replace a routing object (at its own version when served)."""
         k, version, ns, name = self._target(obj, namespace)
         body = clean(obj)
@@ -416,13 +409,13 @@ class ClusterClient:
         current = self.get(k.key, name, ns)
         with self.errors(f"applying {k.key} {ns}/{name}"):
             if current is None:
-                return dict(self.custom.create_namespaced_custom_object(
+                return _manifest(self.custom.create_namespaced_custom_object(
                     k.group, version, ns, k.plural, body, _request_timeout=self.timeout_s))
             body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-            return dict(self.custom.replace_namespaced_custom_object(
+            return _manifest(self.custom.replace_namespaced_custom_object(
                 k.group, version, ns, k.plural, name, body, _request_timeout=self.timeout_s))
 
-    def delete(self, obj: dict[str, Any], namespace: str | None = None) -> bool:
+    def delete(self, obj: Manifest, namespace: str | None = None) -> bool:
         """Delete a routing object; False when it was not there."""
         k, version, ns, name = self._target(obj, namespace)
         try:
@@ -433,22 +426,24 @@ class ClusterClient:
             return False
         return True
 
-    def snapshot(self, kinds: Iterable[str], namespace: str) -> list[dict[str, Any]]:
+    def snapshot(self, kinds: Iterable[str], namespace: str) -> builtins.list[Manifest]:
         """The routing objects of ``kinds`` in a namespace, cleaned for re-creation
         (``Gateway`` means Istio's and the Gateway API's)."""
         return [clean(o) for key in routing_kinds(kinds) for o in self.list(key, namespace)]
 
-    def restore(self, snapshot: list[dict[str, Any]], namespace: str,
-                kinds: Iterable[str] | None = None) -> list[str]:
+    def restore(self, snapshot: builtins.list[Manifest], namespace: str,
+                kinds: Iterable[str] | None = None) -> builtins.list[str]:
         """Make the routing objects of ``kinds`` (default: all routing kinds) in a namespace
         equal to the snapshot: delete extras, create or replace the rest. Returns what it
         did, e.g. ``["deleted VirtualService default/reviews"]``."""
         selected = routing_kinds(kinds)
-        done, failed = [], []
+        done: builtins.list[str] = []
+        failed: builtins.list[str] = []
         wanted = {(kind_key(o), o["metadata"]["name"]): o for o in snapshot
                   if kind_key(o) in selected}
 
-        def act(verb: str, key: str, name: str, fn: Any, obj: dict[str, Any]) -> None:
+        def act(verb: str, key: str, name: str, fn: Callable[[Manifest, str], object],
+                obj: Manifest) -> None:
             try:  # keep going: restore as much as possible, then report what failed
                 fn(obj, namespace)
                 done.append(f"{verb} {key} {namespace}/{name}")
@@ -470,7 +465,13 @@ class ClusterClient:
                                f"(done: {', '.join(done) or 'nothing'})")
         return done
 
-def _view(obj: dict[str, Any]) -> Any:
+
+def _manifest(answer: object) -> Manifest:
+    """A write's answer (the object as stored) as plain data."""
+    return dict(answer) if isinstance(answer, dict) else {}
+
+
+def _view(obj: Manifest) -> Any:
     """What a write sets: everything but metadata, plus labels and annotations."""
     c = clean(obj)
     meta = c.get("metadata") or {}

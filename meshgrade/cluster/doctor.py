@@ -3,14 +3,11 @@ gateway."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from kubernetes import client as k8s
 
 from ..submission.kinds import GATEWAY_API_GROUP, ISTIO_GROUP
-from .connect import ClusterError, NotFound
+from .connect import ClusterClient, ClusterError, NotFound
 from .gateway import ADVICE, discover_gateway_url, normalise, probe_envoy
-
-if TYPE_CHECKING:
-    from .connect import ClusterClient
 
 Row = tuple[str, bool, str]
 READ = (("", "pods"), ("", "services"), ("apps", "deployments"),
@@ -24,8 +21,6 @@ NOT_SERVED = "unknown (not served)"
 def access_review(client: ClusterClient, verb: str, group: str, resource: str,
                   namespace: str | None, subresource: str = "") -> bool | None:
     """A SelfSubjectAccessReview: True/False, or None when the API does not serve it."""
-    from kubernetes import client as k8s
-
     attrs = k8s.V1ResourceAttributes(verb=verb, group=group, resource=resource,
                                      namespace=namespace, subresource=subresource or None)
     body = k8s.V1SelfSubjectAccessReview(

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..submission import installs
 from ..submission.kinds import GATEWAY_API_GATEWAY
 from ..submission.objects import KObject, selects
-from .connect import ClusterError
+from .errors import ClusterError
 from .read import deployments_everywhere
-
-if TYPE_CHECKING:
-    from .connect import ClusterClient
+from .reader import ClusterReader
 
 PROBE_TIMEOUT_S = 2.0
 ENVOY_SERVERS = ("istio-envoy", "envoy")  # Istio's gateways name themselves istio-envoy
@@ -83,7 +81,7 @@ def _lb_addresses(svc: dict[str, Any]) -> list[str]:
             if isinstance(i, dict) and (i.get("ip") or i.get("hostname"))]
 
 
-def _node_addresses(client: ClusterClient, svc: dict[str, Any], notes: list[str]) -> list[str]:
+def _node_addresses(client: ClusterReader, svc: dict[str, Any], notes: list[str]) -> list[str]:
     """Nodes' InternalIP addresses, else the hostIP of the Service's pods."""
     try:
         nodes = client.list("Node")
@@ -106,7 +104,7 @@ def _node_addresses(client: ClusterClient, svc: dict[str, Any], notes: list[str]
             and (p.get("status") or {}).get("hostIP")]
 
 
-def _ingress_services(client: ClusterClient, namespace: str, notes: list[str]
+def _ingress_services(client: ClusterReader, namespace: str, notes: list[str]
                       ) -> list[tuple[dict[str, Any], str, bool]]:
     """(Service, label, Gateway API?) of every ingress gateway found by its labels (or, when
     Deployments cannot be listed, at its documented place), classic first."""
@@ -149,7 +147,7 @@ def _ingress_services(client: ClusterClient, namespace: str, notes: list[str]
     return list(out.values())
 
 
-def candidates(client: ClusterClient, namespace: str,
+def candidates(client: ClusterReader, namespace: str,
                notes: list[str] | None = None) -> list[tuple[str, str]]:
     """(host:port, how it was found), in the docs' order, without duplicates."""
     notes = notes if notes is not None else []
@@ -168,7 +166,7 @@ def candidates(client: ClusterClient, namespace: str,
     return list(dict.fromkeys(found))
 
 
-def discover_gateway_url(client: ClusterClient, namespace: str = "default", *,
+def discover_gateway_url(client: ClusterReader, namespace: str = "default", *,
                          given: str | None = None, probe: Callable[[str], bool] | None = None
                          ) -> tuple[str, list[str]]:
     """The gateway's ``host:port`` and the candidates tried (``"addr (how)"``). ``given``

@@ -7,15 +7,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..submission import installs, paths
 from ..submission.kinds import GATEWAY_API_GATEWAY, READ_KINDS, lookup
 from ..submission.kinds import kind_key as kind_key  # re-exported
 from ..submission.objects import KObject
-
-if TYPE_CHECKING:
-    from .connect import ClusterClient
+from .errors import ClusterError
+from .reader import ClusterReader, Manifest
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SERVER_FIELDS = ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation",
@@ -87,15 +86,13 @@ def diff(a: Any, b: Any, path: str = "spec") -> list[tuple[str, Any, Any]]:
     return [] if a == b else [(path, a, b)]
 
 
-def read_objects(client: ClusterClient, namespaces: list[str] | None = None, *,
+def read_objects(client: ClusterReader, namespaces: list[str] | None = None, *,
                  errors: dict[str, str] | None = None) -> list[KObject]:
     """Namespaces, Services, ServiceAccounts, Deployments, Pods and the served routing kinds,
     in ``namespaces`` (None: all). A kind that is not served is skipped. With ``errors``
     given, a kind that cannot be read is recorded there (kind key -> message) instead of
     raising ClusterError."""
-    from .connect import ClusterError
-
-    raws: list[dict[str, Any]] = []
+    raws: list[Manifest] = []
     for key in READ_KINDS:
         try:
             if key == "Namespace" and namespaces is not None:
@@ -112,12 +109,10 @@ def read_objects(client: ClusterClient, namespaces: list[str] | None = None, *,
     return [KObject(strip(r), origin="cluster", order=i) for i, r in enumerate(raws)]
 
 
-def deployments_everywhere(client: ClusterClient, namespace: str
+def deployments_everywhere(client: ClusterReader, namespace: str
                            ) -> tuple[list[KObject], str | None]:
     """Every Deployment of the cluster; when they cannot be listed in all namespaces, those
     of ``namespace`` and the documented install namespaces, and why."""
-    from .connect import ClusterError
-
     try:
         return [KObject(strip(d), origin="cluster") for d in client.list("Deployment")], None
     except ClusterError as exc:
@@ -153,7 +148,7 @@ class ClusterFacts:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def gather(client: ClusterClient, namespace: str, gateway_url: str | None = None, *,
+def gather(client: ClusterReader, namespace: str, gateway_url: str | None = None, *,
            probe: Callable[[str], bool] | None = None,
            namespaces: Iterable[str] = ("istio-system",),
            tried: list[str] | None = None) -> ClusterFacts:
@@ -161,8 +156,7 @@ def gather(client: ClusterClient, namespace: str, gateway_url: str | None = None
     an ingress gateway or Kiali runs (``installs``): version, served CRDs, objects, the
     gateway URL (given, with the ``tried`` list of an earlier discovery, or discovered) and
     Kiali's health. Only reads: no API write is made. Failures are recorded, never raised."""
-    from .connect import ClusterError
-    from .gateway import discover_gateway_url
+    from .gateway import discover_gateway_url  # cycle: gateway uses deployments_everywhere
 
     facts = ClusterFacts(namespace, server=client.host)
     try:
@@ -195,7 +189,8 @@ def gather(client: ClusterClient, namespace: str, gateway_url: str | None = None
     svc = kiali_service(facts.objects)
     if svc is not None:
         ports = [p for p in svc.spec.get("ports") or [] if isinstance(p, dict)]
-        port = next((p.get("port") for p in ports if p.get("name") == "http"), 20001)
+        port: int | str = next((p["port"] for p in ports if p.get("name") == "http"
+                                and isinstance(p.get("port"), (int, str))), 20001)
         try:
             facts.kiali = client.proxy_get(svc.namespace, svc.name, port, "kiali/healthz")
         except ClusterError as exc:

@@ -1,85 +1,213 @@
-"""A check: catalogue entry plus the pure function that evaluates it; running one safely."""
+"""A check is a pytest test: a function over fixtures, with its ID, title, default points and
+what it reads declared by :func:`check`. Its body returns a :class:`CheckReport`, or reports
+through the ``findings`` fixture, or just asserts.
+
+Under pytest the plugin calls it with pytest's fixtures; :func:`run` calls the same function
+outside pytest (the watch loop, the project's tests) with the same fixtures made from the
+:class:`Context`. Either way :func:`call` turns what the body did into a report, and a crash
+becomes an ``error`` report with its traceback.
+"""
 
 from __future__ import annotations
 
-import importlib
+import inspect
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
-from .results import CheckReport, Outcome
+from . import catalogue
+from .results import CheckReport, Finding, Outcome, Severity
 
 if TYPE_CHECKING:
-    from .catalogue import Entry
+    from ..submission.objects import KObject
     from .context import Context
 
-CheckFn = Callable[["Context"], CheckReport]
+Source = Literal["repo", "cluster", "traffic"]
+SOURCES: tuple[Source, ...] = get_args(Source)
+CheckFn = Callable[..., "CheckReport | None"]
+F = TypeVar("F", bound=Callable[..., Any])
 
-NOT_IMPLEMENTED = "not implemented in this release"
-
-
-@cache
-def _resolve(target: str) -> CheckFn:
-    """The function named ``module.function`` in ``meshgrade.analyzers``."""
-    module, _, name = target.rpartition(".")
-    fn: CheckFn = getattr(importlib.import_module(f"meshgrade.analyzers.{module}"), name)
-    return fn
+ATTRIBUTE = "meshgrade_check"  # where check() puts the Check on the function
 
 
 @dataclass(frozen=True)
 class Check:
-    entry: Entry
-    target: CheckFn | str | None  # the function, its "module.function" name, None if pending
+    """What :func:`check` declares on a check function."""
 
-    @property
-    def fn(self) -> CheckFn | None:
-        """The function (its module imported on first use), None for a pending check."""
-        return _resolve(self.target) if isinstance(self.target, str) else self.target
-
-    @property
-    def id(self) -> str:
-        return self.entry.id
+    id: str
+    title: str
+    points: float
+    reads: tuple[Source, ...]
+    fn: CheckFn = field(compare=False)
 
     @property
     def name(self) -> str:
-        return self.entry.name
+        """``route-jason-v2`` for ``test_route_jason_v2``."""
+        return self.fn.__name__.removeprefix("test_").replace("_", "-")
 
     @property
-    def title(self) -> str:
-        """The text users see for this check."""
-        return self.entry.title
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        return self.entry.sources
+    def sources(self) -> tuple[Source, ...]:
+        return self.reads
 
     @property
     def group(self) -> str:
         return self.id[:3]
 
     @property
-    def implemented(self) -> bool:
-        return self.target is not None
+    def messages(self) -> dict[str, dict[str, str]]:
+        """The catalogue's finding templates of this check (none for an instructor's)."""
+        return catalogue.messages(self.id)
+
+    @property
+    def fixtures(self) -> tuple[str, ...]:
+        """The names of the fixtures the function asks for."""
+        return tuple(inspect.signature(self.fn).parameters)
 
 
-def run(check: Check, ctx: Context | None) -> tuple[CheckReport, float]:
-    """Evaluate one check; a crash becomes an ``error`` report with the traceback."""
-    start = time.perf_counter()
-    if not check.implemented or ctx is None:
-        reason = NOT_IMPLEMENTED if not check.implemented else "no submission loaded"
-        return CheckReport(Outcome.SKIPPED, reason), time.perf_counter() - start
-    if not set(check.sources) & ctx.sources:
-        if "repo" in check.sources:  # a repo-only check on a run that reads the cluster
-            return CheckReport(Outcome.SKIPPED, "no repository files in this run"), \
-                time.perf_counter() - start
-        outcome = Outcome.ERROR if ctx.live_error else Outcome.SKIPPED
-        return CheckReport(outcome, ctx.live_reason), time.perf_counter() - start
-    try:  # the check's module is imported here, when a check of it first runs
-        report = cast(CheckFn, check.fn)(ctx)  # implemented: not None
+def check(id: str, *, title: str, points: float = 1.0,
+          reads: tuple[Source, ...] = ("repo",)) -> Callable[[F], F]:
+    """Declare a check function: its stable ``id``, the ``title`` users read, its
+    ``points`` when a rubric names none, and what it ``reads``: ``repo`` (the
+    submission's files, or the cluster's objects when there are none), ``cluster`` (a live
+    cluster or the lab), ``traffic`` (requests through the gateway)."""
+    unknown = [r for r in reads if r not in SOURCES]
+    if unknown or not reads:
+        raise ValueError(f"{id}: reads must name some of {', '.join(SOURCES)}, not {unknown}")
+
+    def declare(fn: F) -> F:
+        setattr(fn, ATTRIBUTE, Check(id, title, float(points), tuple(reads), fn))
+        return fn
+
+    return declare
+
+
+def declared(obj: object) -> Check | None:
+    """The check declared on ``obj``, if it is a check function."""
+    found = getattr(obj, ATTRIBUTE, None)
+    return found if isinstance(found, Check) else None
+
+
+class Findings:
+    """The ``findings`` fixture: what a check reports, each located at an object and field
+    path (or a file and line). Error findings fail the check; warnings and infos are shown
+    and cost nothing."""
+
+    def __init__(self, check_id: str) -> None:
+        self.check_id = check_id
+        self.items: list[Finding] = []
+        self.parts: int | None = None  # give partial credit over this many parts
+
+    def add(self, finding: Finding) -> Finding:
+        self.items.append(finding)
+        return finding
+
+    def error(self, message: str, obj: KObject | None = None, path: str | None = None, *,
+              hint: str | None = None, file: str | None = None, line: int | None = None
+              ) -> Finding:
+        return self.add(self._make(message, obj, path, hint, file, line, Severity.ERROR))
+
+    def warning(self, message: str, obj: KObject | None = None, path: str | None = None, *,
+                hint: str | None = None, file: str | None = None, line: int | None = None
+                ) -> Finding:
+        return self.add(self._make(message, obj, path, hint, file, line, Severity.WARNING))
+
+    def report(self, passed: str = "passed") -> CheckReport:
+        return CheckReport.from_findings(list(self.items), passed, parts=self.parts)
+
+    @staticmethod
+    def _make(message: str, obj: KObject | None, path: str | None, hint: str | None,
+              file: str | None, line: int | None, severity: Severity) -> Finding:
+        if obj is not None:
+            file = file or obj.file
+            line = line or (obj.line_of(path) if path else obj.line) or None
+        return Finding(message, obj.ref if obj is not None else None, file, line, path, hint,
+                       severity)
+
+
+def fixture(name: str, ctx: Context, findings: Findings) -> Any:
+    """The value of fixture ``name`` outside pytest, as ``fixtures/`` gives it under pytest."""
+    live = ctx.live
+    values: dict[str, Callable[[], Any]] = {
+        "ctx": lambda: ctx,
+        "index": lambda: ctx.index,
+        "model": ctx.model,
+        "settings": lambda: ctx.settings,
+        "findings": lambda: findings,
+        "cluster": lambda: live.client if live is not None else None,
+        "gateway": lambda: live.gateway_url if live is not None and not live.gateway_error
+        else None,
+        "sampler": lambda: live.sampler() if live is not None and not live.gateway_error
+        else None,
+    }
+    if name not in values:
+        raise LookupError(f"fixture '{name}' is only available under pytest "
+                          f"(outside it: {', '.join(values)})")
+    return values[name]()
+
+
+def gate(chk: Check, ctx: Context | None) -> CheckReport | None:
+    """Why ``chk`` does not run on this context (no submission, or nothing it reads), or
+    None when it runs."""
+    if ctx is None:
+        return CheckReport(Outcome.SKIPPED, "no submission loaded")
+    if set(chk.reads) & ctx.sources:
+        return None
+    if "repo" in chk.reads:  # a repo-only check on a run that reads the cluster
+        return CheckReport(Outcome.SKIPPED, "no repository files in this run")
+    return CheckReport(Outcome.ERROR if ctx.live_error else Outcome.SKIPPED, ctx.live_reason)
+
+
+def call(fn: CheckFn, kwargs: dict[str, Any], findings: Findings | None) -> CheckReport:
+    """Call a check function and make its report: what it returned; else its findings;
+    else passed. A failed assertion fails it, ``pytest.skip`` skips it, a crash is an error."""
+    import pytest
+
+    try:
+        returned = fn(**kwargs)
+    except AssertionError as exc:
+        found = list(findings.items) if findings is not None else []
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "assertion failed"
+        return CheckReport(Outcome.FAILED, message, found + [Finding(message)],
+                           traceback=traceback.format_exc())
+    except pytest.skip.Exception as exc:
+        return CheckReport(Outcome.SKIPPED, str(exc.msg))
+    except pytest.fail.Exception as exc:
+        return CheckReport(Outcome.FAILED, str(exc.msg), [Finding(str(exc.msg))])
     except Exception as exc:  # a crash in one check must not lose the run
-        report = CheckReport(Outcome.ERROR, f"internal error in {check.id}: {exc!r}",
-                             traceback=traceback.format_exc())
+        return CheckReport(Outcome.ERROR, f"internal error: {exc!r}",
+                           traceback=traceback.format_exc())
+    if isinstance(returned, CheckReport):
+        if findings is not None and findings.items:
+            returned.findings = findings.items + returned.findings
+        return returned
+    if returned is not None:
+        return CheckReport(Outcome.ERROR, f"the check returned {type(returned).__name__}, "
+                           "not a CheckReport or None")
+    return findings.report() if findings is not None else CheckReport(Outcome.PASSED, "passed")
+
+
+def run(chk: Check, ctx: Context | None,
+        invoke: Callable[[], CheckReport] | None = None) -> tuple[CheckReport, float]:
+    """Evaluate one check on ``ctx``: with ``invoke`` (pytest's call of the function), else
+    by calling it with fixtures made from ``ctx``. Returns the report and its duration."""
+    start = time.perf_counter()
+    stopped = gate(chk, ctx)
+    if stopped is not None or ctx is None:
+        return stopped or CheckReport(Outcome.SKIPPED, "no submission"), 0.0
+    if invoke is None:
+        findings = Findings(chk.id)
+        try:
+            kwargs = {name: fixture(name, ctx, findings) for name in chk.fixtures}
+        except Exception as exc:
+            report = CheckReport(Outcome.ERROR, f"{chk.id} could not start: {exc}",
+                                 traceback=traceback.format_exc())
+            return report, time.perf_counter() - start
+        report = call(chk.fn, kwargs, findings)
+    else:
+        report = invoke()
+    if report.outcome is Outcome.ERROR and report.message.startswith("internal error:"):
+        report.message = report.message.replace("internal error:",
+                                                f"internal error in {chk.id}:", 1)
     return report, time.perf_counter() - start

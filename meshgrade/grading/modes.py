@@ -3,6 +3,11 @@ lab cannot judge because it provides what they check itself."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+Mode = Literal["repo", "lab", "cluster"]
+"""What a run grades: the repository's YAML alone, the lab built from it, or a cluster."""
+
 CLUSTER_FLAGS = "--kubeconfig ~/.kube/config"
 # MG301-MG307 judge the install (API, Istio, ingress, injection, Bookinfo, sidecars, Kiali):
 # the lab's baseline installs all of it, for every submission
@@ -12,7 +17,7 @@ LAB_PROVIDED_REASON = ("the lab installed this itself; run against your cluster 
 NEEDS_CLUSTER_REASON = ("repo mode: this checks your cluster's install, which the lab provides "
                         f"itself: point meshgrade at your cluster ({CLUSTER_FLAGS}) to grade it")
 
-_WORDS = {
+_WORDS: dict[Mode, tuple[str, str]] = {
     "repo": ("your repository's YAML, read without running anything",
              "it checks your files, workloads, references and the routing you wrote; it cannot "
              "check a cluster or traffic: use --mode lab for traffic, or point meshgrade at "
@@ -28,7 +33,7 @@ _WORDS = {
 }
 
 
-def header(mode: str) -> list[str]:
+def header(mode: Mode) -> list[str]:
     """Two lines: the mode in words, then what it can and cannot check."""
     what, scope = _WORDS.get(mode, (mode, ""))
     lines = [f"Mode: {mode} — {what}."]

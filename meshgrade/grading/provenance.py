@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from ..submission.gitsource import is_git_url, redact_url
-from .rubric import builtin_names, digest_of
+from .layout import builtin_names
+from .rubric import digest_of
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^/@]*@)?", re.IGNORECASE)
 _SCP = re.compile(r"^[\w.-]+@([\w.-]+):")

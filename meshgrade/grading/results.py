@@ -7,6 +7,7 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from ..routing.diagram import Diagram
+from .modes import Mode
 
 SCHEMA_ID = "meshgrade.results/v1"
 NOT_RUN = "not run: "  # a check's message when it could not start: interrupted, no submission
@@ -209,7 +210,7 @@ class RunResult:
     """One grading run: every check's result plus the totals."""
 
     submission: Submission
-    mode: str
+    mode: Mode
     rubric: str
     checks: list[CheckResult] = field(default_factory=list)
     rubric_digest: str | None = None  # sha256 hex of the rubric file's bytes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,8 +86,9 @@ def digest_of(name_or_path: str) -> str:
     return hashlib.sha256(_read(name_or_path)[1]).hexdigest()
 
 
-def load(name_or_path: str, known_ids: set[str]) -> Rubric:
-    """A built-in rubric by name, or a rubric file; raises RubricError."""
+def load(name_or_path: str, known_ids: Collection[str]) -> Rubric:
+    """A built-in rubric by name, or a rubric file; raises RubricError. ``known_ids`` may
+    map each ID to its check, whose ``points`` a rule without points takes."""
     path, data = _read(name_or_path)
     try:
         text = data.decode("utf-8-sig")
@@ -95,7 +97,8 @@ def load(name_or_path: str, known_ids: set[str]) -> Rubric:
     return parse(text, str(path), known_ids, digest=hashlib.sha256(data).hexdigest())
 
 
-def parse(text: str, where: str, known_ids: set[str], *, digest: str | None = None) -> Rubric:
+def parse(text: str, where: str, known_ids: Collection[str], *,
+          digest: str | None = None) -> Rubric:
     """A rubric from its text; ``digest`` defaults to the sha256 of the text as UTF-8."""
     from ..submission import yamlload  # the YAML reader: not for listing the rubrics' names
 
@@ -110,7 +113,7 @@ def parse(text: str, where: str, known_ids: set[str], *, digest: str | None = No
 
 
 class _Validator:
-    def __init__(self, doc: yamlload.Document, where: str, known: set[str]) -> None:
+    def __init__(self, doc: yamlload.Document, where: str, known: Collection[str]) -> None:
         self.data: dict[str, Any] = doc.value
         self.lines = doc.lines
         self.where = where
@@ -138,6 +141,13 @@ class _Validator:
         return Rubric(str(name), str(d.get("title") or name), checks, settings, extra,
                       self.where, shared_files=shared)
 
+    def _default_points(self, cid: str) -> float:
+        """The points declared on the check (1 when only its ID is known)."""
+        known = self.known
+        declared = known.get(cid) if isinstance(known, Mapping) else None
+        points = getattr(declared, "points", 1.0)
+        return float(points) if isinstance(points, (int, float)) else 1.0
+
     def _checks(self, value: Any) -> dict[str, CheckRule]:
         if not isinstance(value, dict) or not value:
             self.err("checks", "'checks' must map check IDs to {points: N}")
@@ -155,7 +165,7 @@ class _Validator:
             for key in rule:
                 if key not in _CHECK:
                     self.err(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(_CHECK))})")
-            points = rule.get("points", 1)
+            points = rule.get("points", self._default_points(str(cid)))
             if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
                 self.err(f"{path}.points", "points must be a number >= 0")
                 points = 0
@@ -255,7 +265,7 @@ def load_or_report(name_or_path: str) -> Rubric | None:
     from . import registry
 
     try:
-        return load(name_or_path, set(registry.checks()))
+        return load(name_or_path, registry.checks())
     except RubricError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

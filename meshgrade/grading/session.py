@@ -4,47 +4,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..routing.diagram import Diagram
 from ..submission.gitsource import redact_url
-from ..submission.limits import Limits
-from ..submission.source import OpenedSource, Pin, SourceError, build_context, open_source
+from ..submission.source import OpenedSource, SourceError, build_context, open_source
 from . import interrupt, registry
+from .check import Check
 from .check import run as run_check
 from .context import Context
 from .history import format_due
 from .modes import CLUSTER_FLAGS, LAB_PROVIDED, LAB_PROVIDED_REASON, NEEDS_CLUSTER_REASON
+from .options import Options
 from .provenance import submission_repository
-from .results import NOT_RUN, CheckReport, CheckResult, Outcome, RunResult, Submission
-from .rubric import ExtraSuite, Rubric
+from .results import (
+    NOT_RUN,
+    CheckReport,
+    CheckResult,
+    Outcome,
+    RunResult,
+    Submission,
+    Visibility,
+)
+from .rubric import CheckRule, ExtraSuite
 from .scoring import score
-
-
-@dataclass
-class Options:
-    submission: str
-    rubric: Rubric
-    mode: str = "auto"
-    out: Path = Path("reports")
-    formats: tuple[str, ...] = ("json", "junit", "html")
-    student: str | None = None
-    repository: str | None = None
-    fail_under: str | None = None
-    limits: Limits = field(default_factory=Limits)
-    kubeconfig: str | None = None
-    kube_context: str | None = None
-    namespace: str = "default"
-    gateway_url: str | None = None
-    apply_stages: bool = False
-    allow_kubeconfig_exec: bool = False
-    trust_kubeconfig: bool = False
-    seed: int | None = None
-    sign_key: bytes | None = None
-    pin: Pin | None = None  # grade the commit a due time (or --commit) chooses
 
 
 class GradingSession:
@@ -143,22 +128,48 @@ class GradingSession:
         self.notes.append("the submission holds no manifests: the static checks read the "
                           "cluster's objects")
 
-    def evaluate(self, check_id: str) -> CheckResult:
-        """Run one registered check against the context and record its result."""
+    def evaluate(self, check_id: str, invoke: Callable[[], CheckReport] | None = None
+                 ) -> CheckResult:
+        """Run one built-in check against the context and record its result; ``invoke`` is
+        pytest's call of the check function (else it is called here, with the same
+        fixtures)."""
         check = registry.get(check_id)
+        return self.record(check_id, *self._run(check, invoke))
+
+    def evaluate_extra(self, suite: ExtraSuite, check: Check,
+                       invoke: Callable[[], CheckReport]) -> CheckResult:
+        """Run an instructor's check (declared with ``@check`` in an extra suite)."""
+        report, duration = self._run(check, invoke)
+        return self._record_declared(check, suite, report, duration)
+
+    def record_error(self, check: Check, message: str, traceback: str,
+                     suite: ExtraSuite | None) -> CheckResult:
+        """A check that could not start (a fixture failed)."""
+        report = CheckReport(Outcome.ERROR, message, traceback=traceback)
+        if check.id in self.rubric.checks:
+            return self.record(check.id, report)
+        return self._record_declared(check, suite, report, 0.0)
+
+    def _run(self, check: Check, invoke: Callable[[], CheckReport] | None
+             ) -> tuple[CheckReport, float]:
         ctx = self.context()
-        cluster_only = self._cluster_only(check_id, ctx)
-        if ctx is None and check.implemented:  # the reason is stated once, for the run
-            report = CheckReport(Outcome.ERROR, f"{NOT_RUN}the submission could not be loaded")
-            duration = 0.0
-        elif cluster_only is not None:
-            report, duration = cluster_only, 0.0
-        else:
-            activity = ("sampling" if "traffic" in check.sources else "cluster reading"
-                        if "cluster" in check.sources else "static checks")
-            with interrupt.doing(activity, check_id):
-                report, duration = run_check(check, ctx)
-        return self.record(check_id, report, duration)
+        cluster_only = self._cluster_only(check.id, ctx)
+        if ctx is None:  # the reason is stated once, for the run
+            return CheckReport(Outcome.ERROR, f"{NOT_RUN}the submission could not be loaded"), 0.0
+        if cluster_only is not None:
+            return cluster_only, 0.0
+        activity = ("sampling" if "traffic" in check.sources else "cluster reading"
+                    if "cluster" in check.sources else "static checks")
+        with interrupt.doing(activity, check.id):
+            return run_check(check, ctx, invoke)
+
+    def _record_declared(self, check: Check, suite: ExtraSuite | None, report: CheckReport,
+                         duration: float) -> CheckResult:
+        rule = CheckRule(check.id, check.points,
+                         visibility=suite.visibility if suite else Visibility.VISIBLE)
+        result = score(check, rule, report, duration)
+        self.results[check.id] = result
+        return result
 
     def _cluster_only(self, check_id: str, ctx: Context | None) -> CheckReport | None:
         """MG301-MG307 judge the cluster's install, which the lab provides itself: skipped
@@ -171,6 +182,7 @@ class GradingSession:
             else None
 
     def record(self, check_id: str, report: CheckReport, duration: float = 0.0) -> CheckResult:
+        """Score a built-in check's report by the rubric's rule and keep it."""
         check = registry.get(check_id)
         result = score(check, self.rubric.checks[check_id], report, duration)
         self.results[check_id] = result
@@ -235,7 +247,7 @@ class GradingSession:
         """The routing diagrams of the stages found, drawn once from the routing model and
         the checks' results (none when the submission did not load)."""
         if self._diagrams is None:
-            from ..analyzers import diagrams
+            from ..checklib import diagrams
 
             self._diagrams = []
             if self._context is not None:
@@ -262,7 +274,7 @@ class GradingSession:
 
     def write_request_log(self) -> Path | None:
         """Every sampled request of the run as ``requests.json`` beside the reports."""
-        sampler = self.live._cache.get("sampler") if self.live is not None else None
+        sampler = self.live.sampler_used if self.live is not None else None
         if sampler is None or not sampler.log:
             return None
         import dataclasses

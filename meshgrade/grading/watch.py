@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..reports._common import finding_line, fmt_points, shown_checks, totals
+from ..reports.formatting import finding_line, fmt_points, shown_checks, totals
 from ..reports.sinks import for_terminal, for_workflow_log
 from ..submission.loader import YAML_SUFFIXES
 from .results import CheckResult, Outcome, RunResult
@@ -136,7 +136,8 @@ def report(before: RunResult | None, after: RunResult, files: list[str], seconds
 
 def grade(root: Path, rubric: Rubric, mode: str = "repo") -> RunResult:
     """One in-process grading run of ``root`` (no reports written, no pytest)."""
-    from .session import GradingSession, Options
+    from .options import Options
+    from .session import GradingSession
 
     session = GradingSession(Options(submission=str(root), rubric=rubric, mode=mode,
                                      formats=()))

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from . import state
 from .manifests import ManifestError, load_paths
@@ -20,7 +21,8 @@ from .support import KUBECTL
 READY_TIMEOUT_S = 60.0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
+               ) -> None:
     lab = sub.add_parser(
         "lab", help="the local mesh lab: real Envoy, a Kubernetes API, emulated workloads",
         description="Run an Istio-like mesh on this machine, built from YAML files.",
@@ -96,7 +98,7 @@ def _spawn(args: argparse.Namespace, folder: Path) -> int:
     return 3
 
 
-def _exports(data: dict) -> str:
+def _exports(data: dict[str, Any]) -> str:
     return f"export KUBECONFIG={data['kubeconfig']}\nexport GATEWAY_URL={data['gateway_url']}\n"
 
 
@@ -131,7 +133,7 @@ def _serve(args: argparse.Namespace, folder: Path) -> int:
     return 0
 
 
-def _running(args: argparse.Namespace) -> dict | None:
+def _running(args: argparse.Namespace) -> dict[str, Any] | None:
     folder = state.state_dir(args.state)
     data = state.read(folder)
     if not data or not state.alive(int(data.get("pid", 0))):

@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from ..reports._common import jinja_env
+from ..reports.formatting import jinja_env
 from ..reports.graph import HopView, Line, Picture, TargetView, layout
 from .ports import LOOPBACK
 from .workloads import Request, Response, Telemetry

@@ -167,7 +167,8 @@ class EnvoyProxy:
         if self.admin_url is None:
             raise EnvoyError("Envoy admin is not up")
         with _OPENER.open(self.admin_url + path, timeout=timeout) as response:
-            return response.read().decode("utf-8", "replace")
+            body: bytes = response.read()
+        return body.decode("utf-8", "replace")
 
     def flush_logs(self) -> None:
         """Write out buffered access log lines now (Envoy's ``/reopen_logs``)."""

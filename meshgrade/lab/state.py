@@ -28,9 +28,10 @@ def write(folder: Path, data: dict[str, Any]) -> None:
 
 def read(folder: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        data = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 def alive(pid: int) -> bool:

@@ -184,7 +184,7 @@ def mesh_hosts(model: RoutingModel, clusters: Clusters, *, plain: bool = False
     for fqdn, svc in model.mesh.services.items():
         if svc.spec.get("type") == "ExternalName" or not model.mesh.visible(svc, svc.namespace):
             continue
-        default = model._service_port(svc, None)[0]
+        default = model.service_port(svc, None)[0]
         names = [svc.name, f"{svc.name}.{svc.namespace}", f"{svc.name}.{svc.namespace}.svc", fqdn]
         ip = svc.spec.get("clusterIP")
         if isinstance(ip, str) and is_ip(ip):

@@ -17,7 +17,7 @@ from ..routing.match import Ctx
 from ..routing.mesh import Mesh
 
 # Reused as-is so that weights and abort percentages mean exactly what they mean in the model.
-from ..routing.virtualservice import Rule, VsEngine, _percent, _weight, http_rules
+from ..routing.virtualservice import Rule, VsEngine, abort_share, destination_weight, http_rules
 from ..submission.objects import KObject
 from .xds_match import header_safe, http_match
 
@@ -149,7 +149,7 @@ def vs_action(vs: KObject, rule: Mapping[str, Any], scope: Scope) -> dict[str, A
     fault = rule.get("fault")
     abort = fault.get("abort") if isinstance(fault, Mapping) else None
     if isinstance(abort, Mapping) and isinstance(abort.get("httpStatus"), int):
-        part, status = _percent(abort), abort["httpStatus"]
+        part, status = abort_share(abort), abort["httpStatus"]
         if part > 0 and 200 <= status < 600:
             pct = {"numerator": round(part * 1_000_000), "denominator": "MILLION"}
             out["typed_per_filter_config"] = {FAULT_FILTER: {
@@ -164,7 +164,8 @@ def vs_action(vs: KObject, rule: Mapping[str, Any], scope: Scope) -> dict[str, A
     if len(routes) == 1:
         weights: list[int | None] = [1]
     else:
-        weights = [_weight(r.get("weight")) if isinstance(r, Mapping) else None for r in routes]
+        weights = [destination_weight(r.get("weight")) if isinstance(r, Mapping) else None
+                   for r in routes]
     if any(w is None for w in weights):
         return {**out, **direct(500, "invalid destination weight")}
     pairs = [(destination(vs, r.get("destination"), scope), w)

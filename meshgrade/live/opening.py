@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import schema
 from ..grading import interrupt
 from ..grading.context import Context
+from ..submission import k8snames
+from .livesource import LiveKind
 from .sources import Live
 
+if TYPE_CHECKING:  # cycle: the session opens the live source through this module
+    from ..grading.options import Options
+    from ..lab.lab import Lab
 
-def open_live(mode: str, options: Any, ctx: Context,
-              track: Callable[[Any], None] | None = None) -> tuple[Live | None, str, bool]:
+
+def open_live(mode: LiveKind, options: Options, ctx: Context,
+              track: Callable[[Lab], None] | None = None) -> tuple[Live | None, str, bool]:
     """(live, reason, infrastructure error). A lab that cannot start is an error when the
     lab was asked for (``--mode lab``); in ``auto`` the run falls back to repo grading with
     the reason. A cluster that cannot be used is always an error. ``track`` gets the lab as
@@ -21,8 +28,9 @@ def open_live(mode: str, options: Any, ctx: Context,
     return _open_cluster(options, ctx)
 
 
-def _open_lab(options: Any, ctx: Context, track: Callable[[Any], None] | None
+def _open_lab(options: Options, ctx: Context, track: Callable[[Lab], None] | None
               ) -> tuple[Live | None, str, bool]:
+    # the Kubernetes client and the lab load only when a live source is asked for
     from ..cluster.connect import connect
     from ..lab.lab import Lab
 
@@ -51,9 +59,6 @@ def admitted(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
     """The submission's objects a cluster's API server would accept (valid name and schema,
     as ``kubectl apply`` validates strictly), and the refs of those it would reject (MG102 and
     MG103 say why): the lab applies the first, as a cluster would."""
-    from .. import schema
-    from ..submission import k8snames
-
     objects: list[dict[str, Any]] = []
     refused: list[str] = []
     for obj in ctx.index.submitted:
@@ -67,8 +72,8 @@ def admitted(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
     return objects, refused
 
 
-def _open_cluster(options: Any, ctx: Context) -> tuple[Live | None, str, bool]:
-    from ..cluster.connect import ClusterError, connect
+def _open_cluster(options: Options, ctx: Context) -> tuple[Live | None, str, bool]:
+    from ..cluster.connect import ClusterError, connect  # the Kubernetes client: when asked
     from ..cluster.gateway import discover_gateway_url
 
     try:
@@ -78,7 +83,9 @@ def _open_cluster(options: Any, ctx: Context) -> tuple[Live | None, str, bool]:
         client.version()
     except ClusterError as exc:
         return None, f"cannot use the cluster: {exc}", True
-    url, tried, gateway_error = "", [], None
+    url = ""
+    tried: list[str] = []
+    gateway_error: str | None = None
     try:
         url, tried = discover_gateway_url(client, options.namespace, given=options.gateway_url)
     except ClusterError as exc:

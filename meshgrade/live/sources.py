@@ -5,30 +5,38 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..grading.context import Context
 from ..submission.objects import KObject
+from .livesource import LiveKind, LiveSource
+
+if TYPE_CHECKING:
+    from ..cluster.reader import ClusterWriter
+    from ..lab.lab import Lab
+    from ..traffic.sampler import Sampler
 
 
 @dataclass
 class Live:
-    """What the cluster and traffic checks read. ``lab`` is set in lab mode (the grader
-    may then apply stages itself); ``apply_stages`` is the cluster opt-in."""
+    """What the cluster and traffic checks read (a ``LiveSource``). ``lab`` is set in lab
+    mode (the grader may then apply stages itself); ``apply_stages`` is the cluster opt-in."""
 
-    kind: str                      # "lab" | "cluster"
-    client: Any                    # meshgrade.cluster.ClusterClient
+    kind: LiveKind
+    client: ClusterWriter          # meshgrade.cluster.ClusterClient
     gateway_url: str               # host:port or a URL
     gateway_tried: list[str]
     namespace: str
-    lab: Any = None                # meshgrade.lab.lab.Lab
+    lab: Lab | None = None
     apply_stages: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     seed: int | None = None
     gateway_error: str | None = None   # nothing answered: traffic checks are errors
     out_dir: Path = Path("reports")    # where a restore journal goes (--apply-stages)
     refused: list[str] = field(default_factory=list)  # objects the lab did not apply
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # the checks' memo
+    _objects: list[KObject] | None = field(default=None, repr=False)
+    _sampler: Sampler | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -37,29 +45,34 @@ class Live:
 
     def objects(self, refresh: bool = False) -> list[KObject]:
         """The cluster's objects (read once, again after a stage is applied)."""
-        from ..cluster.read import read_objects
+        from ..cluster.read import read_objects  # the Kubernetes client loads only when live
 
-        if refresh or "objects" not in self._cache:
-            self._cache["objects"] = read_objects(self.client)
-        return self._cache["objects"]
+        if refresh or self._objects is None:
+            self._objects = read_objects(self.client)
+        return self._objects
 
-    def sampler(self) -> Any:
-        from ..traffic.sampler import Sampler
+    def sampler(self) -> Sampler:
+        from ..traffic.sampler import Sampler  # requests loads only when traffic is sent
 
-        if "sampler" not in self._cache:
-            self._cache["sampler"] = Sampler(self.base_url, run_id=self.run_id, seed=self.seed)
-        return self._cache["sampler"]
+        if self._sampler is None:
+            self._sampler = Sampler(self.base_url, run_id=self.run_id, seed=self.seed)
+        return self._sampler
+
+    @property
+    def sampler_used(self) -> Sampler | None:
+        """The sampler, if requests were sent in this run."""
+        return self._sampler
 
     def close(self) -> None:
-        sampler = self._cache.pop("sampler", None)
+        sampler, self._sampler = self._sampler, None
         if sampler is not None:
             sampler.close()
         if self.lab is not None:
             self.lab.stop()
 
 
-def live_of(ctx: Context) -> Live:
-    """The Live source of a context whose sources include cluster or traffic."""
+def live_of(ctx: Context) -> LiveSource:
+    """The live source of a context whose sources include cluster or traffic."""
     live = ctx.live
     assert isinstance(live, Live), "a live check ran without a live source"
     return live

@@ -11,12 +11,16 @@ import copy
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..grading import interrupt
 from ..submission.objects import KObject
+from .livesource import LiveSource
+
+if TYPE_CHECKING:  # the Kubernetes client loads only when a cluster is used
+    from ..cluster.reader import ClusterWriter, Manifest
 
 ROUTING = ("VirtualService", "DestinationRule", "Gateway", "HTTPRoute")
 SETTLE_TIMEOUT_S = 60.0
@@ -36,7 +40,7 @@ def stage_objects(stage: list[KObject], infra: list[KObject], namespace: str
 
 def placed(objects: list[KObject], namespace: str) -> list[dict[str, Any]]:
     """Copies of the objects' manifests, each in ``namespace`` unless it names its own."""
-    out = []
+    out: list[dict[str, Any]] = []
     for obj in objects:
         raw = copy.deepcopy(obj.raw)
         raw.setdefault("metadata", {})
@@ -50,8 +54,8 @@ def journal_path(out_dir: Path, run_id: str) -> Path:
 
 
 @contextlib.contextmanager
-def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None,
-            removed: list[dict[str, Any]] | None = None) -> Iterator[None]:
+def applied(live: LiveSource, objects: list[Manifest], journal: Path | None,
+            removed: list[Manifest] | None = None) -> Iterator[None]:
     """Delete ``removed`` (what the stage replaces), apply ``objects``, yield, and restore
     the routing objects as they were (also when interrupted: a signal during the restore
     waits until it is done)."""
@@ -78,20 +82,23 @@ def applied(live: Any, objects: list[dict[str, Any]], journal: Path | None,
                 journal.unlink(missing_ok=True)
 
 
-def restore_from_journal(client: Any, journal: Path) -> int:
+def restore_from_journal(client: ClusterWriter, journal: Path) -> int:
     """``meshgrade restore``: put the journal's snapshot back; returns objects restored."""
     data = json.loads(journal.read_text("utf-8"))
-    client.restore(data["objects"], data["namespace"])
+    objects: list[Manifest] = data["objects"]
+    client.restore(objects, data["namespace"])
     journal.unlink(missing_ok=True)
-    return len(data["objects"])
+    return len(objects)
 
 
-def settle(live: Any, probe: Any, timeout_s: float = SETTLE_TIMEOUT_S) -> float:
+def settle(live: LiveSource, probe: Callable[[], bool],
+           timeout_s: float = SETTLE_TIMEOUT_S) -> float:
     """Wait until the change has reached the proxy. The lab's writes return only once Envoy
     serves them; on a cluster ``probe()`` (two consecutive agreeing batches) is polled."""
     start = time.monotonic()
-    if live.kind == "lab":  # the lab knows when Envoy serves its latest state
-        while not live.lab.synced() and time.monotonic() - start < timeout_s:
+    lab = live.lab
+    if live.kind == "lab" and lab is not None:  # the lab knows when Envoy serves its state
+        while not lab.synced() and time.monotonic() - start < timeout_s:
             time.sleep(0.02)
         return time.monotonic() - start
     agreeing = 0

@@ -1,183 +1,116 @@
-"""The pytest plugin: options, the grading session in ``config.stash``, result recording,
-and report writing. Inert unless ``--submission`` is given."""
+"""The pytest plugin: the grading options, the grading session in ``config.stash``, the
+check functions run through the grading engine, and the reports written at the end. Inert
+unless options are given (``--submission``, or :class:`GivenOptions` from `meshgrade grade`)."""
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import signal
-import sys
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
-from ..grading import interrupt, registry
-from ..grading.results import CheckResult, ExitCode, Outcome, RunResult
-from ..grading.rubric import RubricError, load
+from ..grading import interrupt, layout, registry
+from ..grading.check import Check, Findings, call, declared
+from ..grading.options import OPTIONS, OptionError, Options, add_pytest_options, build
+from ..grading.results import CheckReport, CheckResult, ExitCode, Outcome, RunResult
+from ..grading.rubric import ExtraSuite, RubricError, load
 from ..grading.scoring import parse_fail_under
-from ..grading.session import GradingSession, Options
-from ..reports import FORMATS, console, write_reports
-from ..submission.gitsource import parse_pin
-from ..submission.limits import MIB, Limits
-from ..submission.source import Pin
-
-FAIL_UNDER_HELP = "give points (7.5) or a percentage (80%)"
+from ..grading.session import GradingSession
+from ..reports import console, write_reports
+from .verdict import verdict
 
 SESSION = pytest.StashKey[GradingSession]()
 RUN = pytest.StashKey[RunResult]()
-FIXTURE_MODULES = ("submission", "live", "lab")
+GIVEN = pytest.StashKey[Options]()
+FIXTURE_MODULES = ("submission", "live")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("meshgrade", "meshgrade grading")
-    group.addoption("--submission", metavar="PATH|URL", help="folder or git URL to grade")
-    group.addoption("--rubric", default="istio-full", metavar="NAME|FILE",
-                    help="built-in rubric name or rubric file (default: istio-full)")
-    group.addoption("--mode", default="auto", choices=("auto", "repo", "lab", "cluster"))
-    group.addoption("--out", default="reports", metavar="DIR", help="report folder")
-    group.addoption("--format", action="append", dest="formats", choices=FORMATS,
-                    help="report format, repeatable (default: json, junit, html)")
-    group.addoption("--student", default=None, help="student name for the reports")
-    group.addoption("--repository", default=None, help="the submission's repository (URL)")
-    group.addoption("--fail-under", default=None, metavar="SCORE",
-                    help="pass when the score reaches SCORE points (or N%%)")
-    group.addoption("--max-file-mib", type=float, default=1.0,
-                    help="skip YAML files larger than this (default 1 MiB)")
-    group.addoption("--kubeconfig", default=None, help="kubeconfig file (cluster mode)")
-    group.addoption("--context", dest="kube_context", default=None, help="kubeconfig context")
-    group.addoption("--namespace", dest="app_namespace", default="default",
-                    help="application namespace (default: default)")
-    group.addoption("--gateway-url", default=None, help="ingress gateway URL (cluster mode)")
-    group.addoption("--apply-stages", action="store_true",
-                    help="cluster mode: apply each routing stage, sample, restore (writes!)")
-    group.addoption("--allow-kubeconfig-exec", action="store_true",
-                    help="accept a kubeconfig whose user runs an exec/auth-provider plugin")
-    group.addoption("--trust-kubeconfig", action="store_true",
-                    help="allow the --kubeconfig file's references outside its own folder "
-                         "and a proxy-url")
-    group.addoption("--seed", type=int, default=None, help="sampling order seed")
-    group.addoption("--sign-key-file", default=None,
-                    help="sign results.json with HMAC-SHA256 (else $MESHGRADE_SIGN_KEY)")
-    group.addoption("--due", default=None, metavar="TIME",
-                    help="grade the newest commit dated at or before TIME (ISO 8601 with an "
-                         "offset)")
-    group.addoption("--commit", dest="pin_commit", default=None, metavar="REV",
-                    help="grade this commit of the branch")
-    group.addoption("--meshgrade-quiet", action="store_true",
-                    help="do not print the meshgrade summary or GitHub annotations (the "
-                         "meshgrade command does)")
+    add_pytest_options(parser.getgroup("meshgrade", "meshgrade grading"))
 
 
-def _options(config: pytest.Config, rubric) -> Options:
-    formats = config.getoption("formats") or ["json", "junit", "html"]
-    import os
+class GivenOptions:
+    """Handed to ``pytest.main`` by `meshgrade grade`: the run's options, already built."""
 
-    if os.environ.get("GITHUB_ACTIONS") == "true" and "github" not in formats:
-        formats = [*formats, "github"]
-    limits = Limits(max_file_bytes=int(config.getoption("max_file_mib") * MIB))
-    return Options(submission=config.getoption("submission"), rubric=rubric,
-                   mode=config.getoption("mode"), out=Path(config.getoption("out")),
-                   formats=tuple(dict.fromkeys(formats)), student=config.getoption("student"),
-                   repository=config.getoption("repository"),
-                   fail_under=config.getoption("fail_under"), limits=limits,
-                   kubeconfig=config.getoption("kubeconfig"),
-                   kube_context=config.getoption("kube_context"),
-                   namespace=config.getoption("app_namespace"),
-                   gateway_url=config.getoption("gateway_url"),
-                   apply_stages=config.getoption("apply_stages"),
-                   allow_kubeconfig_exec=config.getoption("allow_kubeconfig_exec"),
-                   trust_kubeconfig=config.getoption("trust_kubeconfig"),
-                   seed=config.getoption("seed"), sign_key=_sign_key(config),
-                   pin=_pin(config))
+    def __init__(self, options: Options) -> None:
+        self.options = options
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[GIVEN] = self.options
 
 
-def _pin(config: pytest.Config) -> Pin | None:
-    """The commit to grade from ``--due`` or ``--commit``; None for the branch's newest."""
+def _options(config: pytest.Config) -> Options | None:
+    """The run's options: given by `meshgrade grade`, or from pytest's command line (None
+    without ``--submission``: the plugin stays inert)."""
+    given = config.stash.get(GIVEN, None)
+    if given is not None:
+        return given
+    submission = config.getoption("submission", None)
+    if not submission:
+        return None
+    values = {o.name: config.getoption(o.name) for o in OPTIONS if o.where != "cli"}
     try:
-        return parse_pin(config.getoption("due"), config.getoption("pin_commit"))
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
-
-
-def _sign_key(config: pytest.Config) -> bytes | None:
-    import os
-
-    from ..grading.signing import load_key
-
+        rubric = load(values["rubric"], registry.checks())
+    except RubricError as exc:
+        raise pytest.UsageError(f"invalid rubric:\n{exc}") from None
     try:
-        return load_key(config.getoption("sign_key_file"), os.environ)
-    except ValueError as exc:
+        return build(values, rubric, submission)
+    except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "meshgrade_check(id): a meshgrade check item")
-    if not config.getoption("submission", None):
+    config.addinivalue_line("markers", "meshgrade_check(id): a meshgrade check")
+    options = _options(config)
+    if options is None:
         return
-    try:
-        rubric = load(config.getoption("rubric"), set(registry.checks()))
-    except RubricError as exc:
-        raise pytest.UsageError(f"invalid rubric:\n{exc}") from None
-    fail_under = config.getoption("fail_under")
-    if fail_under is not None:
-        try:
-            parse_fail_under(fail_under)
-        except ValueError:
-            raise pytest.UsageError(f"--fail-under {fail_under!r}: {FAIL_UNDER_HELP}") from None
-    config.stash[SESSION] = grading = GradingSession(_options(config, rubric))
+    config.stash[SESSION] = grading = GradingSession(options)
     config.pluginmanager.register(_CtrlC(grading), "meshgrade-ctrl-c")
-    package = fixtures_package()
+    package = layout.shipped_package("fixtures")
     for name in FIXTURE_MODULES:
-        module = importlib.import_module(f"{package}.{name}")
+        module = importlib.import_module(f"{package.__name__}.{name}")
         if not config.pluginmanager.is_registered(module):
             config.pluginmanager.register(module, f"meshgrade-fixtures-{name}")
-
-
-def fixtures_package() -> str:
-    """Import name of the fixture modules: installed as meshgrade._fixtures, or the
-    checkout's fixtures/ folder loaded under that name."""
-    name = "meshgrade._fixtures"
-    if name in sys.modules:
-        return name
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError:
-        folder = Path(__file__).resolve().parent.parent / "fixtures"
-        spec = importlib.util.spec_from_file_location(
-            name, folder / "__init__.py", submodule_search_locations=[str(folder)])
-        if spec is None or spec.loader is None:
-            raise
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return name
 
 
 def grading_session(config: pytest.Config) -> GradingSession | None:
     return config.stash.get(SESSION, None)
 
 
-def check_id_of(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    value = callspec.params.get("check_id") if callspec else None
-    return value if isinstance(value, str) else None
+def check_of(item: pytest.Item) -> Check | None:
+    """The check an item runs, if it is a check function."""
+    return declared(getattr(item, "function", None))
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A check's ID is one of its keywords (``-k MG204``) and a marker."""
+    spec = check_of(item)
+    if spec is not None:
+        item.extra_keyword_matches.add(spec.id)
+        item.add_marker(pytest.mark.meshgrade_check(spec.id))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Built-in checks the rubric does not name are deselected."""
     session = grading_session(config)
     if session is None:
         return
     keep, drop = [], []
     for item in items:
-        cid = check_id_of(item)
-        (drop if cid is not None and cid not in session.rubric.checks else keep).append(item)
+        spec = check_of(item)
+        unwanted = spec is not None and spec.id not in session.rubric.checks and \
+            _extra_suite(session, item) is None
+        (drop if unwanted else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
     interrupt.arm()  # from here a signal unwinds to pytest_sessionfinish, which reports it
 
 
-def _extra_suite(session: GradingSession, item: pytest.Item):
+def _extra_suite(session: GradingSession, item: pytest.Item) -> ExtraSuite | None:
     path = Path(str(item.path)).resolve()
     for suite in session.rubric.extra:
         root = suite.path.resolve()
@@ -186,20 +119,48 @@ def _extra_suite(session: GradingSession, item: pytest.Item):
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A check function runs through the grading engine: its result is recorded, then
+    shown to pytest as passed, failed, skipped or an error."""
+    grading = grading_session(pyfuncitem.config)
+    spec = check_of(pyfuncitem)
+    if grading is None or spec is None:
+        return None
+    kwargs = {name: pyfuncitem.funcargs[name] for name in spec.fixtures}
+    given = kwargs.get("findings")
+    findings = given if isinstance(given, Findings) else None
+
+    def invoke() -> CheckReport:
+        return call(pyfuncitem.obj, kwargs, findings)
+
+    if spec.id in grading.rubric.checks:
+        result = grading.evaluate(spec.id, invoke)
+    else:
+        suite = _extra_suite(grading, pyfuncitem)
+        if suite is None:
+            return None
+        result = grading.evaluate_extra(suite, spec, invoke)
+    verdict(result)
+    return True
+
+
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, None]:
+    """Plain instructor tests are recorded from pytest's report; a check whose fixtures
+    failed is recorded as an error."""
     outcome = yield
     session = grading_session(item.config)
     if session is None:
         return
-    report = outcome.get_result()
-    cid = check_id_of(item)
-    if cid is not None and cid in session.rubric.checks:
-        if report.failed and cid not in session.results:
-            from ..grading.results import CheckReport
-
-            session.record(cid, CheckReport(Outcome.ERROR, f"{cid} could not run ({report.when})",
-                                            traceback=report.longreprtext))
+    report: pytest.TestReport = outcome.get_result()
+    spec = check_of(item)
+    if spec is not None:
+        known = spec.id in session.rubric.checks or _extra_suite(session, item) is not None
+        if known and report.failed and report.when != "call" and spec.id not in session.results:
+            session.record_error(spec, f"{spec.id} could not run ({report.when})",
+                                 report.longreprtext, _extra_suite(session, item))
         return
     suite = _extra_suite(session, item)
     if suite is None or (report.when != "call" and not (report.failed or report.skipped)):

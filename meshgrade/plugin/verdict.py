@@ -1,25 +1,15 @@
-"""What the pytest check suites (checks/) share: parametrising by check ID, and turning a
-recorded CheckResult into pytest's pass, fail or skip."""
+"""A recorded CheckResult shown to pytest: passed, failed (with its findings), skipped, or an
+error."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from ..grading import registry
 from ..grading.results import CheckResult, Outcome
 
 
 class CheckError(Exception):
     """A check could not decide (infrastructure or internal error)."""
-
-
-def params(*prefixes: str) -> dict[str, Any]:
-    """``parametrize`` arguments for every registered check whose ID starts with a prefix."""
-    ids = [c for c in registry.checks() if c.startswith(prefixes)]
-    return {"argnames": "check_id", "argvalues": ids,
-            "ids": [f"{c}-{registry.get(c).name}" for c in ids]}
 
 
 def verdict(result: CheckResult) -> None:

@@ -26,9 +26,8 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from meshgrade.grading.options import FORMATS
 from meshgrade.grading.results import RunResult
-
-FORMATS = ("json", "junit", "html", "gradescope", "github", "classroom", "feedback")
 
 
 class WrittenReports(dict[str, Path]):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.grading.results import CheckResult, Outcome, RunResult
-from meshgrade.reports._common import check_label, check_text, shown_checks, totals, write_text
+from meshgrade.reports.formatting import check_label, check_text, shown_checks, totals, write_text
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 
 FILENAME = "classroom.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from meshgrade.grading.modes import header
 from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Severity
-from meshgrade.reports._common import finding_line, fmt_points, shown_checks, totals, warnings
+from meshgrade.reports.formatting import finding_line, fmt_points, shown_checks, totals, warnings
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 
 _WORD = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.ERROR: "ERROR",

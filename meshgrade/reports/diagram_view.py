@@ -90,7 +90,7 @@ def _lines(target: Target, hop: Hop, classes: list[str], marks: dict[str, str],
             count = sum(target.counts.get(c, 0) for c in who)
             lines.append(Line(f"{prefix}seen {pct(seen)} ({count})", "seen"))
     if failed:
-        wanted = {}
+        wanted: dict[float, list[str]] = {}
         for cls in classes:
             if cls in target.wanted and abs(target.wanted[cls] - target.shares.get(cls, 0)) > 1e-9:
                 wanted.setdefault(round(target.wanted[cls], 4), []).append(cls)
@@ -170,6 +170,6 @@ def views(diagrams: list[Diagram], shown: Collection[str]) -> list[DiagramView]:
         legend = [(marks[c], c) for c in d.classes] if len(d.classes) > 1 else []
         out.append(DiagramView(d, picture, legend, rows,
                                [c for c in d.failed if c in shown],
-                               list(dict.fromkeys(h.observed_by for h in d.hops
-                                                  if h.observed_by in shown))))
+                               list(dict.fromkeys(o for h in d.hops if (o := h.observed_by)
+                                                  is not None and o in shown))))
     return out

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from meshgrade import __version__
 from meshgrade.grading.results import CheckResult, Outcome, RunResult
-from meshgrade.reports._common import check_label, fmt_points, shown_checks, totals, write_text
+from meshgrade.reports.formatting import check_label, fmt_points, shown_checks, totals, write_text
 from meshgrade.reports.github_report import finding_items
 from meshgrade.reports.sinks import for_markdown as md
 from meshgrade.reports.sinks import markdown_code as code

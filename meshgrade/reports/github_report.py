@@ -7,7 +7,8 @@ checked-out repository. Student text goes through ``sinks``: ``for_terminal`` th
 escapes in annotations, ``for_markdown`` / ``markdown_code`` in the summary.
 """
 
-from __future__ import annotations
+# no ``from __future__ import annotations``: this module's ``annotations`` function would
+# shadow it (the annotations here are all valid at run time on Python 3.10)
 
 import sys
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Severity
-from meshgrade.reports._common import check_label, fmt_points, shown_checks, totals
+from meshgrade.reports.formatting import check_label, fmt_points, shown_checks, totals
 from meshgrade.reports.sinks import for_command_data as escape_data
 from meshgrade.reports.sinks import for_command_property as escape_property
 from meshgrade.reports.sinks import for_markdown as md
@@ -59,7 +60,7 @@ def annotations(run: RunResult, *, path_prefix: str = "") -> list[str]:
         located = [f for f in check.findings if f.file]
         for f in located:
             out.append(_command(_level(check, f), _finding_message(check, f),
-                                file=path_prefix + f.file, line=f.line, title=title))
+                                file=path_prefix + (f.file or ""), line=f.line, title=title))
         if check.outcome is Outcome.ERROR and not located:
             out.append(_command("warning", for_terminal(check.message or "check could not run"),
                                 title=title))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.grading.results import CheckResult, Outcome, RunResult, Visibility
-from meshgrade.reports._common import check_text, totals, write_text
+from meshgrade.reports.formatting import check_text, totals, write_text
 
 FILENAME = Path("gradescope") / "results.json"
 

@@ -14,7 +14,8 @@ from typing import Any
 import jinja2
 
 from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Visibility
-from meshgrade.reports._common import (
+from meshgrade.reports.diagram_view import views as diagram_views
+from meshgrade.reports.formatting import (
     fmt_points,
     jinja_env,
     shown_checks,
@@ -22,7 +23,6 @@ from meshgrade.reports._common import (
     warnings,
     write_text,
 )
-from meshgrade.reports.diagram_view import views as diagram_views
 
 FILENAME = "report.html"
 INSTRUCTOR_FILENAME = "report-instructor.html"
@@ -63,7 +63,8 @@ def traffic_bars(evidence: dict[str, Any]) -> list[Bar]:
     labels = list(dict.fromkeys([*expected, *counts]))
     n_total = sum(_number(v) for v in counts.values()) or 1.0
     e_total = sum(_number(v) for v in expected.values()) or 1.0
-    intervals = evidence.get("intervals") if isinstance(evidence.get("intervals"), dict) else {}
+    given = evidence.get("intervals")
+    intervals = given if isinstance(given, dict) else {}
     return [Bar(str(k), int(_number(counts.get(k))), _number(counts.get(k)) / n_total,
                 _number(expected.get(k)) / e_total, _interval(intervals.get(k)))
             for k in labels]

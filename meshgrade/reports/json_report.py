@@ -12,7 +12,7 @@ from typing import Any
 
 from meshgrade.grading.results import RunResult
 from meshgrade.grading.signing import sign
-from meshgrade.reports._common import write_text
+from meshgrade.reports.formatting import write_text
 
 FILENAME = "results.json"
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
@@ -32,7 +32,8 @@ def to_json(run: RunResult, key: bytes | None = None) -> str:
 
 def load_schema() -> dict[str, Any]:
     """The shipped JSON Schema (draft 2020-12) for ``results.json``."""
-    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return schema
 
 
 def write(run: RunResult, out_dir: Path, key: bytes | None = None) -> Path:

@@ -17,7 +17,13 @@ from pathlib import Path
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from meshgrade.grading.results import CheckResult, Outcome, RunResult
-from meshgrade.reports._common import GROUP_ORDER, check_label, check_text, fmt_points, write_text
+from meshgrade.reports.formatting import (
+    GROUP_ORDER,
+    check_label,
+    check_text,
+    fmt_points,
+    write_text,
+)
 from meshgrade.reports.sinks import for_xml
 
 FILENAME = "junit.xml"

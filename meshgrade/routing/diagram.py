@@ -1,7 +1,7 @@
 """Routing diagrams as plain data: for one routing stage, where each request class's requests
 go at every hop (gateway -> service -> versions), from the routing model; what the traffic
 checks observed; and the edges a check failed on. Built once per run
-(``analyzers.diagrams``), carried by ``RunResult.diagrams`` and drawn by the HTML report."""
+(``checklib.diagrams``), carried by ``RunResult.diagrams`` and drawn by the HTML report."""
 
 from __future__ import annotations
 

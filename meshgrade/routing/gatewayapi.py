@@ -73,7 +73,7 @@ class GatewayApi:
         return score
 
     def at_ingress(self, ctx: Ctx, acc: Acc, share: float,
-                   port_ok: Callable[[int], bool]) -> bool:
+                   port_ok: Callable[[object], bool]) -> bool:
         """Route through a Gateway API Gateway; False if no attached route takes the host."""
         host = ctx.request.hostname
         found: list[tuple[int, KObject]] = []

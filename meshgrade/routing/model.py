@@ -6,7 +6,6 @@ import copy
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..submission.objects import KObject, as_list, selects, str_map
 from .gatewayapi import GatewayApi
@@ -177,7 +176,7 @@ class RoutingModel:
         backend = self.mesh.resolve(host, source_namespace)
         fqdn = backend.fqdn if backend else self.mesh.canonical(host, source_namespace)
         svc = backend.obj if backend and not backend.external else None
-        port, port_path, http = self._service_port(svc, request.effective_port)
+        port, port_path, http = self.service_port(svc, request.effective_port)
         if svc is not None and port_path is None and http is None:
             acc.fail(503, f"port {port} not on Service {svc.namespace}/{svc.name}", 1.0,
                      svc, "spec.ports")
@@ -220,7 +219,7 @@ class RoutingModel:
         acc.note(obj, "spec.selector", "no route object: spread evenly over the Service's pods")
         spread(acc, obj, pods, 1.0)
 
-    def _service_port(self, svc: KObject | None, rport: int | None
+    def service_port(self, svc: KObject | None, rport: int | None
                       ) -> tuple[int | None, str | None, bool | None]:
         """(port, field path, is HTTP); HTTP is None when ``rport`` is not on the Service."""
         ports = [p for p in as_list(svc.spec.get("ports")) if isinstance(p, Mapping)] if svc else []
@@ -271,7 +270,7 @@ class RoutingModel:
                         alias[key].add(target)
         return alias
 
-    def _port_ok(self, gateway_port: Any, request_port: int | None) -> bool:
+    def _port_ok(self, gateway_port: object, request_port: int | None) -> bool:
         return (request_port is None or gateway_port == request_port
                 or gateway_port in self._port_alias.get(request_port, ()))
 

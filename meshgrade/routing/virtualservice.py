@@ -20,7 +20,7 @@ def http_rules(vs: KObject) -> list[Rule]:
     return [(vs, f"spec.http[{i}]", r) for i, r in enumerate(rules) if isinstance(r, Mapping)]
 
 
-def _weight(value: Any) -> int | None:
+def destination_weight(value: Any) -> int | None:
     """A destination weight: missing is 0; non-integers and negatives are invalid (None)."""
     if value is None:
         return 0
@@ -29,7 +29,7 @@ def _weight(value: Any) -> int | None:
     return value
 
 
-def _percent(abort: Mapping[str, Any]) -> float:
+def abort_share(abort: Mapping[str, Any]) -> float:
     """Share aborted: ``percentage.value`` (0..100); unspecified aborts nothing (Istio docs)."""
     pct = abort.get("percentage")
     value = pct.get("value") if isinstance(pct, Mapping) else None
@@ -81,7 +81,7 @@ class VsEngine:
         fault = rule.get("fault")
         abort = fault.get("abort") if isinstance(fault, Mapping) else None
         if isinstance(abort, Mapping) and isinstance(abort.get("httpStatus"), int):
-            part = _percent(abort)
+            part = abort_share(abort)
             if part > 0:
                 acc.fail(int(abort["httpStatus"]), "fault injection abort", share * part,
                          vs, f"{path}.fault.abort")
@@ -115,7 +115,8 @@ class VsEngine:
         if len(routes) == 1:  # a single destination takes everything, whatever its weight
             weights = [1]
         else:
-            parsed = [_weight(r.get("weight")) if isinstance(r, Mapping) else None for r in routes]
+            parsed = [destination_weight(r.get("weight")) if isinstance(r, Mapping) else None
+                      for r in routes]
             if any(w is None for w in parsed):
                 acc.fail(500, "invalid destination weight", share, vs, f"{path}.route")
                 return

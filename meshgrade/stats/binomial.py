@@ -8,7 +8,7 @@ sum, so ``n`` in the thousands costs a few hundred terms rather than ``n``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 __all__ = [
     "binom_logpmf", "binom_pmf", "binom_cdf", "binom_sf", "clopper_pearson",
@@ -90,7 +90,7 @@ def binom_sf(k: int, n: int, p: float) -> float:
     return max(0.0, 1.0 - _tail(k, n, p, -1))
 
 
-def _bisect(f, target: float, increasing: bool) -> float:
+def _bisect(f: Callable[[float], float], target: float, increasing: bool) -> float:
     """The p in [0, 1] where the monotone function f crosses ``target``."""
     lo, hi = 0.0, 1.0
     while hi - lo > 1e-15:

@@ -40,6 +40,7 @@ thresholds on k, computed once per n (``_Bounds``) and shared by every run and s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,6 +110,14 @@ class _Mixture:
         return top + math.log(math.fsum(math.exp(x - top) for x in logs))
 
 
+def _below(stat: Callable[[int, int], float], n: int, limit: float, k: int) -> bool:
+    return stat(k, n) < limit
+
+
+def _at_least(stat: Callable[[int, int], float], n: int, limit: float, k: int) -> bool:
+    return stat(k, n) >= limit
+
+
 def _first(lo: int, hi: int, pred: Callable[[int], bool]) -> int:
     """The smallest k in [lo, hi] with pred(k), for pred false then true; hi + 1 if none."""
     while lo <= hi:
@@ -174,9 +183,9 @@ class Version:
         sides = []
         for t1, g in zip(self.sides, self.accepts, strict=True):
             if t1 > self.share:  # accepts at small counts
-                sides.append((0, _first(0, n, lambda k, g=g: g(k, n) < self.log_b) - 1))
+                sides.append((0, _first(0, n, functools.partial(_below, g, n, self.log_b)) - 1))
             else:
-                sides.append((_first(0, n, lambda k, g=g: g(k, n) >= self.log_b), n))
+                sides.append((_first(0, n, functools.partial(_at_least, g, n, self.log_b)), n))
         return keep, tuple(sides)
 
 

@@ -135,14 +135,14 @@ def _walk(root: Path, sub: LoadedSubmission, limits: Limits) -> list[tuple[str, 
     return sorted(out)
 
 
-def _is_dir_link(entry: os.DirEntry) -> bool:
+def _is_dir_link(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir(follow_symlinks=True)
     except OSError:
         return False
 
 
-def _report_link(root: Path, entry: os.DirEntry, rel: str, sub: LoadedSubmission) -> None:
+def _report_link(root: Path, entry: os.DirEntry[str], rel: str, sub: LoadedSubmission) -> None:
     try:
         target = os.readlink(entry.path)
     except OSError:

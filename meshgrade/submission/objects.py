@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from . import paths
 from .kinds import CLUSTER_SCOPED, GATEWAY_API_GATEWAY, GATEWAY_API_GROUP
 
 DEFAULT_NAMESPACE = "default"
+
+
+Origin = Literal["submission", "baseline", "cluster"]
+"""Where an object came from: the student's files, the baseline Bookinfo install (the lab
+and repo mode add it), or a cluster's API."""
 
 
 @dataclass(eq=False)
@@ -25,7 +30,7 @@ class KObject:
     line: int = 0
     doc: int = 0
     order: int = 0
-    origin: str = "submission"  # "submission" | "baseline" | "cluster"
+    origin: Origin = "submission"
     lines: Mapping[str, int] = field(default_factory=dict)
     default_namespace: str = DEFAULT_NAMESPACE
 

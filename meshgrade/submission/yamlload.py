@@ -170,7 +170,7 @@ class _Builder:
             path = self._child_path()
             top = self.stack[-1] if self.stack else None
             keyed = top is not None and isinstance(top.container, dict) and top.has_key
-            self.lines.setdefault(path, top.key_line if keyed else line)
+            self.lines.setdefault(path, top.key_line if top is not None and keyed else line)
             self.stack.append(_Frame(container, path, event.anchor))
             if self.root_line == 0:
                 self.root_line = line
@@ -279,7 +279,9 @@ def _scalar(event: ScalarEvent, loader: Any) -> Any:
         tag = loader.resolve(ScalarNode, event.value, event.implicit)
     if tag in _STR_TAGS or not tag.startswith("tag:yaml.org,2002:") or tag == _MERGE_TAG:
         return event.value
-    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    # types-PyYAML's ScalarNode wants yaml.error.Mark; libyaml's events carry its own Mark
+    node = ScalarNode(tag, event.value, event.start_mark, event.end_mark,  # type: ignore[arg-type]
+                      event.style)
     try:
         return loader.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError, OverflowError):

@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from . import answers
 from .classes import LoginError, RequestClass, log_in
 from .oracles import Classification, Oracle
+from .progress import Progress
 
 BACKOFF_S = 0.05
 USER_AGENT = "meshgrade-sampler"
@@ -73,10 +74,12 @@ class Sampler:
     ``x-request-id: <run_id>-<n>`` (the same id on its retries; a login ``<id>-login``);
     ``timeout_s`` bounds the connect and each read. Connection errors are retried
     ``retries`` times with a short back-off (jittered from ``seed``) and counted in
-    ``connection_errors``; ``log`` keeps every sample in completion order."""
+    ``connection_errors``; ``log`` keeps every sample in completion order. ``progress``
+    (default: a line on the terminal's stderr, if there is one) is told of every sample."""
 
     def __init__(self, base_url: str, *, run_id: str, concurrency: int = 4,
-                 timeout_s: float = 5.0, retries: int = 2, seed: int | None = None) -> None:
+                 timeout_s: float = 5.0, retries: int = 2, seed: int | None = None,
+                 progress: Progress | None = None) -> None:
         if concurrency < 1 or retries < 0 or timeout_s <= 0:
             raise ValueError("concurrency >= 1, retries >= 0 and timeout_s > 0 are required")
         self.base_url = _base(base_url)
@@ -94,6 +97,7 @@ class Sampler:
         self._clients: list[_Client] = []
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="meshgrade-sampler")
         self._closed = False
+        self.progress = progress if progress is not None else Progress()
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -193,6 +197,7 @@ class Sampler:
                         round(latency * 1000, 2), request_id, error, problems, answer)
         with self._lock:
             self.log.append(sample)
+        self.progress.add(cls.name, version)
         return sample
 
     # -- batches --------------------------------------------------------------------------
@@ -211,6 +216,11 @@ class Sampler:
         """``n`` requests of ``cls``, at most ``concurrency`` at a time; the samples in the
         order sent. Raises `GatewayUnreachable` as soon as the first wave (``concurrency``
         requests, or all ``n``) has only connection failures."""
+        return self._sample(cls, n, oracle, open_ended=False)
+
+    def _sample(self, cls: RequestClass, n: int, oracle: Oracle, *, open_ended: bool
+                ) -> list[Sample]:
+        self.progress.begin(cls.name, None if open_ended else max(0, n))
         futures = [self._submit(cls, oracle) for _ in range(max(0, n))]
         wave = min(len(futures), self.concurrency)
         done: list[Sample] = []
@@ -231,7 +241,7 @@ class Sampler:
         if batch < 1:
             raise ValueError("batch must be >= 1")
         while True:
-            yield from self.sample(cls, batch, oracle)
+            yield from self._sample(cls, batch, oracle, open_ended=True)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -243,6 +253,7 @@ class Sampler:
             clients, self._clients = self._clients, []
         for client in clients:
             client.session.close()
+        self.progress.close()
 
     def __enter__(self) -> Sampler:
         return self

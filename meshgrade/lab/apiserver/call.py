@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import status as st
 from .resources import Resource
@@ -13,6 +12,12 @@ if TYPE_CHECKING:
     from .server import ApiServer
 
 Obj = dict[str, Any]
+
+
+class Headers(Protocol):
+    """A request's headers, read by name (the handler's ``email.message.Message``)."""
+
+    def get(self, name: str, default: str, /) -> str: ...
 
 #: Field selector labels the API accepts, beyond metadata.name and metadata.namespace.
 FIELD_LABELS: dict[tuple[str, str], frozenset[str]] = {
@@ -51,7 +56,7 @@ class Call:
     namespace: str | None
     name: str | None
     query: dict[str, str]
-    headers: Mapping[str, str]
+    headers: Headers
     body: bytes
 
     @property

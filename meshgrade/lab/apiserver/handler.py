@@ -71,7 +71,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    def _send(self, code: int, data: bytes, content_type: str = "application/json",
+    def send_body(self, code: int, data: bytes, content_type: str = "application/json",
               headers: list[tuple[str, str]] | None = None, reason: str | None = None) -> None:
         self.send_response(code, reason)
         self.send_header("Content-Type", content_type)
@@ -81,13 +81,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        self._sent = True
+        self.sent = True
 
     def _json(self, code: int, obj: Any) -> None:
-        self._send(code, json.dumps(obj, separators=(",", ":")).encode())
+        self.send_body(code, json.dumps(obj, separators=(",", ":")).encode())
 
     def _handle(self, method: str) -> None:
-        self._sent = False
+        self.sent = False
         url = urlsplit(self.path)
         body = self._read_body()
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
@@ -99,7 +99,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception as exc:  # a bug: answer like an apiserver would, and log it
             log.exception("lab apiserver: %s %s failed", method, self.path)
-            if self._sent:
+            if self.sent:
                 self.close_connection = True
             else:
                 self._json(500, st.internal(f"{type(exc).__name__}: {exc}").status())
@@ -110,7 +110,7 @@ class Handler(BaseHTTPRequestHandler):
         api = self.api
         if path.rstrip("/") in HEALTH or path.startswith(tuple(h + "/" for h in HEALTH)):
             api.count("health")
-            return self._send(200, b"ok", "text/plain; charset=utf-8")
+            return self.send_body(200, b"ok", "text/plain; charset=utf-8")
         if path == "/version":
             api.count("discovery")
             return self._json(200, discovery.VERSION)
@@ -125,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             group = segs[1] if len(segs) > 1 else ""
             version, rest = (segs[2] if len(segs) > 2 else None), segs[3:]
-        if not rest:
+        if not rest or version is None:  # discovery (a resource path names its version)
             api.count("discovery")
             if method != "GET":
                 raise st.not_allowed(f"{method} is not supported on discovery documents")
@@ -227,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             doc = openapi.document(parts[1], parts[2])
         if doc is None:
             raise st.no_route()
-        self._send(200, doc)
+        self.send_body(200, doc)
 
     # -- service proxy ------------------------------------------------------------------
     def _proxy(self, method: str, namespace: str, service: str, path: str, raw_query: str,
@@ -250,7 +250,7 @@ class Handler(BaseHTTPRequestHandler):
             raise st.unavailable(f"error trying to reach service: {exc}") from None
         kept = [(k, v) for k, v in headers if k.lower() not in ("content-type", "date", "server")]
         ctype = next((v for k, v in headers if k.lower() == "content-type"), "text/plain")
-        self._send(code, data, ctype, kept, reason)
+        self.send_body(code, data, ctype, kept, reason)
 
     # -- watch --------------------------------------------------------------------------
     def _watch(self, call: Call) -> None:
@@ -269,10 +269,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self._sent = True
+        self.sent = True
         if watch is None:
             self._chunk(first)
-            return self._end_chunks()
+            return self.end_chunks()
         if not self.api.track_watch(watch):
             watch.close()
         try:
@@ -291,9 +291,9 @@ class Handler(BaseHTTPRequestHandler):
                 event = watch.next(timeout=POLL)
             except StopIteration:  # the server is stopping
                 self.close_connection = True
-                return self._end_chunks()
+                return self.end_chunks()
             if event is None:
-                if self._client_gone():
+                if self.client_gone():
                     self.close_connection = True
                     return
                 if bookmarks and time.monotonic() - last > BOOKMARK_EVERY:
@@ -305,20 +305,20 @@ class Handler(BaseHTTPRequestHandler):
                 obj = to_table(call.res, call.version, [obj], crd=call.crd(), table_version=table,
                                include_object=call.query.get("includeObject", "Metadata"))
             self._chunk({"type": event["type"], "object": obj})
-        self._end_chunks()
+        self.end_chunks()
 
     def _chunk(self, event: dict[str, Any]) -> None:
         data = json.dumps(event, separators=(",", ":")).encode() + b"\n"
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
-    def _raw_chunk(self, data: bytes) -> None:
+    def raw_chunk(self, data: bytes) -> None:
         if data:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
-    def _end_chunks(self) -> None:
+    def end_chunks(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
 
-    def _client_gone(self) -> bool:
+    def client_gone(self) -> bool:
         """Whether the watching client closed its end (it sends nothing during a watch)."""
         sock = self.connection
         try:

@@ -56,7 +56,7 @@ class _TlsHttpServer(ThreadingHTTPServer):
             self._connections.add(conn)
         try:
             if not refused:
-                self.RequestHandlerClass(conn, client_address, self)
+                Handler(conn, client_address, self)  # the RequestHandlerClass
         except (OSError, ssl.SSLError):
             pass
         finally:

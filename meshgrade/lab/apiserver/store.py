@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import copy
 import datetime
 import queue
@@ -207,7 +208,7 @@ class ObjectStore:
 
     def snapshot(self, group: str, kind: str, namespace: str | None = None,
                  label_selector: str = "", field_selector: str = ""
-                 ) -> tuple[list[dict[str, Any]], int]:
+                 ) -> tuple[builtins.list[dict[str, Any]], int]:
         """Like `list`, plus the resource version the list is consistent with."""
         match = object_matcher(label_selector, field_selector)
         with self._lock:

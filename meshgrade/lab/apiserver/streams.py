@@ -130,7 +130,7 @@ def port_forward(handler: Handler, call: Call) -> None:
                             ("X-Stream-Protocol-Version", spdy.PROTOCOL)):
             handler.send_header(name, value)
         handler.end_headers()
-        handler._sent = handler.close_connection = True
+        handler.sent = handler.close_connection = True
         raw = WebSocket(handler.rfile, handler.wfile, handler.connection, spdy.PROTOCOL)
 
         def read() -> bytes | None:
@@ -175,22 +175,22 @@ def logs(handler: Handler, call: Call) -> None:
     if limit is not None:
         body = body[:limit]
     if not call.flag("follow"):
-        return handler._send(200, body, "text/plain")
+        return handler.send_body(200, body, "text/plain")
     handler.send_response(200)
     handler.send_header("Content-Type", "text/plain")
     handler.send_header("Transfer-Encoding", "chunked")
     handler.end_headers()
-    handler._sent = True
-    handler._raw_chunk(body)
-    while not handler._client_gone():
+    handler.sent = True
+    handler.raw_chunk(body)
+    while not handler.client_gone():
         time.sleep(FOLLOW_POLL_S)
         try:
             cursor, new = runtime.logs(call.namespace or "", call.name, container, False, cursor)
         except st.ApiError:
             break
-        handler._raw_chunk(b"".join(_stamp(x, stamps) for x in new))
+        handler.raw_chunk(b"".join(_stamp(x, stamps) for x in new))
     handler.close_connection = True
-    handler._end_chunks()
+    handler.end_chunks()
 
 
 __all__ = ["exec_", "logs", "port_forward"]

@@ -170,7 +170,7 @@ def upgrade(handler: Any, protocols: tuple[str, ...]) -> WebSocket | None:
     if chosen is None or not key:
         body = (f"the meshgrade lab speaks WebSocket subprotocols {', '.join(protocols)}; "
                 f"offered: {', '.join(offered(handler.headers)) or 'none'}").encode()
-        handler._send(400, body, "text/plain; charset=utf-8")
+        handler.send_body(400, body, "text/plain; charset=utf-8")
         return None
     handler.send_response(101, "Switching Protocols")
     handler.send_header("Upgrade", "websocket")
@@ -179,6 +179,6 @@ def upgrade(handler: Any, protocols: tuple[str, ...]) -> WebSocket | None:
     handler.send_header("Sec-WebSocket-Protocol", chosen)
     handler.end_headers()
     handler.wfile.flush()
-    handler._sent = True
+    handler.sent = True
     handler.close_connection = True
     return WebSocket(handler.rfile, handler.wfile, handler.connection, chosen)

@@ -46,7 +46,7 @@ def parse_yaml(body: bytes) -> Any:
         raise st.bad_request(f"the request body is not valid YAML: {exc}") from None
 
 
-def check_object(res: Resource, obj: Any, namespace: str | None, name: str | None,
+def check_object(res: Resource, obj: object, namespace: str | None, name: str | None,
                  creating: bool) -> Obj:
     """A copy of a request body made ready to store, or an ApiError (400 or 422)."""
     if not isinstance(obj, dict):

@@ -1,11 +1,15 @@
 """Emulated pods for the lab: Bookinfo services, a generic echo workload and the addons.
 
-Each pod is an HTTP/1.1 server on its own loopback port. Pods call other services through the
-mesh (`http://127.0.0.1:<mesh port><path>` with `Host: <service>:9080`), count the requests they
-receive in a shared `Telemetry`, and obey the `Faults` set for their workload."""
+Each pod is an HTTP/1.1 server on its own loopback port, all of a lab's pods served by one asyncio
+event loop thread. Pods call other services through the mesh (`http://127.0.0.1:<mesh port><path>`
+with `Host: <service>:9080`), count the requests they receive in a shared `Telemetry`, and obey
+the `Faults` set for their workload."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import inspect
 import secrets
 import threading
 import time
@@ -14,6 +18,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from .addons import AddonServer, start_addon
+from .aio import LoopServer, MeshClient, PodLoop
 from .bookinfo_apps import SessionCodec, is_bookinfo, make_app
 from .generic import Generic
 from .podserver import (
@@ -23,8 +28,6 @@ from .podserver import (
     App,
     Fault,
     Faults,
-    MeshClient,
-    PodServer,
     PodSpec,
     Request,
     Response,
@@ -51,8 +54,8 @@ class Pod:
     """A running pod: its server plus the pipeline faults -> app -> identity headers ->
     telemetry, and its log."""
 
-    def __init__(self, spec: PodSpec, app: App, *, telemetry: Telemetry, faults: Faults,
-                 mesh: MeshClient | None = None, port: int = 0) -> None:
+    def __init__(self, spec: PodSpec, app: App, *, pods: PodLoop, telemetry: Telemetry,
+                 faults: Faults, mesh: MeshClient | None = None, port: int = 0) -> None:
         self.spec = spec
         self.app = app
         self.telemetry = telemetry
@@ -60,7 +63,8 @@ class Pod:
         self.mesh = mesh
         self.log: deque[tuple[float, str]] = deque(maxlen=LOG_LINES)
         self.logged = 0  # lines ever logged: a cursor that survives the deque's trimming
-        self.server = PodServer(self._handle, spec.name, port)
+        self.pods = pods
+        self.server = LoopServer(pods, self._handle, spec.name, port)
         self.write_log(f"listening on :{SERVICE_PORT if is_bookinfo(spec) else 8080} "
                        f"({spec.app or spec.workload} {spec.version or ''})".rstrip())
 
@@ -72,18 +76,19 @@ class Pod:
     def port(self) -> int:
         return self.server.port
 
-    def _handle(self, request: Request) -> Response | None:
+    async def _handle(self, request: Request) -> Response | None:
         spec = self.spec
         fault = self.faults.get(spec.workload)
         if fault.down:
             return None
         if fault.latency_s:
-            self.server.sleep(fault.latency_s)
+            await asyncio.sleep(fault.latency_s)
         if fault.error_rate and self.faults.roll(fault.error_rate):
             response = Response.text("fault injected", 503)
         else:
             try:
-                response = self.app(request)
+                answer = self.app(request)
+                response = await answer if inspect.isawaitable(answer) else answer
             except Exception:  # answer 500 like a crashed handler
                 response = Response.text("internal server error", 500)
         response.headers.append(("x-meshgrade-pod", spec.name))
@@ -98,7 +103,10 @@ class Pod:
     def stop(self) -> None:
         self.server.stop()
         if self.mesh is not None:
-            self.mesh.close()
+            try:
+                self.pods.call(self.mesh.aclose(), 2.0)
+            except (RuntimeError, concurrent.futures.TimeoutError):  # the loop has stopped
+                pass
 
 
 class Workloads:
@@ -122,6 +130,13 @@ class Workloads:
         self._sessions = SessionCodec(secrets.token_bytes(32))  # shared by productpage pods
         self._lock = threading.Lock()
         self._pods: dict[str, Pod] = {}
+        self._loop: PodLoop | None = None
+
+    def _pod_loop(self) -> PodLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = PodLoop()
+            return self._loop
 
     def start_pod(self, spec: PodSpec, port: int = 0, *, sidecar: bool = True) -> int:
         """Start the pod (Bookinfo or generic, by its labels) and return its port. A pod
@@ -137,7 +152,8 @@ class Workloads:
             app = make_app(spec, mesh, self._sessions, self.page_style)
         else:
             app = Generic(spec)
-        pod = Pod(spec, app, telemetry=self.telemetry, faults=self.faults, mesh=mesh, port=port)
+        pod = Pod(spec, app, pods=self._pod_loop(), telemetry=self.telemetry,
+                  faults=self.faults, mesh=mesh, port=port)
         with self._lock:
             if spec.name in self._pods:
                 pod.stop()
@@ -170,12 +186,15 @@ class Workloads:
             return {name: pod.spec for name, pod in self._pods.items()}
 
     def stop(self) -> None:
-        """Stop every pod."""
+        """Stop every pod, then their event loop."""
         with self._lock:
             pods = list(self._pods.values())
             self._pods.clear()
+            loop, self._loop = self._loop, None
         for pod in pods:
             pod.stop()
+        if loop is not None:
+            loop.stop()
 
     def __enter__(self) -> Workloads:
         return self

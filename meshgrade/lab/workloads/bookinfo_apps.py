@@ -11,7 +11,8 @@ import re
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from .podserver import App, MeshClient, PodSpec, Request, Response
+from .aio import MeshClient
+from .podserver import App, PodSpec, Request, Response
 from .productpage_html import render_index, render_not_found, render_product_page
 
 SERVICES = ("productpage", "reviews", "ratings", "details")
@@ -111,7 +112,7 @@ class ProductPage:
                  style: str = "new") -> None:
         self.spec, self.mesh, self.sessions, self.style = spec, mesh, sessions, style
 
-    def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request) -> Response:
         path, method = request.path, request.method
         if path == "/login":
             return self._login(request) if method == "POST" else self._not_allowed()
@@ -120,7 +121,7 @@ class ProductPage:
         if path in ("/", "/index.html"):
             return Response.html(render_index())
         if path == "/productpage":
-            return self._page(request)
+            return await self._page(request)
         if path == "/logout":
             return self._redirect(request, "")
         if path == "/health":
@@ -131,7 +132,7 @@ class ProductPage:
             return Response.json([{"id": PRODUCT["id"], "title": PRODUCT["title"],
                                    "descriptionHtml": PRODUCT["descriptionHtml"]}])
         if path.startswith("/api/v1/products/"):
-            return self._api(request, path[len("/api/v1/products/"):])
+            return await self._api(request, path[len("/api/v1/products/"):])
         return Response.html(render_not_found(path), 404)
 
     def user(self, request: Request) -> str | None:
@@ -152,19 +153,21 @@ class ProductPage:
             headers["end-user"] = user
         return headers
 
-    def _page(self, request: Request) -> Response:
+    async def _page(self, request: Request) -> Response:
         headers = self._headers(request)
-        details = _json_or_none(self.mesh.get("details", "/details/0", headers))
-        reviews = self._reviews(headers)
+        details = _json_or_none(await self.mesh.get("details", "/details/0", headers))
+        reviews = await self._reviews(headers)
         if reviews is not None:
             reviews = {**reviews, "reviews": [_clean_review(r) for r in reviews.get("reviews", [])
                                               if isinstance(r, dict)]}
         page = render_product_page(self.style, PRODUCT, details, reviews, self.user(request))
         return Response.html(page)
 
-    def _reviews(self, headers: dict[str, str], product_id: int = 0) -> dict[str, Any] | None:
+    async def _reviews(self, headers: dict[str, str], product_id: int = 0
+                       ) -> dict[str, Any] | None:
         for _ in range(2):  # one retry, then the error text
-            data = _json_or_none(self.mesh.get("reviews", f"/reviews/{product_id}", headers))
+            data = _json_or_none(await self.mesh.get("reviews", f"/reviews/{product_id}",
+                                                     headers))
             if isinstance(data, dict):
                 return data
         return None
@@ -183,17 +186,17 @@ class ProductPage:
         response.headers.append(("Set-Cookie", cookie))
         return response
 
-    def _api(self, request: Request, rest: str) -> Response:
+    async def _api(self, request: Request, rest: str) -> Response:
         product, _, what = rest.partition("/")
         if not _ID.fullmatch(product) or what not in ("", "reviews", "ratings"):
             return Response.json({"error": "not found"}, 404)
         headers = self._headers(request)
         if what == "reviews":
-            data = self._reviews(headers, int(product))
+            data = await self._reviews(headers, int(product))
             return Response.json(data if data is not None else {"error": REVIEWS_UNAVAILABLE},
                                  200 if data is not None else 503)
         service = "ratings" if what == "ratings" else "details"
-        data = _json_or_none(self.mesh.get(service, f"/{service}/{product}", headers))
+        data = _json_or_none(await self.mesh.get(service, f"/{service}/{product}", headers))
         if data is None:
             text = f"Sorry, product {service} are currently unavailable for this book."
             return Response.json({"error": text}, 503)
@@ -230,7 +233,7 @@ class Reviews:
         self.spec, self.mesh = spec, mesh
         self.color = {"v2": "black", "v3": "red"}.get(spec.version or "")
 
-    def __call__(self, request: Request) -> Response:
+    async def __call__(self, request: Request) -> Response:
         if request.path == "/health":
             return _health("Reviews")
         product = _product_id(request.path, "/reviews/")
@@ -242,7 +245,7 @@ class Reviews:
             headers = trace_headers(request)
             if request.header("end-user"):
                 headers["end-user"] = request.header("end-user")
-            data = _json_or_none(self.mesh.get("ratings", f"/ratings/{product}", headers))
+            data = _json_or_none(await self.mesh.get("ratings", f"/ratings/{product}", headers))
             ratings = data.get("ratings") if isinstance(data, dict) else None
             for review in reviews:
                 stars = ratings.get(review["reviewer"]) if isinstance(ratings, dict) else None

@@ -1,20 +1,18 @@
-"""The pod runtime: a threaded HTTP/1.1 server per pod, the request pipeline every pod shares
-(faults, telemetry, identity headers) and the client pods use to call services through the mesh."""
+"""What every pod shares: its spec, faults, the `Request` and `Response` of the pipeline, and
+`PodServer`, a threaded HTTP/1.1 server for the addons and the dashboard (the workload pods are
+served by the asyncio runtime of `aio`)."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import random
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
-
-import requests
+from urllib.parse import parse_qs, urlsplit
 
 from ..ports import LOOPBACK
 
@@ -125,7 +123,7 @@ class Response:
         return cls(status, text.encode())
 
 
-App = Callable[[Request], Response]
+App = Callable[[Request], "Response | Awaitable[Response]"]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -176,10 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size < 0 or sum(map(len, chunks)) + size > MAX_BODY:
+                if size < 0 or sum(len(chunk) for chunk in chunks) + size > MAX_BODY:
                     raise ValueError("request body too large")
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
@@ -265,108 +263,3 @@ class PodServer:
         self._acceptor.join(JOIN_TIMEOUT_S)
         for thread in connections.values():
             thread.join(JOIN_TIMEOUT_S)
-
-
-class MeshResponse:
-    """The answer to a mesh call: its status code and body."""
-
-    def __init__(self, status_code: int, content: bytes) -> None:
-        self.status_code = status_code
-        self.content = content
-
-    def json(self) -> Any:
-        """The body as JSON (ValueError when it is not)."""
-        return json.loads(self.content)
-
-
-_DEFAULT_HEADERS = dict(requests.utils.default_headers())  # what a requests client sends
-_REDIRECTS = (301, 302, 303, 307, 308)
-_MAX_REDIRECTS = 30
-_RETRIED = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
-            http.client.BadStatusLine)
-
-
-class MeshClient:
-    """Outgoing calls of one pod through the mesh: `Host: <service>:9080` on the mesh port,
-    over a pool of keep-alive connections (one per concurrent call)."""
-
-    def __init__(self, mesh_url: Callable[[], str], source_workload: str,
-                 timeout_s: float = 3.0) -> None:
-        self._mesh_url = mesh_url
-        self.source_workload = source_workload
-        self.timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._idle: list[tuple[str, http.client.HTTPConnection]] = []
-        self._closed = False
-
-    def get(self, service: str, path: str, headers: dict[str, str]) -> MeshResponse | None:
-        """GET ``path`` from ``service``; None when the call fails at the connection level.
-        Redirects within the mesh are followed (up to 30), as a requests client would."""
-        host = service if ":" in service else f"{service}:{SERVICE_PORT}"
-        given = {name.lower() for name in headers}
-        sent = {name: value for name, value in _DEFAULT_HEADERS.items()
-                if name.lower() not in given}  # the caller's own override them, as in requests
-        sent.update(headers)
-        sent.update({"Host": host, SOURCE_HEADER: self.source_workload})
-        url = self._mesh_url().rstrip("/") + path
-        for _ in range(_MAX_REDIRECTS + 1):
-            target = urlsplit(url)
-            answer = self._send(target.netloc, target.path + (
-                f"?{target.query}" if target.query else ""), sent)
-            if answer is None:
-                return None
-            response, location = answer
-            if response.status_code not in _REDIRECTS or not location:
-                return response
-            url = urljoin(url, location)
-            if urlsplit(url).netloc != target.netloc:  # a host outside the mesh: unreachable
-                return None
-            sent = {k: v for k, v in sent.items() if k.lower() != "cookie"}
-        return None
-
-    def _send(self, netloc: str, target: str, headers: dict[str, str]
-              ) -> tuple[MeshResponse, str | None] | None:
-        conn = self._take(netloc)
-        reused = conn is not None
-        while True:
-            if conn is None:
-                conn = http.client.HTTPConnection(netloc, timeout=self.timeout_s)
-            try:
-                conn.request("GET", target or "/", headers=headers)
-                answer = conn.getresponse()
-                content = answer.read()
-            except _RETRIED:  # a kept-alive connection the mesh closed: once more, afresh
-                conn.close()
-                if not reused:
-                    return None
-                conn, reused = None, False
-                continue
-            except (OSError, ValueError, http.client.HTTPException):
-                conn.close()
-                return None
-            if answer.will_close:
-                conn.close()
-            else:
-                self._give(netloc, conn)
-            return MeshResponse(answer.status, content), answer.getheader("Location")
-
-    def _take(self, netloc: str) -> http.client.HTTPConnection | None:
-        with self._lock:
-            for i in range(len(self._idle) - 1, -1, -1):
-                if self._idle[i][0] == netloc:
-                    return self._idle.pop(i)[1]
-        return None
-
-    def _give(self, netloc: str, conn: http.client.HTTPConnection) -> None:
-        with self._lock:
-            if not self._closed:
-                self._idle.append((netloc, conn))
-                return
-        conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for _, conn in idle:
-            conn.close()

@@ -7,12 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..grading.context import Context
-from ..grading.results import CheckReport, Finding
 from ..submission import paths
 from ..submission.kinds import ISTIO_GROUP, WORKLOAD_KINDS
 from ..submission.objects import KObject, as_dict, as_list
-from .common import finding
 
 # (field under an HTTP rule or a traffic policy, message key, what to write instead)
 _HTTP_RULE = (
@@ -55,7 +52,7 @@ def _policies(dr: KObject) -> Iterator[tuple[str, Any]]:
             yield f"{path}.portLevelSettings[{j}]", level
 
 
-def _deprecations(obj: KObject) -> Iterator[tuple[str, str, str, str]]:
+def deprecations(obj: KObject) -> Iterator[tuple[str, str, str, str]]:
     if obj.group == ISTIO_GROUP and obj.kind == "VirtualService":
         for i, rule in enumerate(as_list(obj.spec.get("http"))):
             yield from _fields(rule, f"spec.http[{i}]", _HTTP_RULE)
@@ -83,12 +80,3 @@ def _deprecations(obj: KObject) -> Iterator[tuple[str, str, str, str]]:
         yield "field", "spec.loadBalancerIP", "loadBalancerIP", \
             "your cloud provider's load-balancer IP annotation"
 
-
-def no_deprecated_fields(ctx: Context) -> CheckReport:
-    """MG132: no deprecated Istio fields or annotations (istioctl's Deprecated, the webhook's
-    deprecation warnings, DeprecatedAnnotation), nor deprecated Kubernetes fields."""
-    findings: list[Finding] = []
-    for obj in ctx.index.submitted:
-        for key, path, field, instead in _deprecations(obj):
-            findings.append(finding("MG132", key, obj, path, field=field, instead=instead))
-    return CheckReport.from_findings(findings, "no deprecated fields")

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..grading.context import Context
-from ..grading.results import CheckReport, Finding, Outcome
+from ..grading.results import CheckReport, Outcome
 from ..routing import Outcome as Routed
 from ..submission.kinds import GATEWAY_API_GATEWAY, GATEWAY_API_GROUP
 from ..submission.objects import KObject
 from ..submission.podgroups import PodGroup, selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
-from .probes import binds_gateway, claims_mesh_host, hosts
+from .probes import claims_mesh_host, hosts
 from .stages import describe, gateway_outcome, mesh_outcome, only, seen, unrouted_outcome
 
 SERVICES = ("productpage", "reviews", "ratings", "details")
@@ -26,15 +26,15 @@ OTHER_USERS = ({}, {"end-user": "mike"}, {"end-user": "Jason"}, {"end-user": "ja
 EVERYONE = (JASON, *OTHER_USERS)
 
 
-def _service(ctx: Context, name: str) -> KObject | None:
+def bookinfo_service(ctx: Context, name: str) -> KObject | None:
     return ctx.index.get("Service", ctx.settings.namespace, name)
 
 
-def _stages_for(ctx: Context, name: str) -> tuple[KObject | None, list[KObject]]:
+def stages_for(ctx: Context, name: str) -> tuple[KObject | None, list[KObject]]:
     """Service ``name`` and the submission's routing stages for it (computed once)."""
     key = ("bookinfo-stages", name)
     if key not in ctx._cache:
-        svc = _service(ctx, name)
+        svc = bookinfo_service(ctx, name)
         ctx._cache[key] = (svc, [] if svc is None else [
             s for s in ctx.routing_stages() if claims_mesh_host(s, svc)])
     found: tuple[KObject | None, list[KObject]] = ctx._cache[key]
@@ -46,7 +46,7 @@ def gateway_api(ctx: Context, name: str | None = None) -> bool:
     routes are HTTPRoutes; without any, the submission has HTTPRoutes or a Gateway API
     Gateway, no VirtualService, and no DestinationRule for ``name``."""
     if name is not None:
-        svc, stages = _stages_for(ctx, name)
+        svc, stages = stages_for(ctx, name)
         if stages:
             return all(s.kind == "HTTPRoute" for s in stages)
         if svc is not None and any(_dr_target(ctx, dr) is svc for dr in ctx.index.latest(
@@ -56,12 +56,12 @@ def gateway_api(ctx: Context, name: str | None = None) -> bool:
     return "VirtualService" not in own and bool(own & {"HTTPRoute", GATEWAY_API_GATEWAY})
 
 
-def _key(base: str, gwapi: bool) -> str:
+def api_message_key(base: str, gwapi: bool) -> str:
     """The catalogue message for the API the student uses (``-httproute``: Gateway API)."""
     return f"{base}-httproute" if gwapi else base
 
 
-def _passed(stage: KObject, what: str) -> CheckReport:
+def stage_passed(stage: KObject, what: str) -> CheckReport:
     return CheckReport(Outcome.PASSED, f"{what}: {stage.ref} in {stage.where}",
                        evidence={"stage": stage.ref, "file": stage.file, "line": stage.line})
 
@@ -79,7 +79,7 @@ def _detached(stage: KObject, name: str) -> str:
     return ""
 
 
-def _seen(ctx: Context, stages: list[KObject], name: str, show: Callable[[KObject], str]
+def what_stages_did(ctx: Context, stages: list[KObject], name: str, show: Callable[[KObject], str]
           ) -> str:
     """What the stages routing ``name`` did; with none, where its requests go without."""
     if not stages:
@@ -90,29 +90,7 @@ def _seen(ctx: Context, stages: list[KObject], name: str, show: Callable[[KObjec
 
 # -- MG201 --------------------------------------------------------------------------------
 
-def bookinfo_gateway(ctx: Context) -> CheckReport:
-    """MG201: the ingress gateway routes the Bookinfo paths to productpage."""
-    best: tuple[int, KObject | None, list[str]] = (-1, None, list(GATEWAY_PATHS))
-    for stage in [s for s in ctx.routing_stages() if binds_gateway(s)]:
-        host = hosts(stage)[0]
-        missing = [p for p in GATEWAY_PATHS if not _reaches(
-            gateway_outcome(ctx, stage, host, p), "productpage")]
-        if not missing:
-            return _passed(stage, "the Bookinfo pages are routed")
-        if len(GATEWAY_PATHS) - len(missing) > best[0]:
-            best = (len(GATEWAY_PATHS) - len(missing), stage, missing)
-    if best[1] is None or best[0] == 0:
-        f = finding("MG201", _key("none", gateway_api(ctx)), best[1],
-                    "spec" if best[1] else None, paths=", ".join(GATEWAY_PATHS),
-                    why=_why(ctx, best[1]))
-    else:
-        f = finding("MG201", _key("partial", best[1].kind == "HTTPRoute"), best[1], "spec",
-                    ref=best[1].ref, paths=best[2])
-    return CheckReport(Outcome.FAILED, "the Bookinfo pages are not routed through the gateway",
-                       [f], fraction=max(best[0], 0) / len(GATEWAY_PATHS))
-
-
-def _why(ctx: Context, stage: KObject | None) -> str:
+def why_not_routed(ctx: Context, stage: KObject | None) -> str:
     if stage is None:
         return " (no VirtualService or HTTPRoute is bound to a gateway)"
     outcome = gateway_outcome(ctx, stage, hosts(stage)[0], GATEWAY_PATHS[0])
@@ -121,42 +99,14 @@ def _why(ctx: Context, stage: KObject | None) -> str:
         else ""
 
 
-def _reaches(outcome: Routed, service: str) -> bool:
+def reaches(outcome: Routed, service: str) -> bool:
     return abs(sum(share for t, share in outcome.shares.items()
                    if t.status == 200 and t.service == service) - 1.0) < 1e-9
 
 
 # -- MG202 --------------------------------------------------------------------------------
 
-def bookinfo_subsets(ctx: Context) -> CheckReport:
-    """MG202: each deployed version of a multi-version Bookinfo service can be routed to:
-    a DestinationRule subset (classic API) or a per-version Service (Gateway API)."""
-    findings: list[Finding] = []
-    addressed: list[str] = []
-    for name in SERVICES:
-        svc = _service(ctx, name)
-        pods = _pods_of(ctx, svc) if svc is not None else []
-        versions = sorted({g.version for g in pods if g.version})
-        if svc is None or len(versions) < 2:
-            continue
-        gwapi = gateway_api(ctx, name)
-        for version in versions:
-            how = _addressed_by(ctx, svc, pods, version, gwapi)
-            if how is None:
-                findings.append(finding("MG202", _key("missing", gwapi), service=name,
-                                        version=version))
-            else:
-                addressed.append(f"{name} {version}: {how}")
-    if not findings and not addressed:
-        findings.append(finding("MG202", "none"))
-    report = CheckReport.from_findings(
-        findings, "every deployed version can be routed to (" + "; ".join(addressed) + ")",
-        parts=max(len(findings) + len(addressed), 1))
-    report.evidence["addressed"] = addressed
-    return report
-
-
-def _pods_of(ctx: Context, svc: KObject) -> list[PodGroup]:
+def pods_of(ctx: Context, svc: KObject) -> list[PodGroup]:
     return selected_groups(ctx.pods_in(svc.namespace), label_map(svc.spec.get("selector")),
                            svc.namespace)
 
@@ -170,7 +120,7 @@ def _only_version(groups: list[PodGroup], version: str) -> bool:
     return bool(groups) and all(g.version == version for g in groups)
 
 
-def _addressed_by(ctx: Context, svc: KObject, pods: list[PodGroup], version: str,
+def addressed_by(ctx: Context, svc: KObject, pods: list[PodGroup], version: str,
                   gwapi: bool) -> str | None:
     """What sends requests to exactly the ``version`` pods of ``svc``: a subset of its
     DestinationRule, or (Gateway API) another Service selecting only those pods."""
@@ -189,7 +139,7 @@ def _addressed_by(ctx: Context, svc: KObject, pods: list[PodGroup], version: str
     for other in ctx.index.latest("Service"):
         if other.namespace != svc.namespace or other.name == svc.name:
             continue
-        chosen = _pods_of(ctx, other)
+        chosen = pods_of(ctx, other)
         if _only_version(chosen, version) and all(id(g) in own for g in chosen):
             return f"{other.ref}"
     return None
@@ -197,55 +147,21 @@ def _addressed_by(ctx: Context, svc: KObject, pods: list[PodGroup], version: str
 
 # -- MG203-MG206 --------------------------------------------------------------------------
 
-def route_all_v1(ctx: Context) -> CheckReport:
-    """MG203: each Bookinfo service sends all its traffic to v1, by some stage or, with one
-    deployed version and no routing object for it, by itself."""
-    findings: list[Finding] = []
-    done = []
-    for name in SERVICES:
-        _svc, stages = _stages_for(ctx, name)
-        ok = next((s for s in stages if _all_requests(ctx, s, name, "v1")), None)
-        if ok is not None:
-            done.append(f"{name}: {ok.where}")
-        elif not stages and only(unrouted_outcome(ctx, name), "v1"):
-            done.append(f"{name}: only v1 is deployed, no rule needed")
-        else:
-            findings.append(finding("MG203", _key("missing", gateway_api(ctx, name)),
-                                    service=name, seen=_seen(ctx, stages, name, lambda s, n=name:
-                                                             describe(mesh_outcome(ctx, s, n)))))
-    report = CheckReport.from_findings(findings, "all four services routed to v1 ("
-                                       + "; ".join(done) + ")", parts=len(SERVICES))
-    report.evidence["stages"] = done
-    return report
-
-
-def _all_requests(ctx: Context, stage: KObject, host: str, version: str) -> bool:
+def all_requests(ctx: Context, stage: KObject, host: str, version: str) -> bool:
     return all(only(mesh_outcome(ctx, stage, host, h), version) for h in EVERYONE)
 
 
-def route_jason_v2(ctx: Context) -> CheckReport:
-    """MG204: jason's reviews requests go to v2, everyone else's to v1."""
-    _svc, stages = _stages_for(ctx, "reviews")
-    for stage in stages:
-        if only(mesh_outcome(ctx, stage, "reviews", JASON), "v2") and all(
-                only(mesh_outcome(ctx, stage, "reviews", h), "v1") for h in OTHER_USERS):
-            return _passed(stage, "jason goes to v2, others to v1")
-    f = finding("MG204", _key("missing", gateway_api(ctx, "reviews")), seen=_seen(
-        ctx, stages, "reviews", lambda s: "jason: " + describe(mesh_outcome(
-            ctx, s, "reviews", JASON)) + ", others: " + describe(mesh_outcome(ctx, s, "reviews"))))
-    return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
-
-
-def _reviews_split(ctx: Context, check_id: str, wanted: dict[str, float], what: str
+def reviews_split(ctx: Context, check_id: str, wanted: dict[str, float], what: str
                    ) -> CheckReport:
-    _svc, stages = _stages_for(ctx, "reviews")
+    _svc, stages = stages_for(ctx, "reviews")
     for stage in stages:
         if all(_close(mesh_outcome(ctx, stage, "reviews", h).versions(), wanted)
                for h in EVERYONE):
-            report = _passed(stage, what)
+            report = stage_passed(stage, what)
             report.evidence["expected"] = wanted
             return report
-    f = finding(check_id, _key("missing", gateway_api(ctx, "reviews")), seen=_seen(
+    key = api_message_key("missing", gateway_api(ctx, "reviews"))
+    f = finding(check_id, key, seen=what_stages_did(
         ctx, stages, "reviews", lambda s: describe(mesh_outcome(ctx, s, "reviews"))))
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
@@ -254,12 +170,3 @@ def _close(got: dict[str, float], wanted: dict[str, float]) -> bool:
     keys = set(got) | set(wanted)
     return all(abs(got.get(k, 0.0) - wanted.get(k, 0.0)) < 1e-9 for k in keys)
 
-
-def shift_50_v3(ctx: Context) -> CheckReport:
-    """MG205: a stage splits reviews 50/50 between v1 and v3."""
-    return _reviews_split(ctx, "MG205", {"v1": 0.5, "v3": 0.5}, "reviews split 50/50 v1/v3")
-
-
-def shift_100_v3(ctx: Context) -> CheckReport:
-    """MG206: a stage sends all reviews traffic to v3."""
-    return _reviews_split(ctx, "MG206", {"v3": 1.0}, "all reviews traffic to v3")

@@ -24,15 +24,15 @@ def displaced(ctx: Context, stage: list[KObject]) -> list[KObject]:
 
 
 def _reviews(ctx: Context) -> list[KObject]:
-    return bookinfo._stages_for(ctx, "reviews")[1]
+    return bookinfo.stages_for(ctx, "reviews")[1]
 
 
 def all_v1(ctx: Context) -> list[KObject]:
     """For each Bookinfo service, the first stage sending it all to v1 (some may lack one)."""
     out = []
     for name in bookinfo.SERVICES:
-        stages = bookinfo._stages_for(ctx, name)[1]
-        found = next((s for s in stages if bookinfo._all_requests(ctx, s, name, "v1")), None)
+        stages = bookinfo.stages_for(ctx, name)[1]
+        found = next((s for s in stages if bookinfo.all_requests(ctx, s, name, "v1")), None)
         if found is not None:
             out.append(found)
     return out

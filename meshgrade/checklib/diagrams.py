@@ -23,7 +23,7 @@ from ..submission.kinds import ROUTE_KINDS
 from ..submission.objects import KObject
 from ..submission.podgroups import selected_groups
 from . import bookinfo, stagepick
-from .app import App, Ask, _requests, find_app, find_header_stage, find_weighted_stage
+from .app import App, Ask, app_requests, find_app, find_header_stage, find_weighted_stage
 from .common import label_map
 from .probes import binds_gateway, hosts
 from .stages import single_version
@@ -286,7 +286,7 @@ def _part2(ctx: Context, results: Mapping[str, CheckResult]) -> list[Diagram]:
 
 def _ask(ctx: Context, stage: KObject, app: App, test: Callable[[Ask], bool]) -> Ask:
     """The first request of the stage that does what the check found (else its first)."""
-    asks = list(_requests(ctx, stage, app))
+    asks = list(app_requests(ctx, stage, app))
     return next((a for a in asks if test(a)), asks[0])
 
 

@@ -1,4 +1,4 @@
-"""Small helpers shared by the report writers."""
+"""What the report writers share: labels, points, texts, templates and writing files."""
 
 from __future__ import annotations
 

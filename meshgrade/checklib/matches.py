@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterator
 from itertools import combinations
 from typing import Any
 
-from ..grading.context import Context
-from ..grading.results import CheckReport, Finding
+from ..grading.results import Finding
 from ..routing.match import full_match, match_kind
 from ..submission.objects import KObject, as_dict, as_list, str_map
 from .common import finding
@@ -27,7 +26,7 @@ _KINDS = {"http": "HTTP", "tcp": "TCP", "tls": "TLS"}
 _EQUAL = ("port", "sourceNamespace", "sourceSubnet")
 
 
-def _normal_http(match: Match) -> Match:
+def normal_http(match: Match) -> Match:
     """A match without its name and without conditions every request meets."""
     out = {k: v for k, v in match.items() if k not in ("name", "statPrefix")
            and v not in (None, {}, [], False)}
@@ -38,7 +37,7 @@ def _normal_http(match: Match) -> Match:
     return out
 
 
-def _normal_l4(match: Match) -> Match:
+def normal_l4(match: Match) -> Match:
     return {k: v for k, v in match.items() if v not in (None, {}, [])}
 
 
@@ -75,7 +74,7 @@ def _subset(b: Any, a: Any) -> bool:
     return bool(theirs) and theirs <= {str(x) for x in as_list(a)}
 
 
-def _covers_http(a: Match, b: Match) -> bool:
+def covers_http(a: Match, b: Match) -> bool:
     """Whether HTTP match ``a`` takes every request ``b`` takes."""
     for key, cond in a.items():
         if key == "ignoreUriCase":
@@ -130,7 +129,7 @@ def _within(subnet: Any, nets: list[Any]) -> bool:
     return False
 
 
-def _covers_l4(a: Match, b: Match) -> bool:
+def covers_l4(a: Match, b: Match) -> bool:
     """Whether TCP or TLS match ``a`` takes every connection ``b`` takes."""
     for key, cond in a.items():
         if key == "sniHosts":
@@ -229,7 +228,7 @@ class _Seen:
         return (first[1], first[2]) if first else None
 
 
-def _scan(vs: KObject, kind: str, normal: Callable[[Match], Match],
+def scan_matches(vs: KObject, kind: str, normal: Callable[[Match], Match],
           covers: Callable[[Match, Match], bool]) -> Iterator[Finding]:
     seen = _Seen(covers)
     rules = [as_dict(r) for r in as_list(vs.spec.get(kind))]
@@ -259,16 +258,3 @@ def _scan(vs: KObject, kind: str, normal: Callable[[Match], Match],
                               kind=label, index=later, by=i)
             return
 
-
-def matches_effective(ctx: Context) -> CheckReport:
-    """MG136: no HTTP, TCP or TLS rule or match of a VirtualService is taken entirely by
-    earlier ones (istioctl's VirtualServiceUnreachableRule and VirtualServiceIneffectiveMatch,
-    with covering prefixes, exact values and regexes, not only duplicates)."""
-    findings: list[Finding] = []
-    for vs in ctx.index.all_stages("VirtualService"):
-        if vs.origin == "baseline":
-            continue
-        findings += _scan(vs, "http", _normal_http, _covers_http)
-        for kind in ("tcp", "tls"):
-            findings += _scan(vs, kind, _normal_l4, _covers_l4)
-    return CheckReport.from_findings(findings, "every rule and match can apply")

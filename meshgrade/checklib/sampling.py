@@ -65,7 +65,7 @@ class PrometheusBatches:
         return run
 
 
-class _StatusOnly:
+class StatusOnly:
     """Classifies nothing: with the Prometheus oracle only statuses are read per answer."""
 
     def classify(self, response: Any) -> Any:
@@ -84,7 +84,7 @@ def _prometheus_samples(live: Any, cls: Any, oracle: PrometheusBatches, test: An
     samples: list[Any] = []
     errors = 0
     while not test.done() and len(samples) < cap:
-        batch = live.sampler().sample(cls, oracle.batch, _StatusOnly())
+        batch = live.sampler().sample(cls, oracle.batch, StatusOnly())
         samples.extend(batch)
         errors += sum(s.status is None or s.status >= 500 for s in batch)
         now = prometheus_version_deltas(query, oracle.service, None)

@@ -8,18 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..grading.context import Context
-from ..grading.results import CheckReport, Finding
 from ..routing.mesh import Mesh, hosts_overlap, selects_pod, server_host
 from ..submission.kinds import GATEWAY_API_GROUP
 from ..submission.objects import KObject, as_dict, as_list
-from . import protocols
-from .common import finding
 from .vsparts import binds_mesh, destinations, gateway_refs
 
 _RULE = re.compile(r"^spec\.(http|tcp|tls)\[(\d+)\]")
 
 
-def _ports(obj: KObject) -> list[dict[str, Any]]:
+def service_ports(obj: KObject) -> list[dict[str, Any]]:
     """Port entries of a Service (``port``) or ServiceEntry (``number``), as ``port``."""
     field = "port" if obj.kind == "Service" else "number"
     out = []
@@ -39,7 +36,7 @@ def _server_fits(mesh: Mesh, gw: KObject, server: Mapping[str, Any], hosts: list
                for scope, p in patterns for n in names)
 
 
-def _arrival_ports(mesh: Mesh, vs: KObject) -> set[int]:
+def arrival_ports(mesh: Mesh, vs: KObject) -> set[int]:
     """Ports requests for the VirtualService's hosts arrive on, as far as they are known:
     the ports of the hosts' Services (mesh), of the gateway servers that take them."""
     hosts = [h for h in as_list(vs.spec.get("hosts")) if isinstance(h, str)]
@@ -47,7 +44,7 @@ def _arrival_ports(mesh: Mesh, vs: KObject) -> set[int]:
     if binds_mesh(vs):
         for host in hosts:
             backend = mesh.resolve(host, vs.namespace)
-            out |= {p["port"] for p in _ports(backend.obj)} if backend else set()
+            out |= {p["port"] for p in service_ports(backend.obj)} if backend else set()
     for _path, ref in gateway_refs(vs):
         gw = mesh.gateway(ref, vs.namespace) if ref != "mesh" else None
         if gw is None:
@@ -62,7 +59,7 @@ def _arrival_ports(mesh: Mesh, vs: KObject) -> set[int]:
     return out
 
 
-def _rule_ports(vs: KObject, path: str) -> set[int]:
+def rule_ports(vs: KObject, path: str) -> set[int]:
     """The ports every match of the destination's rule names (empty: any port)."""
     found = _RULE.match(path)
     if not found:
@@ -74,41 +71,7 @@ def _rule_ports(vs: KObject, path: str) -> set[int]:
     return {p for p in ports if isinstance(p, int)}
 
 
-def destination_ports_chosen(ctx: Context) -> CheckReport:
-    """MG137: a destination on a Service or ServiceEntry with several ports names its port
-    (istioctl's VirtualServiceDestinationPortSelectorRequired); without one, Istio uses the
-    port the request arrived on, an error when the destination lacks that port."""
-    findings: list[Finding] = []
-    mesh = ctx.mesh()
-    for vs in ctx.index.all_stages("VirtualService"):
-        if vs.origin == "baseline":
-            continue
-        arrival = _arrival_ports(mesh, vs)
-        for d in destinations(vs):
-            backend = mesh.resolve(d.host, vs.namespace) if isinstance(d.host, str) else None
-            if d.port is not None or backend is None:
-                continue
-            entries = _ports(backend.obj)
-            ports = sorted({p["port"] for p in entries})
-            if len(ports) < 2:
-                continue
-            web = [p["port"] for p in entries if protocols.of_service_port(p) in protocols.HTTP]
-            suggest = web[0] if web and d.path.startswith("spec.http") else ports[0]
-            arrive = sorted(_rule_ports(vs, d.path) or arrival)
-            missing = [p for p in arrive if p not in ports]
-            fields = {"host": d.host, "target": backend.obj.ref, "ports": ports,
-                      "first": suggest}
-            if missing:
-                findings.append(finding("MG137", "required", vs, d.path, **fields,
-                                        arrive=missing))
-            else:
-                findings.append(finding("MG137", "ambiguous", vs, d.path, **fields,
-                                        arrive=f" ({', '.join(map(str, arrive))})"
-                                        if arrive else ""))
-    return CheckReport.from_findings(findings, "destinations name their port where it matters")
-
-
-def _subset_rules(ctx: Context, mesh: Mesh) -> dict[str, list[tuple[KObject, list[str]]]]:
+def subset_rules(ctx: Context, mesh: Mesh) -> dict[str, list[tuple[KObject, list[str]]]]:
     """FQDN -> mesh VirtualServices for that host with HTTP routes to its subsets."""
     out: dict[str, list[tuple[KObject, list[str]]]] = {}
     for vs in ctx.index.latest("VirtualService"):
@@ -127,33 +90,7 @@ def _subset_rules(ctx: Context, mesh: Mesh) -> dict[str, list[tuple[KObject, lis
     return out
 
 
-def ingress_subsets_chosen(ctx: Context) -> CheckReport:
-    """MG138: a route of a gateway-bound VirtualService to a host whose mesh VirtualService
-    routes by subset picks a subset too (istioctl's IngressRouteRulesNotAffected): the
-    gateway applies only its own VirtualServices, so it reaches every pod of the host."""
-    findings: list[Finding] = []
-    mesh = ctx.mesh()
-    split = _subset_rules(ctx, mesh)
-    for vs in ctx.index.all_stages("VirtualService"):
-        gateways = [ref for _p, ref in gateway_refs(vs) if ref != "mesh"]
-        if vs.origin == "baseline" or not gateways:
-            continue
-        for d in destinations(vs):
-            backend = mesh.resolve(d.host, vs.namespace) if isinstance(d.host, str) else None
-            if d.subset is not None or backend is None or not d.path.startswith("spec.http"):
-                continue
-            others = [(w, s) for w, s in split.get(backend.fqdn, []) if w.key != vs.key]
-            if not others:
-                continue
-            other, subsets = others[0]
-            same = _one_version(mesh, backend.obj, other, backend.fqdn, subsets)
-            findings.append(finding("MG138", "same" if same else "bypassed", vs, d.path,
-                                    gateway=gateways[0], host=d.host, other=other.ref,
-                                    subsets=subsets, subset=subsets[0]))
-    return CheckReport.from_findings(findings, "gateway routes pick versions as the mesh does")
-
-
-def _one_version(mesh: Mesh, svc: KObject, other: KObject, fqdn: str,
+def one_version(mesh: Mesh, svc: KObject, other: KObject, fqdn: str,
                  subsets: list[str]) -> bool:
     """Whether every pod behind the Service is in each subset the mesh rules use (so the
     gateway reaches the same pods)."""

@@ -9,12 +9,8 @@ import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..grading.context import Context
-from ..grading.results import CheckReport, Finding
-from ..submission.kinds import ISTIO_GROUP
 from ..submission.objects import KObject, as_dict, as_list
 from . import protocols
-from .common import finding
 from .istiofields import (
     Problem,
     dns_label,
@@ -33,23 +29,6 @@ from .webhook_vs import virtual_service
 
 _SE_RESOLUTIONS = ("NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS")
 _SE_DNS_PROTOCOLS = frozenset({"HTTP", "TLS", "GRPC", "HTTP2"})
-
-
-def istio_accepts(ctx: Context) -> CheckReport:
-    """MG131: every version of the student's Gateways, VirtualServices, DestinationRules and
-    ServiceEntries passes the rules Istio's validating webhook applies beyond the schema."""
-    findings: list[Finding] = []
-    count = 0
-    for obj in ctx.index.submitted:
-        rules = _RULES.get(obj.kind)
-        if rules is None or obj.group != ISTIO_GROUP:
-            continue
-        count += 1
-        for p in rules(obj):
-            findings.append(finding("MG131", "warned" if p.warning else "rejected", obj, p.path,
-                                    problem=p.text, hint=p.hint, kind=obj.kind))
-    return CheckReport.from_findings(findings, f"Istio accepts {count} object(s)",
-                                     parts=max(count, 1))
 
 
 # -- Gateway ----------------------------------------------------------------------------------
@@ -305,6 +284,6 @@ def _dynamic_dns(spec: dict[str, Any], hosts: list[str]) -> Iterator[Problem]:
                           "HTTP, TLS, GRPC and HTTP2 ports", "Use one of those protocols.")
 
 
-_RULES: dict[str, Callable[[KObject], Iterator[Problem]]] = {
+RULES: dict[str, Callable[[KObject], Iterator[Problem]]] = {
     "Gateway": _gateway, "VirtualService": virtual_service,
     "DestinationRule": _destination_rule, "ServiceEntry": _service_entry}
