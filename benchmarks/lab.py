@@ -10,13 +10,17 @@
   bookinfo.yaml`` until every pod is Ready, and a ``kubectl exec deploy/curl -- curl`` round
   trip through the mesh beside a ``curl`` from the host to the gateway
 
-With ``--sides old new`` only the requests per second (and, with ``--grade N``, the time of
-``meshgrade grade examples/part1-bookinfo`` in lab mode) are measured, each side in its own
-processes, interleaved ``--rounds`` times; "old" is commit ``WORKLOADS_BASE`` (the threaded pod
-server), "new" the working tree. Medians and new/old ratios are printed.
+With ``--sides old new`` only the requests per second are measured (three clients; the CPU a
+page of Envoy and of the lab process under four connections; `Sampler.sample` rates), and with
+``--grade N`` the time of ``meshgrade grade examples/part1-bookinfo`` in lab mode, each side in
+its own processes, interleaved ``--rounds`` times; "old" is commit ``WORKLOADS_BASE`` (the
+threaded pod server), "new" the working tree (``--overlay``: the old commit with this tree's
+workloads and traffic packages). Medians and new/old ratios are printed. ``--classes``: two
+request classes sampled at once against one after the other.
 
     python benchmarks/lab.py [--requests N]
-    python benchmarks/lab.py --sides old new [--rounds R] [--grade N]
+    python benchmarks/lab.py --sides old new [--rounds R] [--grade N] [--overlay]
+    python benchmarks/lab.py --classes [--requests N] [--rounds R]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ KUBECTL = Path(sys.executable).parent / "kubectl"
 POD = re.compile(r"reviews-(v\d+)-")
 WORKLOADS_BASE = "aa0dc69"  # before the asyncio pod runtime: a thread per connection
 CONCURRENCY = 4  # the sampler's
+OVERLAY = ("meshgrade/lab/workloads", "meshgrade/traffic")
 
 
 def rss_mib(pid: int) -> float:
@@ -59,6 +64,12 @@ def rate(n: int, fn) -> float:
     for _ in range(n):
         fn()
     return n / (time.perf_counter() - start)
+
+
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of process ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def concurrent_rate(n: int, host: str, port: int, clients: int = CONCURRENCY) -> float:
@@ -107,22 +118,73 @@ def throughput(n: int) -> dict[str, float]:
             assert answer.status == 200
 
         rate(n // 5, lean)  # warm-up
-        return {"keep-alive client (requests)":
-                rate(n, lambda: session.get(url, timeout=10).raise_for_status()),
-                "keep-alive client (http.client)": rate(n, lean),
-                f"{CONCURRENCY} keep-alive connections at once":
-                concurrent_rate(n * 2, host, int(port))}
+        rates = {"keep-alive client (requests)":
+                 rate(n, lambda: session.get(url, timeout=10).raise_for_status()),
+                 "keep-alive client (http.client)": rate(n, lean)}
+        envoy, lab_cpu = cpu_s(lab.envoy.pid), time.process_time()
+        rates[f"{CONCURRENCY} keep-alive connections at once"] = concurrent_rate(
+            n * 2, host, int(port))
+        pages = n * 2 // CONCURRENCY * CONCURRENCY
+        rates["  CPU ms a page, Envoy"] = (cpu_s(lab.envoy.pid) - envoy) / pages * 1000
+        rates["  CPU ms a page, lab process (pods, client)"] = (
+            time.process_time() - lab_cpu) / pages * 1000
+        from meshgrade.traffic import BookinfoOracle, RequestClass, Sampler
+
+        with Sampler(lab.gateway_url, run_id="bench") as sampler:
+            for cls in (RequestClass.anonymous(), RequestClass.logged_in("jason")):
+                sampler.sample(cls, 20, BookinfoOracle())  # warm-up, log-in
+                start = time.perf_counter()
+                sampler.sample(cls, n, BookinfoOracle())
+                rates[f"Sampler.sample, {cls.name}"] = n / (time.perf_counter() - start)
+        return rates
     finally:
         lab.stop()
+
+
+def classes_at_once(n: int, rounds: int) -> None:
+    """Two request classes (anonymous, jason) sampled one after the other against both at
+    once from two threads, ``n`` streamed requests each, through one `Sampler`."""
+    from meshgrade.lab.lab import Lab
+    from meshgrade.traffic import BookinfoOracle, RequestClass, Sampler
+
+    def take(sampler: Sampler, cls: RequestClass, oracle: BookinfoOracle) -> None:
+        for count, _ in enumerate(sampler.stream(cls, oracle), 1):
+            if count == n:
+                break
+
+    oracle = BookinfoOracle()
+    classes = (RequestClass.anonymous(), RequestClass.logged_in("jason"))
+    print(f"request classes at once, {n} streamed requests per class, {rounds} rounds")
+    with Lab().start() as lab:
+        for concurrency in (4, 8):
+            with Sampler(lab.gateway_url, run_id="classes", concurrency=concurrency) as sampler:
+                for cls in classes:
+                    sampler.sample(cls, 40, oracle)  # warm-up, log-ins
+                for _ in range(rounds):
+                    start = time.perf_counter()
+                    for cls in classes:
+                        take(sampler, cls, oracle)
+                    one = time.perf_counter() - start
+                    threads = [threading.Thread(target=take, args=(sampler, cls, oracle))
+                               for cls in classes]
+                    start = time.perf_counter()
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                    both = time.perf_counter() - start
+                    print(f"  sampler concurrency {concurrency}: one after the other {one:5.2f} s,"
+                          f" at once {both:5.2f} s: {one / both:4.2f}x")
 
 
 def grade_s(env: dict[str, str]) -> float:
     """Seconds of one ``meshgrade grade examples/part1-bookinfo`` (lab mode, Part 1 rubric)."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
+        # cwd: not REPO, where -m would import the working tree before PYTHONPATH's package
         done = subprocess.run([sys.executable, "-m", "meshgrade", "grade", str(EXAMPLES),
                                "--rubric", "istio-part1", "--out", out], env=env,
-                              capture_output=True, text=True, cwd=REPO)
+                              capture_output=True, text=True, cwd=out)
         took = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"grade failed ({done.returncode}): {done.stdout[-2000:]}"
@@ -130,15 +192,37 @@ def grade_s(env: dict[str, str]) -> float:
         return took
 
 
-def sides(names: list[str], rounds: int, n: int, grades: int) -> None:
+def overlay_tree(base: Path) -> Path:
+    """``base`` with the working tree's pod runtime and traffic package in place of its own:
+    this change alone, apart from other work in progress."""
+    dest = base.parent / f"{base.name}-overlay"
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(base, dest, symlinks=True)
+    for part in OVERLAY:
+        shutil.rmtree(dest / part)
+        shutil.copytree(REPO / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for link in ("_suite", "_fixtures", "_rubrics"):  # point into the copy, not the base
+        target = dest / "meshgrade" / link
+        if target.is_symlink():
+            name = os.readlink(target)
+            target.unlink()
+            target.symlink_to(dest / Path(name).name)
+    return dest
+
+
+def sides(names: list[str], rounds: int, n: int, grades: int, overlay: bool = False) -> None:
     """Old and new side by side: interleaved processes, medians, new/old ratios."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     from baseline import env, old_tree
 
-    envs = {"old": env(old_tree(WORKLOADS_BASE)), "new": env(None)}
+    base = old_tree(WORKLOADS_BASE)
+    envs = {"old": env(base), "new": env(overlay_tree(base) if overlay else None)}
+    new = (f"{WORKLOADS_BASE} with this tree's {' and '.join(OVERLAY)}" if overlay
+           else "the working tree")
     print(f"meshgrade lab benchmark, {time.strftime('%Y-%m-%d')}; sides {' '.join(names)} "
-          f"(old = {WORKLOADS_BASE}), {rounds} rounds interleaved, {n} requests per client; "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"(old = {WORKLOADS_BASE}, new = {new}), {rounds} rounds interleaved, {n} requests "
+          f"per client; load average {os.getloadavg()[0]:.2f}")
     rates: dict[str, dict[str, list[float]]] = {side: {} for side in names}
     for _ in range(rounds):
         for side in names:
@@ -152,8 +236,9 @@ def sides(names: list[str], rounds: int, n: int, grades: int) -> None:
           + ("     new/old" if len(names) == 2 else ""))
     for name in rates[names[0]]:
         cells = [rates[side][name] for side in names]
-        line = "".join(f"{statistics.median(c):>8.0f} ({', '.join(f'{x:.0f}' for x in c)})"
-                       .rjust(22) for c in cells)
+        digits = 2 if "CPU" in name else 0
+        line = "".join(f"{statistics.median(c):>8.{digits}f} "
+                       f"({', '.join(f'{x:.{digits}f}' for x in c)})".rjust(22) for c in cells)
         ratio = (f"  {statistics.median(cells[1]) / statistics.median(cells[0]):9.2f}x"
                  if len(names) == 2 else "")
         print(f"{'  ' + name:<44}{line}{ratio}")
@@ -179,6 +264,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--grade", type=int, default=0, metavar="N",
                         help="with --sides: also time N lab grades per side")
+    parser.add_argument("--overlay", action="store_true",
+                        help="with --sides: new is the old commit with this tree's "
+                             "workloads and traffic packages (isolates them)")
+    parser.add_argument("--classes", action="store_true",
+                        help="only: two request classes sampled at once against in turn")
     parser.add_argument("--throughput-only", action="store_true",
                         help="print the requests/s of each client as JSON")
     args = parser.parse_args()
@@ -186,8 +276,11 @@ def main() -> None:
     if args.throughput_only:
         print(json.dumps(throughput(n)))
         return
+    if args.classes:
+        classes_at_once(n, args.rounds)
+        return
     if args.sides:
-        sides(args.sides, args.rounds, n, args.grade)
+        sides(args.sides, args.rounds, n, args.grade, args.overlay)
         return
     from meshgrade.lab.lab import Lab
 

@@ -27,9 +27,9 @@ from meshgrade.submission.objects import selects
 @notes_app
 def test_app_two_versions(ctx: Context) -> CheckReport:
     """MG211: a Service with two Deployments whose pods differ by version."""
-    app, failed = need_app(ctx)
-    if failed:
-        return failed
+    app = need_app(ctx)
+    if isinstance(app, CheckReport):
+        return app
     workloads = sorted({f"{g.workload} ({g.version})" for g in app.groups})
     return CheckReport(Outcome.PASSED, f"{app.service.ref} serves {', '.join(workloads)}",
                        evidence={"service": app.service.name, "versions": app.versions})
@@ -40,9 +40,9 @@ def test_app_two_versions(ctx: Context) -> CheckReport:
 @notes_app
 def test_app_subsets(ctx: Context) -> CheckReport:
     """MG212: one DestinationRule subset per version, each selecting that version's pods."""
-    app, failed = need_app(ctx)
-    if failed:
-        return failed
+    app = need_app(ctx)
+    if isinstance(app, CheckReport):
+        return app
     svc = app.service
     drs = [dr for dr in ctx.index.latest("DestinationRule")
            if isinstance(dr.spec.get("host"), str)
@@ -68,9 +68,9 @@ def test_app_subsets(ctx: Context) -> CheckReport:
 @notes_app
 def test_app_exposed(ctx: Context) -> CheckReport:
     """MG213: a request through the ingress gateway reaches the application."""
-    app, failed = need_app(ctx)
-    if failed:
-        return failed
+    app = need_app(ctx)
+    if isinstance(app, CheckReport):
+        return app
     entry = find_entry(ctx, app)
     if entry is not None:
         host, path = entry
@@ -90,9 +90,9 @@ def test_app_exposed(ctx: Context) -> CheckReport:
 @notes_app
 def test_app_header_route(ctx: Context) -> CheckReport:
     """MG214: requests with a header go to one version, all other requests to the other."""
-    app, failed = need_app(ctx)
-    if failed:
-        return failed
+    app = need_app(ctx)
+    if isinstance(app, CheckReport):
+        return app
     found = find_header_stage(ctx, app)
     if found is not None:
         report = CheckReport(
@@ -112,9 +112,9 @@ def test_app_header_route(ctx: Context) -> CheckReport:
 @notes_app
 def test_app_weighted_route(ctx: Context) -> CheckReport:
     """MG215: a stage splits the application's traffic between both versions by weight."""
-    app, failed = need_app(ctx)
-    if failed:
-        return failed
+    app = need_app(ctx)
+    if isinstance(app, CheckReport):
+        return app
     found = find_weighted_stage(ctx, app)
     if found is not None:
         stage, shares = found

@@ -13,6 +13,7 @@ from meshgrade.checklib.bookinfo import (
     api_message_key,
     bookinfo_service,
     gateway_api,
+    mesh_described,
     pods_of,
     reaches,
     reviews_split,
@@ -111,8 +112,7 @@ def test_route_all_v1(ctx: Context) -> CheckReport:
         elif not stages and only(unrouted_outcome(ctx, name), "v1"):
             done.append(f"{name}: only v1 is deployed, no rule needed")
         else:
-            seen = what_stages_did(ctx, stages, name,
-                                   lambda s, n=name: describe(mesh_outcome(ctx, s, n)))
+            seen = what_stages_did(ctx, stages, name, mesh_described(ctx, name))
             findings.append(finding("MG203", api_message_key("missing", gateway_api(ctx, name)),
                                     service=name, seen=seen))
     report = CheckReport.from_findings(findings, "all four services routed to v1 ("

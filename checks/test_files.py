@@ -3,6 +3,7 @@ kind that matches its schema, and no API version is one Kubernetes has removed."
 
 from __future__ import annotations
 
+from meshgrade import schema
 from meshgrade.checklib.common import finding
 from meshgrade.checklib.files import object_problems, removed_api
 from meshgrade.grading.check import check
@@ -49,8 +50,6 @@ def test_objects_well_formed(ctx: Context) -> CheckReport:
        title="Every object of a known kind matches its schema (no misspelled or missing fields)")
 def test_schema_valid(ctx: Context) -> CheckReport:
     """MG103: objects of known kinds match their schema; other groups' CRDs are listed."""
-    from meshgrade import schema  # the schema models load only when this check runs
-
     findings: list[Finding] = []
     foreign: list[str] = []
     checked = 0

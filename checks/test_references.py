@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import re2
+
 from meshgrade.checklib import protocols
 from meshgrade.checklib.common import finding, label_map
 from meshgrade.checklib.deprecated import deprecations
@@ -231,8 +233,6 @@ def test_gateway_routed(ctx: Context) -> CheckReport:
        title="No HTTP rule is shadowed, and mesh routes have a default rule")
 def test_routes_reachable(ctx: Context) -> CheckReport:
     """MG127: no rule is shadowed by an earlier catch-all; mesh routes have a default."""
-    import re2
-
     findings: list[Finding] = []
     for vs in vs_stages(ctx):
         rules = [as_dict(r) for r in as_list(vs.spec.get("http"))]
@@ -455,7 +455,9 @@ def test_gateways_distinct(ctx: Context) -> CheckReport:
     claims: dict[tuple[int, str, str], list[tuple[KObject, bool]]] = defaultdict(list)
     for gw in istio_gateways(ctx, own=False):
         for _i, server, number in gateway_servers(gw):
-            for host in {str(h) for h in as_list(server.get("hosts"))} if number else ():
+            if not number:
+                continue
+            for host in {str(h) for h in as_list(server.get("hosts"))}:
                 claims[(number, str(server.get("bind") or ""), host)].append(
                     (gw, plain_http(server)))
     for gw in istio_gateways(ctx, own=True):

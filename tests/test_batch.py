@@ -150,6 +150,7 @@ def gradebook(text: str) -> dict[str, dict[str, str]]:
     return {row["student"]: row for row in csv.DictReader(io.StringIO(text))}
 
 
+@pytest.mark.slow
 def test_every_student_in_the_gradebook(klass: dict) -> None:
     assert klass["code"] == 3, klass["stderr"]
     rows = gradebook(klass["gradebook"])
@@ -162,6 +163,7 @@ def test_every_student_in_the_gradebook(klass: dict) -> None:
     assert "[6/6]" in klass["stderr"]
 
 
+@pytest.mark.slow
 def test_a_hung_grade_times_out(hung: dict) -> None:
     assert hung["code"] == 3, hung["stderr"]
     rows = gradebook(hung["gradebook"])
@@ -172,6 +174,7 @@ def test_a_hung_grade_times_out(hung: dict) -> None:
     assert "<b>hang</b>" in section and f"timeout after {TIMEOUT_S} s" in section
 
 
+@pytest.mark.slow
 def test_scores_match_each_results_json(klass: dict) -> None:
     rows = gradebook(klass["gradebook"])
     for student in ("alice", "bob", "carol", "dave", "erin"):
@@ -186,12 +189,14 @@ def test_scores_match_each_results_json(klass: dict) -> None:
     assert rows["alice"]["commit"]
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_whole_process_group(hung: dict) -> None:
     assert dead(int((hung["out"] / "hang" / "child.pid").read_text()))
     log = (hung["out"] / "hang" / "grade.log").read_text()
     assert log.startswith("$ ") and "hanging" in log
 
 
+@pytest.mark.slow
 def test_class_report(klass: dict) -> None:
     html = klass["html"]
     assert "<script" not in html and "<link" not in html and "src=" not in html
@@ -206,6 +211,7 @@ def test_class_report(klass: dict) -> None:
     assert "boom: simulated crash" in section
 
 
+@pytest.mark.slow
 def test_resume_skips_what_was_graded(klass: dict) -> None:
     out = klass["out"]
     before = {s: (out / s / "results.json").stat().st_mtime_ns
@@ -225,6 +231,7 @@ def test_resume_skips_what_was_graded(klass: dict) -> None:
     assert started(stdout) == 0 and "(6 resumed)" in stdout
 
 
+@pytest.mark.slow
 def test_resume_regrades_a_new_commit_or_rubric(tmp_path: Path) -> None:
     repo = git_repo(EXAMPLES / "part2-app", tmp_path / "sub")
     roster = write(tmp_path / "r.csv", f"student,submission\nzoe,sub\nyan,{repo.as_uri()}\n")
@@ -240,6 +247,7 @@ def test_resume_regrades_a_new_commit_or_rubric(tmp_path: Path) -> None:
     assert started(batch(argv)[1]) == 2  # other rubric
 
 
+@pytest.mark.slow
 def test_sigterm_stops_every_grade_process(tmp_path: Path) -> None:
     git_repo(EXAMPLES / "part1-bookinfo", tmp_path / "hang")
     roster = write(tmp_path / "r.csv", "student,submission\nhang,hang\n")
@@ -326,6 +334,7 @@ def test_progress_plain_and_live(tmp_path: Path) -> None:
     assert live.getvalue().endswith("1/2  elapsed 0:00  ETA 0:00\n")
 
 
+@pytest.mark.slow
 def test_resume_regrades_after_a_rubric_fix(tmp_path: Path) -> None:
     git_repo(EXAMPLES / "part2-app", tmp_path / "sub")
     roster = write(tmp_path / "r.csv", "student,submission\nzoe,sub\n")

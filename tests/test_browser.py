@@ -112,6 +112,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", list(PAGES))
+@pytest.mark.slow
 def test_page_in_chromium(browser: Any, sites: dict[str, str], name: str, width: int,
                           tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": width, "height": 900})
@@ -129,6 +130,7 @@ def test_page_in_chromium(browser: Any, sites: dict[str, str], name: str, width:
         page.close()
 
 
+@pytest.mark.slow
 def test_the_dashboard_refreshes_itself(browser: Any, sites: dict[str, str]) -> None:
     """The inline script polls the JSON endpoint and redraws (allowed by the page's CSP)."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -145,6 +147,7 @@ def test_the_dashboard_refreshes_itself(browser: Any, sites: dict[str, str]) -> 
         page.close()
 
 
+@pytest.mark.slow
 def test_reports_print(browser: Any, sites: dict[str, str], tmp_path: Path) -> None:
     """The report as a PDF (print media): the pictures are there, in colour."""
     page = browser.new_page()

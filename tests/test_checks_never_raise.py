@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from meshgrade.cluster import checks as cluster_checks
+from meshgrade.checklib import clusterstate
 from meshgrade.cluster.read import ClusterFacts
 from meshgrade.grading import catalogue, registry
 from meshgrade.grading.results import CheckReport
@@ -265,12 +266,13 @@ def _run_all(folder: Path, bookinfo: bool) -> None:
     cluster = [KObject(o.raw, o.file, o.line, order=o.order, origin="cluster", lines=o.lines)
                for o in ctx.index.objects]
     facts = ClusterFacts("default", reachable=True, objects=cluster)
-    reports["MG309"] = cluster_checks.cluster_matches_repo(facts, ctx.index.submitted)
+    reports["MG309"] = clusterstate.cluster_matches_repo(facts, ctx.index.submitted)
     for cid, report in reports.items():
         assert isinstance(report, CheckReport), cid
         assert all(isinstance(f.message, str) for f in report.findings), cid
 
 
+@pytest.mark.slow  # 150 generated submissions, every static check on each: seconds
 @settings(max_examples=EXAMPLES_RUN, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.large_base_example])

@@ -29,6 +29,7 @@ def grade(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str],
 
 @pytest.mark.parametrize("example, rubric", [("part1-bookinfo", "istio-part1"),
                                              ("part2-app", "istio-part2")])
+@pytest.mark.slow
 def test_good_examples_get_full_marks(tmp_path: Path, example: str, rubric: str) -> None:
     proc, results = grade(tmp_path, str(EXAMPLES / example), "--rubric", rubric)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -43,6 +44,7 @@ def test_good_examples_get_full_marks(tmp_path: Path, example: str, rubric: str)
         assert (tmp_path / "out" / name).is_file()
 
 
+@pytest.mark.slow
 def test_broken_example_fails_with_file_and_line(tmp_path: Path) -> None:
     proc, results = grade(tmp_path, str(EXAMPLES / "broken"), "--rubric", "istio-full")
     assert proc.returncode == 1, proc.stderr
@@ -64,6 +66,7 @@ def test_broken_example_fails_with_file_and_line(tmp_path: Path) -> None:
     assert "reviews-canary.yaml:14" in proc.stdout  # the misspelled weigth
 
 
+@pytest.mark.slow
 def test_bad_rubric_is_usage_error(tmp_path: Path) -> None:
     bad = tmp_path / "r.yaml"
     bad.write_text("name: r\nchecks:\n  MG101: {points: 1}\n  MG777: {}\n")
@@ -71,11 +74,13 @@ def test_bad_rubric_is_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "r.yaml:4" in proc.stderr
 
 
+@pytest.mark.slow
 def test_missing_folder_is_usage_error(tmp_path: Path) -> None:
     proc, _ = grade(tmp_path, str(tmp_path / "nope"))
     assert proc.returncode == 2 and "no such folder" in proc.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_git_url_is_not_gradable_and_reports_are_written(tmp_path: Path) -> None:
     proc, results = grade(tmp_path, (tmp_path / "missing.git").as_uri())
     assert proc.returncode == 3, proc.stdout + proc.stderr
@@ -87,6 +92,7 @@ def test_unreachable_git_url_is_not_gradable_and_reports_are_written(tmp_path: P
     assert (tmp_path / "out" / "junit.xml").is_file()
 
 
+@pytest.mark.slow
 def test_fail_under(tmp_path: Path) -> None:
     proc, results = grade(tmp_path, str(EXAMPLES / "broken"), "--rubric", "istio-part1",
                           "--fail-under", "1")
@@ -135,6 +141,7 @@ def test_crash_in_a_check_becomes_error_and_reports_are_written(tmp_path: Path) 
     assert (out / "gradescope" / "results.json").is_file()
 
 
+@pytest.mark.slow
 def test_help_shows_examples() -> None:
     proc = meshgrade("grade", "--help")
     assert proc.returncode == 0 and "examples:" in proc.stdout and "exit status" in proc.stdout
@@ -142,6 +149,7 @@ def test_help_shows_examples() -> None:
     assert meshgrade("frobnicate").returncode == 2
 
 
+@pytest.mark.slow
 def test_checks_and_rubrics_commands(tmp_path: Path) -> None:
     proc = meshgrade("checks")
     assert proc.returncode == 0
@@ -160,6 +168,7 @@ def test_checks_and_rubrics_commands(tmp_path: Path) -> None:
     assert proc.returncode == 2 and f"{bad}:3" in proc.stderr
 
 
+@pytest.mark.slow
 def test_grades_from_another_folder_and_ignores_submission_pytest_files(tmp_path: Path) -> None:
     sub = tmp_path / "sub"
     sub.mkdir()
@@ -177,6 +186,7 @@ def test_grades_from_another_folder_and_ignores_submission_pytest_files(tmp_path
     assert results["max_score"] == 31 and results["rubric"] == "istio-part2"
 
 
+@pytest.mark.slow
 def test_instructor_extra_checks_count_with_points(tmp_path: Path) -> None:
     extra = tmp_path / "instructor_checks"
     extra.mkdir()
@@ -196,11 +206,13 @@ def test_instructor_extra_checks_count_with_points(tmp_path: Path) -> None:
     assert results["max_score"] == 5 and results["score"] == 3
 
 
+@pytest.mark.slow
 def test_bad_fail_under_is_usage_error(tmp_path: Path) -> None:
     proc, _ = grade(tmp_path, str(EXAMPLES / "part2-app"), "--fail-under", "lots")
     assert proc.returncode == 2 and "--fail-under" in proc.stderr
 
 
+@pytest.mark.slow
 def test_github_format_under_actions(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     out = tmp_path / "out"
@@ -214,6 +226,7 @@ def test_github_format_under_actions(tmp_path: Path) -> None:
     assert "MG103" in summary.read_text()
 
 
+@pytest.mark.slow
 def test_signed_results_and_a_tampered_score(tmp_path: Path) -> None:
     key = tmp_path / "key"
     key.write_text("course-secret\n")

@@ -127,6 +127,7 @@ def test_the_threshold_is_an_option(shared: Shared) -> None:
     assert len(detect(students, shared, 0.0)) > len(detect(students, shared, 0.9))
 
 
+@pytest.mark.slow
 def test_batch_lists_a_planted_copy_side_by_side(tmp_path: Path) -> None:
     """End to end: the grade processes write objects.json, the class report shows the pair
     (and escapes what the students wrote)."""

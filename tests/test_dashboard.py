@@ -93,6 +93,7 @@ def test_workload_names_are_escaped() -> None:
     assert "<script>x" not in data["svg"] + data["table"] and "&lt;img src=x&gt;" in data["table"]
 
 
+@pytest.mark.slow
 def test_lab_serves_the_dashboard_of_its_own_traffic() -> None:
     from meshgrade.lab.lab import Lab
 

@@ -55,6 +55,7 @@ def line_of(path: Path, text: str) -> int:
 
 # -- real lab runs ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_undefined_subset_is_diagnosed_as_envoy_503(tmp_path: Path) -> None:
     """Half the weighted stage's traffic goes to subset v3, which no DestinationRule
     defines: Envoy answers 503 with an empty body, and the model names the route."""
@@ -89,6 +90,7 @@ def test_an_undefined_subset_is_diagnosed_as_envoy_503(tmp_path: Path) -> None:
      "Gateway default/bookinfo-gateway does not accept the host "
      "(Gateway default/bookinfo-gateway spec.servers, bookinfo-gateway.yaml:"),
 ])
+@pytest.mark.slow
 def test_gateway_404s_are_diagnosed_as_route_not_found(tmp_path: Path, name: str,
                                                        edits: dict[str, tuple[str, str]],
                                                        cause: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 import jsonschema
 import pytest
 
-from meshgrade.checklib.diagrams import _observe
+from meshgrade.checklib.diagrams import observe
 from meshgrade.grading import registry
 from meshgrade.grading.results import (
     CheckResult,
@@ -121,7 +121,7 @@ def test_observed_shares_and_the_edge_a_traffic_check_failed_on() -> None:
                           "decision": "fail", "error_share": 0.05},
                 "anonymous": {"requests": 43, "counts": {"v1": 43}, "decision": "pass"}}
     check = CheckResult("MG404", "jason-v2-observed", "", Outcome.FAILED, evidence=evidence)
-    _observe(hop, check, classes)
+    observe(hop, check, classes)
     got = {t.label: t for t in hop.targets}
     assert hop.observed_by == "MG404"
     assert got["v3"].observed["jason"] == 0.95 and got["v3"].counts == {"jason": 38}

@@ -82,7 +82,7 @@ def assert_full_marks(results: dict) -> None:
     assert results["gradable"] and results["score"] == results["max_score"] > 0
 
 
-@pytest.mark.parametrize("mode", ["repo", "lab"])
+@pytest.mark.parametrize("mode", ["repo", pytest.param("lab", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("path", list(PATHS))
 def test_the_docs_paths_score_full_marks(tmp_path: Path, path: str, mode: str) -> None:
     base, edits = PATHS[path]
@@ -100,6 +100,7 @@ def test_the_docs_paths_score_full_marks(tmp_path: Path, path: str, mode: str) -
         assert "reviews v3: Service default/reviews-v3" in got["MG202"]["message"]
 
 
+@pytest.mark.slow
 def test_the_stage_applied_in_the_lab_replaces_the_other_steps(tmp_path: Path) -> None:
     """With one HTTPRoute per step, all attached to Service reviews in the lab, the jason
     stage is sampled with the others taken out, as the student's own sequence did."""
@@ -124,6 +125,7 @@ def test_a_wrong_jason_rule_in_gateway_api_form(tmp_path: Path) -> None:
     assert "VirtualService" not in finding["hint"] and "subset" not in finding["hint"]
 
 
+@pytest.mark.slow
 def test_the_pre_2023_inline_route_is_not_attached(tmp_path: Path) -> None:
     """A Service parentRef without group defaults to gateway.networking.k8s.io, which Istio
     1.19 and later (the course runs 1.24) reject: reviews stays spread over v1-v3."""
@@ -137,6 +139,7 @@ def test_the_pre_2023_inline_route_is_not_attached(tmp_path: Path) -> None:
     assert all(c["outcome"] in ("passed", "skipped") for c in others)
 
 
+@pytest.mark.slow
 def test_a_wrong_split_in_gateway_api_form(tmp_path: Path) -> None:
     folder = submission(tmp_path, "gateway-api", [_replace(
         "route-reviews-50-v3.yaml", "weight: 50}\n    - {name: reviews-v3, port: 9080, weight: 50",

@@ -29,7 +29,7 @@ from meshgrade.grading.rubric import load
 from meshgrade.lab.client import ApiClient
 from meshgrade.lab.lab import Lab
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, PATIENCE_S
 
 PART1 = EXAMPLES / "part1-bookinfo"
 RUBRIC = "istio-part1"
@@ -142,7 +142,7 @@ class Grader:
             return in_group(self.proc.pid) + mentioning(str(self.tmp)) + mentioning(
                 str(self.out))
 
-        deadline = time.monotonic() + 10  # Envoy's PDEATHSIG is asynchronous
+        deadline = time.monotonic() + PATIENCE_S  # Envoy's PDEATHSIG is asynchronous
         while time.monotonic() < deadline and left():
             time.sleep(0.05)
         assert not left()
@@ -169,6 +169,7 @@ def assert_interrupted(code: int, stdout: str, stderr: str, results: dict,
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+@pytest.mark.slow
 def test_signal_at_start_up(tmp_path: Path, sig: signal.Signals) -> None:
     run = Grader(tmp_path, str(PART1), "--mode", "lab", "--rubric", RUBRIC)
     wait_for("the start-up line", lambda: "meshgrade: grading" in run.stderr.read_text(),
@@ -180,6 +181,7 @@ def test_signal_at_start_up(tmp_path: Path, sig: signal.Signals) -> None:
     run.assert_clean()
 
 
+@pytest.mark.slow
 def test_sigterm_while_the_lab_starts(tmp_path: Path) -> None:
     run = Grader(tmp_path, str(PART1), "--mode", "lab", "--rubric", RUBRIC)
     wait_for("the lab's folder", run.labs, run.proc)
@@ -192,6 +194,7 @@ def test_sigterm_while_the_lab_starts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("sig", "sampled"), [(signal.SIGINT, False), (signal.SIGHUP, True)],
                          ids=["SIGINT-stage-apply", "SIGHUP-sampling"])
+@pytest.mark.slow
 def test_signal_while_a_stage_is_applied_and_sampled(tmp_path: Path, sig: signal.Signals,
                                                      sampled: bool) -> None:
     run = Grader(tmp_path, str(PART1), "--mode", "lab", "--rubric", RUBRIC, "--seed", "3")
@@ -226,6 +229,7 @@ def routing(lab: Lab) -> dict[str, dict]:
     return found
 
 
+@pytest.mark.slow
 def test_sigint_during_apply_stages_restores_the_cluster(tmp_path: Path,
                                                          cluster_lab: Lab) -> None:
     before = routing(cluster_lab)
@@ -268,6 +272,7 @@ def test_signal_while_the_reports_are_written(tmp_path: Path,
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers are put back
 
 
+@pytest.mark.slow
 def test_interrupted_batch_records_the_student_and_stops_cleanly(tmp_path: Path) -> None:
     subs = tmp_path / "subs"
     shutil.copytree(PART1, subs / "ann")

@@ -16,10 +16,12 @@ import requests
 
 from meshgrade.lab.lab import Lab
 
-from .conftest import CASES, EXAMPLES, PATIENCE_S
+from .conftest import CASES, EXAMPLES, PATIENCE_S, kubectl_path, needs_kubectl
 
 PART1 = EXAMPLES / "part1-bookinfo"
-KUBECTL = Path(sys.executable).parent / "kubectl"
+# every test here starts a lab (in this process or with `meshgrade lab up`)
+pytestmark = pytest.mark.slow
+KUBECTL = kubectl_path() or "kubectl"
 POD = re.compile(r"reviews-(v\d+)-[a-z0-9]+-[a-z0-9]+")
 
 
@@ -108,10 +110,11 @@ def test_kubernetes_client_reads_the_lab(lab: Lab) -> None:
 
 
 def kubectl(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(KUBECTL), "--kubeconfig", str(lab.kubeconfig), *args],
+    return subprocess.run([KUBECTL, "--kubeconfig", str(lab.kubeconfig), *args],
                           capture_output=True, text=True, timeout=60)
 
 
+@needs_kubectl
 def test_kubectl_against_the_lab(lab: Lab, tmp_path: Path) -> None:
     got = kubectl(lab, "get", "pods")
     assert got.returncode == 0 and "2/2" in got.stdout and "Running" in got.stdout
@@ -243,6 +246,7 @@ def test_killed_lab_leaves_no_envoy(tmp_path: Path) -> None:
     assert gone.returncode == 3 and "no lab is running" in gone.stderr
 
 
+@needs_kubectl
 def test_gateway_api_gateway_gets_istio_deployment_and_service(tmp_path: Path) -> None:
     gw = tmp_path / "gw.yaml"
     gw.write_text((CASES / "MG201" / "good-gateway-api" / "gw.yaml").read_text())

@@ -21,10 +21,10 @@ from meshgrade.lab.apiserver import ApiServer, Expired, ObjectStore, crd_manifes
 from meshgrade.lab.apiserver.selection import label_matcher
 from meshgrade.lab.apiserver.tables import human_duration, json_path
 
-from .conftest import PATIENCE_S
+from .conftest import PATIENCE_S, kubectl_path, needs_kubectl
 
 REPO = Path(__file__).resolve().parent.parent
-KUBECTL = REPO / ".venv" / "bin" / "kubectl"
+KUBECTL = kubectl_path() or "kubectl"
 JASON_VS = REPO / "examples" / "part1-bookinfo" / "virtual-service-reviews-jason-v2.yaml"
 ISTIO = ("networking.istio.io", "v1")
 POD = "reviews-v2-7d79d5bd5d-8zzqd"
@@ -161,7 +161,7 @@ def api(lab: tuple[ApiServer, Recorder]) -> Iterator[client.ApiClient]:
 
 
 def kubectl(server: ApiServer, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    cmd = [str(KUBECTL), "--kubeconfig", str(server.kubeconfig), "--cache-dir",
+    cmd = [KUBECTL, "--kubeconfig", str(server.kubeconfig), "--cache-dir",
            str(server.workdir / "kubectl-cache"), *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=PATIENCE_S)
     if check:
@@ -332,7 +332,7 @@ def test_store_watch_events_and_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
         labelled["metadata"]["labels"] = {"team": "a"}
         store.put(labelled)  # now matches: ADDED
         store.put(virtual_service("details"))  # label dropped: DELETED
-        events = [watch.next(timeout=1) for _ in range(2)]
+        events = [watch.next(timeout=PATIENCE_S) for _ in range(2)]
         assert [e["type"] for e in events if e] == ["ADDED", "DELETED"]
         assert watch.next(timeout=0.05) is None
     finally:
@@ -383,6 +383,8 @@ def test_watch_stream_ends_with_client_or_server(lab: tuple[ApiServer, Recorder]
 
 # -- kubectl ------------------------------------------------------------------------------
 
+@needs_kubectl
+@pytest.mark.slow
 def test_kubectl_reads(lab: tuple[ApiServer, Recorder]) -> None:
     server, _ = lab
     pods = kubectl(server, "get", "pods").stdout.splitlines()
@@ -401,6 +403,8 @@ def test_kubectl_reads(lab: tuple[ApiServer, Recorder]) -> None:
     assert vs[1].split()[:2] == ["reviews", '["reviews"]']
 
 
+@needs_kubectl
+@pytest.mark.slow
 def test_kubectl_apply_delete(lab: tuple[ApiServer, Recorder], tmp_path: Path) -> None:
     server, recorder = lab
     assert "virtualservice.networking.istio.io/reviews created" in \
@@ -418,6 +422,8 @@ def test_kubectl_apply_delete(lab: tuple[ApiServer, Recorder], tmp_path: Path) -
     assert refused.returncode != 0 and "MethodNotAllowed" in refused.stderr
 
 
+@needs_kubectl
+@pytest.mark.slow
 def test_kubectl_rollout_wait_and_proxy(lab: tuple[ApiServer, Recorder]) -> None:
     server, _ = lab
     assert "successfully rolled out" in kubectl(

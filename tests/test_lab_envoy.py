@@ -192,6 +192,7 @@ def _alive(pid: int) -> bool:
 
 # -- behaviour --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_gateway_and_mesh_routes(lab: Lab) -> None:
     assert lab.who("gateway", "bookinfo.example", "/productpage") == "productpage-v1"
     assert lab.who("gateway", "anything:80", "/static/img.png") == "productpage-v1"
@@ -208,6 +209,7 @@ def test_gateway_and_mesh_routes(lab: Lab) -> None:
         "reviews-v1": 10, "reviews-v2": 10, "reviews-v3": 10}
 
 
+@pytest.mark.slow
 def test_apply_takes_effect_on_the_same_envoy(lab: Lab) -> None:
     objects = bookinfo() + DRS
     pid, started = lab.envoy.pid, lab.envoy.version
@@ -224,6 +226,7 @@ def test_apply_takes_effect_on_the_same_envoy(lab: Lab) -> None:
     assert lab.envoy.pid == pid
 
 
+@pytest.mark.slow
 def test_errors_404_and_503(lab: Lab) -> None:
     objects = bookinfo() + DRS
     lab.envoy.apply(lab.config(objects + [
@@ -322,6 +325,7 @@ def _model_shares(model: RoutingModel, where: str, host: str, path: str, method:
 
 
 @pytest.mark.parametrize("name,extra,requests_", PARITY, ids=[p[0] for p in PARITY])
+@pytest.mark.slow
 def test_parity_with_routing_model(lab: Lab, name: str, extra: list[KObject],
                                    requests_: list[tuple[str, str, str, str, dict[str, str]]]
                                    ) -> None:
@@ -374,6 +378,7 @@ def test_config_names_clusters_as_istio_does() -> None:
 
 # -- process management -----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_rejected_config_raises_and_keeps_the_old_one(lab: Lab) -> None:
     good = lab.config(bookinfo() + DRS)
     bad = lab.config(bookinfo() + DRS)
@@ -387,6 +392,7 @@ def test_rejected_config_raises_and_keeps_the_old_one(lab: Lab) -> None:
     assert lab.envoy.version == good.version
 
 
+@pytest.mark.slow
 def test_startup_error_names_the_cause(tmp_path: Path) -> None:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
@@ -403,6 +409,7 @@ def test_startup_error_names_the_cause(tmp_path: Path) -> None:
         taken.close()
 
 
+@pytest.mark.slow
 def test_two_envoys_at_once_and_stop(tmp_path: Path) -> None:
     objects = bookinfo()
     first, second = Lab(tmp_path / "a", objects), Lab(tmp_path / "b", objects)
@@ -420,6 +427,7 @@ def test_two_envoys_at_once_and_stop(tmp_path: Path) -> None:
         assert envoy.pid is not None and not _alive(envoy.pid) and not envoy.running
 
 
+@pytest.mark.slow
 def test_envoy_dies_with_its_parent(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import sys, time

@@ -16,7 +16,9 @@ from meshgrade.lab.workloads.aio import LoopServer, PodLoop, encode_response
 from meshgrade.lab.workloads.http1 import MAX_BODY, ParseError, Reader
 from meshgrade.lab.workloads.podserver import Request, Response
 
-TIMEOUT = 5
+from .conftest import PATIENCE_S
+
+TIMEOUT = PATIENCE_S  # bounds real requests only
 
 
 async def echo(request: Request) -> Response | None:
@@ -74,7 +76,7 @@ def test_keep_alive_query_cookies_and_bodies(server: LoopServer) -> None:
 
 
 def test_pipelined_requests_are_answered_in_order(server: LoopServer) -> None:
-    data = b"".join(f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(5))
+    data = b"".join(f"GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n\r\n".encode() for i in range(5))
     got = raw(server.port, data + b"GET /last HTTP/1.1\r\nConnection: close\r\n\r\n")
     paths = [part.split(b'"path": "')[1].split(b'"')[0] for part in got.split(b"\r\n\r\n")[1:]]
     assert paths == [b"/0", b"/1", b"/2", b"/3", b"/4", b"/last"]

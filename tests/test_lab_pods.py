@@ -8,7 +8,6 @@ import json
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 import zlib
@@ -29,9 +28,9 @@ from meshgrade.lab.runtime import interactive
 from meshgrade.lab.shell import Pod, Shell
 from meshgrade.lab.workloads.podserver import PodServer, Request, Response
 
-from .conftest import PATIENCE_S
+from .conftest import PATIENCE_S, kubectl_path, needs_kubectl
 
-KUBECTL = Path(sys.executable).parent / "kubectl"
+KUBECTL = kubectl_path() or "kubectl"
 
 
 # -- a pod with a network of one echo server ---------------------------------------------------
@@ -287,11 +286,12 @@ def test_admission_injects_allocates_and_exposes_the_ingress() -> None:
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"annotations": {}, "name": "x"}}
 
 
-@pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl is not installed")
+@needs_kubectl
+@pytest.mark.slow
 def test_controllers_scale_restart_replace_and_bookinfo_like_lab_up() -> None:
     with Lab(bookinfo=False).start() as bare, Lab().start() as full:
         def kubectl(lab: Lab, *args: str) -> str:
-            done = subprocess.run([str(KUBECTL), "--kubeconfig", str(lab.kubeconfig), *args],
+            done = subprocess.run([KUBECTL, "--kubeconfig", str(lab.kubeconfig), *args],
                                   capture_output=True, text=True, timeout=PATIENCE_S)
             assert done.returncode == 0, done.stderr
             return done.stdout

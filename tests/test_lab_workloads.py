@@ -17,6 +17,8 @@ import requests
 from meshgrade.lab.ports import LOOPBACK
 from meshgrade.lab.workloads import Faults, PodSpec, Telemetry, Workloads, start_addon
 
+from .conftest import PATIENCE_S
+
 PODS = {
     "productpage-v1": "productpage-v1-5f9c8d7b6c-kx2lp",
     "details-v1": "details-v1-6b8d5c4f7d-q9w2e",
@@ -32,7 +34,7 @@ POD_RE = re.compile(r"reviews-(v\d+)-[a-z0-9]+-[a-z0-9]+")
 BLACK = '<div class="flex gap-x-1 text-black-500">'
 RED = '<div class="flex gap-x-1 text-red-500">'
 STAR = '<svg id="glyphicon glyphicon-star"'
-TIMEOUT = 5
+TIMEOUT = PATIENCE_S  # bounds real requests only
 
 
 def spec(workload: str, name: str | None = None) -> PodSpec:
@@ -474,15 +476,15 @@ def test_mesh_client_pools_connections_follows_redirects_and_fails_softly() -> N
             response = Response.text("moved", 301)
             response.headers.append(("Location", "http://elsewhere.invalid/x"))
             return response
-        if request.path == "/slow":
-            server.sleep(1.0)
+        if request.path == "/slow":  # a stand-in for a hang: answers once the server stops
+            server.sleep(PATIENCE_S)
         return Response.json({"path": request.path, "source": request.header(
             "x-meshgrade-source")})
 
     server = PodServer(mesh)
     pods = PodLoop()
     client = MeshClient(lambda: f"http://{LOOPBACK}:{server.port}", "productpage-v1",
-                        timeout_s=0.5)
+                        timeout_s=PATIENCE_S)
     get = lambda *args: pods.call(client.get(*args), TIMEOUT)  # noqa: E731
     try:
         for _ in range(3):
@@ -501,8 +503,10 @@ def test_mesh_client_pools_connections_follows_redirects_and_fails_softly() -> N
         time.sleep(0.1)
         answer = get("ratings", "/ratings/0", {})
         assert answer is not None and answer.status_code == 200
+        client.timeout_s = 0.5  # short for the hang only, not for real work
         assert get("ratings", "/slow", {}) is None  # no answer within timeout_s
-        answer = get("ratings", "/ratings/0", {})
+        client.timeout_s = PATIENCE_S
+        answer = get("ratings", "/ratings/0", {})  # the pool got over the timed-out call
         assert answer is not None and answer.status_code == 200
     finally:
         pods.call(client.aclose(), TIMEOUT)

@@ -18,6 +18,7 @@ from meshgrade.lab.lab import Lab
 
 from .conftest import EXAMPLES
 
+pytestmark = pytest.mark.slow  # every test here grades in a lab or against one
 PART1 = EXAMPLES / "part1-bookinfo"
 # live checks shown passing and failing here (MG30x pass and fail in test_cluster.py too)
 PASSING = ("MG401", "MG402", "MG403", "MG404", "MG405", "MG406", "MG411", "MG412", "MG413")

@@ -7,9 +7,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from .conftest import REPO
 
 
+@pytest.mark.slow
 def test_wheel_ships_suites_fixtures_rubrics_and_data(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                     "--no-build-isolation", "-w", str(tmp_path), str(REPO)],

@@ -203,7 +203,14 @@ def test_every_rule_has_a_good_and_a_bad_case() -> None:
     assert all(f"{r}-good" in names and f"{r}-bad" in names for r in rules)
 
 
-@pytest.mark.parametrize("folder", CASE_DIRS, ids=[p.name for p in CASE_DIRS])
+def _asks_envoy(folder: Path) -> bool:
+    """The case sends a request, answered by the model and by a real Envoy."""
+    return "request" in yaml.safe_load((folder / "case.yaml").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("folder", [
+    pytest.param(p, id=p.name, marks=[pytest.mark.slow] if _asks_envoy(p) else [])
+    for p in CASE_DIRS])
 def test_check_model_and_envoy_agree(folder: Path, tmp_path: Path) -> None:
     spec, ctx = _case(folder)
     report, _ = run(registry.get(spec["check"]), ctx)

@@ -17,8 +17,10 @@ import pytest
 
 from meshgrade.grading import interrupt
 from meshgrade.lab.workloads import PodSpec, Workloads
-from meshgrade.traffic import HeaderOracle, RequestClass, Sampler, progress
-from meshgrade.traffic.progress import CLEAR, Progress
+from meshgrade.traffic import HeaderOracle, RequestClass, Sampler, progressline
+from meshgrade.traffic.progressline import CLEAR, Progress
+
+from .conftest import PATIENCE_S
 
 ORACLE = HeaderOracle("x-meshgrade-version")
 
@@ -60,7 +62,7 @@ def test_line_clears_itself_when_sampling_pauses(echo: str) -> None:
     out = io.StringIO()
     with Sampler(echo, run_id="q", progress=Progress(out)) as sampler:
         sampler.sample(RequestClass.anonymous(), 4, ORACLE)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + PATIENCE_S
         while not out.getvalue().endswith(CLEAR) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert out.getvalue().endswith(CLEAR)
@@ -69,8 +71,8 @@ def test_line_clears_itself_when_sampling_pauses(echo: str) -> None:
 
 def test_nothing_is_written_without_a_terminal(echo: str, monkeypatch: pytest.MonkeyPatch
                                                ) -> None:
-    monkeypatch.setattr(progress, "_terminal", None)
-    assert progress.terminal() is None  # pytest captures stderr: not a terminal
+    monkeypatch.setattr(progressline, "_terminal", None)
+    assert progressline.terminal() is None  # pytest captures stderr: not a terminal
     with Sampler(echo, run_id="r") as sampler:
         assert not sampler.progress.live
         assert len(sampler.sample(RequestClass.anonymous(), 3, ORACLE)) == 3
@@ -95,12 +97,12 @@ def test_attached_terminal_is_stderr_before_capture(echo: str,
     does), the line still reaches the terminal; GitHub Actions turns it off."""
     master, slave = os.openpty()
     saved = os.dup(2)
-    monkeypatch.setattr(progress, "_terminal", None)
+    monkeypatch.setattr(progressline, "_terminal", None)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     try:
         os.dup2(slave, 2)
-        stream = progress.attach_terminal()
-        assert stream is not None and progress.terminal() is stream
+        stream = progressline.attach_terminal()
+        assert stream is not None and progressline.terminal() is stream
         os.dup2(saved, 2)  # captured again from here
         with Sampler(echo, run_id="t") as sampler, interrupt.doing("sampling", "MG405"):
             sampler.sample(RequestClass.anonymous(), 6, ORACLE)
@@ -112,12 +114,12 @@ def test_attached_terminal_is_stderr_before_capture(echo: str,
         drawn = [part for part in _read_all(master).decode().split(CLEAR) if part]
         assert drawn and all(len(part) < 30 and part.endswith("...") for part in drawn)
         monkeypatch.setenv("GITHUB_ACTIONS", "true")
-        assert progress.terminal() is None
+        assert progressline.terminal() is None
         assert not Progress().live
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-        stream = progress._terminal
+        stream = progressline._terminal
         if stream is not None:
             stream.close()
         os.close(slave)

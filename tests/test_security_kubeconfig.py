@@ -22,13 +22,13 @@ from kubernetes import config as k8s_config
 from meshgrade.batch.roster import RosterRow
 from meshgrade.batch.runner import BatchOptions, grade_command
 from meshgrade.cli.grade_cmd import options_of
-from meshgrade.cli.main import _parser, main
+from meshgrade.cli.main import build_parser, main
 from meshgrade.cluster.connect import MAX_REFERENCED_BYTES, ClusterClient, ClusterError, connect
 from meshgrade.grading import registry
 from meshgrade.grading.rubric import load
 from meshgrade.lab.apiserver import ApiServer, ObjectStore
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, PATIENCE_S
 
 SECRET = "s3cr3t-instructor-token-4f9a"
 VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0", "platform": "linux/amd64"}
@@ -109,7 +109,7 @@ def kubeconfig(folder: Path, server: str, cluster: dict[str, Any] | None = None,
 
 def version_with(kc: Path, **kwargs: Any) -> dict[str, Any]:
     """/version through connect(); the client is closed."""
-    client = connect(str(kc), timeout_s=5, **kwargs)
+    client = connect(str(kc), timeout_s=PATIENCE_S, **kwargs)
     try:
         return client.version()
     finally:
@@ -120,7 +120,7 @@ def official_client(kc: Path) -> ClusterClient:
     """The kubernetes client configured by its own loader, without meshgrade's checks."""
     cfg = k8s.Configuration()
     k8s_config.load_kube_config(str(kc), client_configuration=cfg, persist_config=False)
-    return ClusterClient(k8s.ApiClient(cfg), timeout_s=5)
+    return ClusterClient(k8s.ApiClient(cfg), timeout_s=PATIENCE_S)
 
 
 # -- the attack, on a real grade run ----------------------------------------------------------
@@ -319,14 +319,14 @@ def test_a_kubeconfig_not_named_on_the_command_line_is_the_users_own(
 # -- the option reaches every grade run ---------------------------------------------------
 
 def test_trust_kubeconfig_option_is_passed_on(tmp_path: Path) -> None:
-    args = _parser().parse_args(["grade", "x", "--kubeconfig", "kc", "--trust-kubeconfig"])
+    args = build_parser().parse_args(["grade", "x", "--kubeconfig", "kc", "--trust-kubeconfig"])
     rubric = load("istio-part1", registry.checks())
     assert options_of(args, rubric).trust_kubeconfig
-    plain = _parser().parse_args(["grade", "x", "--kubeconfig", "kc"])
+    plain = build_parser().parse_args(["grade", "x", "--kubeconfig", "kc"])
     assert not options_of(plain, rubric).trust_kubeconfig
     for command in (["doctor"], ["restore", "journal.json"]):
-        assert _parser().parse_args([*command, "--trust-kubeconfig"]).trust_kubeconfig
-    batch = _parser().parse_args(["batch", "roster.csv", "--trust-kubeconfig"])
+        assert build_parser().parse_args([*command, "--trust-kubeconfig"]).trust_kubeconfig
+    batch = build_parser().parse_args(["batch", "roster.csv", "--trust-kubeconfig"])
     assert batch.trust_kubeconfig
     row = RosterRow(2, "alice", "sub", "alice", "cluster", kubeconfig="kc")
     opts = BatchOptions(out=tmp_path, rubric="istio-part1", rubric_name="istio-part1")

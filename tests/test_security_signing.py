@@ -21,6 +21,7 @@ from meshgrade.grading.signing import ENV_VAR
 
 from .conftest import EXAMPLES
 
+pytestmark = pytest.mark.slow  # every test here runs `python -m meshgrade`
 FORGED_RUBRIC = "name: istio-part1\nchecks:\n  MG101: {points: 31}\n"
 
 

@@ -165,6 +165,7 @@ def _console(run: Run) -> str:
 # -- item 4: workflow commands -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_actions_run_only_runs_meshgrades_own_annotations(actions_run: Run) -> None:
     assert actions_run.code == 1, actions_run.err
     lines = runner_lines(actions_run.out)
@@ -203,6 +204,7 @@ ATTACKS = [  # (name, what must not reach the log raw, how it shows instead)
 
 @pytest.mark.parametrize("which", ["actions_run", "plain_run"])
 @pytest.mark.parametrize("name, raw, shown", ATTACKS, ids=[a[0] for a in ATTACKS])
+@pytest.mark.slow
 def test_console_shows_the_attack_escaped(request: pytest.FixtureRequest, which: str,
                                           name: str, raw: str, shown: str) -> None:
     run: Run = request.getfixturevalue(which)
@@ -211,6 +213,7 @@ def test_console_shows_the_attack_escaped(request: pytest.FixtureRequest, which:
 
 
 @pytest.mark.parametrize("which", ["actions_run", "plain_run"])
+@pytest.mark.slow
 def test_console_has_no_control_character_and_one_score_line(
         request: pytest.FixtureRequest, which: str) -> None:
     run: Run = request.getfixturevalue(which)
@@ -233,6 +236,7 @@ MARKDOWN = [  # (name, raw form that must not be in the summary)
 
 
 @pytest.mark.parametrize("name, raw", MARKDOWN, ids=[m[0] for m in MARKDOWN])
+@pytest.mark.slow
 def test_step_summary_has_no_link_image_or_html(actions_run: Run, name: str, raw: str) -> None:
     summary = actions_run.summary
     assert "### What to fix" in summary
@@ -242,6 +246,7 @@ def test_step_summary_has_no_link_image_or_html(actions_run: Run, name: str, raw
     assert not re.search(r"(?<!\\)\]\(|(?<!\\)!\[|https?://|www\.", outside_code)
 
 
+@pytest.mark.slow
 def test_classroom_messages_start_no_command(actions_run: Run) -> None:
     tests = json.loads((actions_run.reports / "classroom.json").read_text("utf-8"))["tests"]
     printed = "\n".join(f"{t['name']}\nError: {t['message']}" for t in tests)  # as the reporter
@@ -253,6 +258,7 @@ def test_classroom_messages_start_no_command(actions_run: Run) -> None:
 # -- item 9: XML and CSV -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_junit_is_written_despite_a_noncharacter(actions_run: Run) -> None:
     root = ET.parse(actions_run.reports / "junit.xml").getroot()
     bodies = " ".join((e.text or "") + " ".join(e.attrib.values()) for e in root.iter())

@@ -61,6 +61,7 @@ def hostile_git(folder: Path, head: str, **files: str) -> Path:
 @pytest.mark.parametrize("head", ["ref: /etc/passwd\n", "ref: /proc/self/environ\n",
                                   "ref: ../../../../../../proc/self/environ\n",
                                   "ref: refs/heads/../../../../../../../etc/passwd\n"])
+@pytest.mark.slow
 def test_head_naming_a_file_of_the_grader_is_not_read(tmp_path: Path, head: str) -> None:
     folder = hostile_git(tmp_path / "sub", head)
     assert read_head(folder) is None
@@ -84,6 +85,7 @@ def test_git_file_or_link_to_another_repository_is_not_followed(tmp_path: Path) 
     assert read_head(sub) is None
 
 
+@pytest.mark.slow
 def test_commit_is_read_by_git_without_running_the_submissions_config(tmp_path: Path) -> None:
     repo = git_repo(EXAMPLES / "part2-app", tmp_path / "sub")
     marker = tmp_path / "ran"
@@ -124,6 +126,7 @@ def test_roster_cell_that_is_an_option_or_outside_is_refused(tmp_path: Path, cel
     assert not (tmp_path / "o").exists()  # nothing ran
 
 
+@pytest.mark.slow
 def test_local_submissions_outside_need_the_flag(tmp_path: Path) -> None:
     repo = git_repo(EXAMPLES / "part2-app", tmp_path / "elsewhere" / "hw")
     roster_dir = tmp_path / "class"
@@ -137,6 +140,7 @@ def test_local_submissions_outside_need_the_flag(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "o" / "ann" / "results.json").read_text())["score"] > 0
 
 
+@pytest.mark.slow
 def test_a_student_named_like_an_option_is_graded(tmp_path: Path) -> None:
     git_repo(EXAMPLES / "part2-app", tmp_path / "hw")
     roster = roster_with(tmp_path, "hw", student="-bob")
@@ -210,6 +214,7 @@ def git_http(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         thread.join(10)
 
 
+@pytest.mark.slow
 def test_url_credentials_never_reach_the_outputs(tmp_path: Path,
                                                  git_http: tuple[str, Path]) -> None:
     base, repos = git_http
@@ -231,6 +236,7 @@ def test_url_credentials_never_reach_the_outputs(tmp_path: Path,
     assert token not in outputs_text(tmp_path / "out2") + proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_url_credentials_stay_out_of_the_batch_outputs(tmp_path: Path,
                                                        git_http: tuple[str, Path]) -> None:
     base, _repos = git_http
@@ -259,6 +265,7 @@ def run_in_process(tmp_path: Path, *args: str) -> tuple[int, dict]:
     return code, json.loads((tmp_path / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_explicit_lab_that_cannot_start_is_not_gradable(tmp_path: Path, broken_envoy: None,
                                                         capsys) -> None:
     code, results = run_in_process(tmp_path, "--mode", "lab")
@@ -271,6 +278,7 @@ def test_explicit_lab_that_cannot_start_is_not_gradable(tmp_path: Path, broken_e
     assert out.count("/nonexistent/envoy") == 1 and "Score" not in out
 
 
+@pytest.mark.slow
 def test_auto_fallback_says_so_in_every_report(tmp_path: Path, broken_envoy: None,
                                                capsys) -> None:
     code, results = run_in_process(tmp_path, "--format", "json", "--format", "html",
@@ -285,6 +293,7 @@ def test_auto_fallback_says_so_in_every_report(tmp_path: Path, broken_envoy: Non
     assert "fell back to repo mode" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_huge_unrelated_deployment_keeps_the_live_checks(tmp_path: Path) -> None:
     sub = shutil.copytree(EXAMPLES / "part1-bookinfo", tmp_path / "sub")
     (sub / "zz-huge.yaml").write_text(
@@ -321,6 +330,7 @@ def test_a_huge_unrelated_deployment_keeps_the_live_checks(tmp_path: Path) -> No
     assert code in (0, 1)
 
 
+@pytest.mark.slow
 def test_a_file_name_that_is_not_utf8_loses_no_report(tmp_path: Path) -> None:
     sub = shutil.copytree(EXAMPLES / "part2-app", tmp_path / "sub")
     (sub / os.fsdecode(b"bad\xff.yaml")).write_bytes(
@@ -332,6 +342,7 @@ def test_a_file_name_that_is_not_utf8_loses_no_report(tmp_path: Path) -> None:
         assert (tmp_path / "out" / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_the_lab_applies_only_what_a_cluster_would_accept(tmp_path: Path) -> None:
     sub = shutil.copytree(EXAMPLES / "part1-bookinfo", tmp_path / "sub")
     (sub / "zz-junk.yaml").write_text(

@@ -66,6 +66,7 @@ def assert_full_marks_with_unused_subsets_as_warnings(results: dict) -> None:
     assert all(f["severity"] != "error" for f in others), others
 
 
+@pytest.mark.slow
 def test_official_networking_files_get_full_marks_in_repo_mode(tmp_path: Path) -> None:
     proc, results = grade(tmp_path, "--mode", "repo", "--format", "json", "--format", "github")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -81,6 +82,7 @@ def test_official_networking_files_get_full_marks_in_repo_mode(tmp_path: Path) -
     assert "::error " not in proc.stdout
 
 
+@pytest.mark.slow
 def test_official_networking_files_get_full_marks_in_the_lab(tmp_path: Path) -> None:
     proc, results = grade(tmp_path, "--mode", "lab")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -49,6 +49,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
 
 
+@pytest.mark.slow
 def test_three_shards_merge_into_the_unsharded_gradebook(tmp_path: Path) -> None:
     subs = tmp_path / "subs"
     students = [("alice", "part1-bookinfo"), ("bob", "part2-app"), ("carol", "broken"),

@@ -344,6 +344,7 @@ def test_split_test_invariants(seq: list[str], max_n: int) -> None:
 
 # --- the sequential split test: Monte Carlo with fixed seeds -------------------------------
 
+@pytest.mark.slow
 def test_split_test_monte_carlo() -> None:
     sim = simulate(lambda: SplitTest(HALF), {"v1": 0.5, "v3": 0.5}, runs=2000, seed=20261126)
     assert sim["fail"] <= 0.003 and sim["inconclusive"] == 0

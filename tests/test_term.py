@@ -168,6 +168,7 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> Repos:
     ("backdated", True, ("--due", DUE), 2, "failed", 0, 1),        # the rule, flagged
     ("backwards", False, ("--due", DUE), 1, "passed", 0, 1),
 ])
+@pytest.mark.slow
 def test_grade_picks_the_commit(repos: Repos, tmp_path: Path, name: str, as_url: bool,
                                 args: tuple[str, ...], index: int, header: str, late: int,
                                 odd: int) -> None:
@@ -188,6 +189,7 @@ def test_grade_picks_the_commit(repos: Repos, tmp_path: Path, name: str, as_url:
         assert f"warning: suspicious commit dates: {message}" in output
 
 
+@pytest.mark.slow
 def test_grade_without_a_pin_records_no_dates(repos: Repos, tmp_path: Path) -> None:
     folder, commits = repos["ontime"]
     code, output = grade(tmp_path, folder.as_uri())
@@ -202,6 +204,7 @@ def test_grade_without_a_pin_records_no_dates(repos: Repos, tmp_path: Path) -> N
     (("--commit", "0123456789abcdef"), "url", "is not on the graded branch's history"),
     (("--due", DUE), "plain", "needs the submission's git history"),
 ])
+@pytest.mark.slow
 def test_grade_cannot_pick(repos: Repos, tmp_path: Path, args: tuple[str, ...], where: str,
                            message: str) -> None:
     if where == "plain":
@@ -245,6 +248,7 @@ def test_a_git_folder_linking_elsewhere_is_refused(repos: Repos, tmp_path: Path)
     (("--due", DUE, "--commit", "HEAD"), "not both"),
     (("--commit=-x",), "give a commit name"),
 ])
+@pytest.mark.slow
 def test_grade_pin_usage_errors(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     code, output = grade(tmp_path, str(EXAMPLES / "part2-app"), *args)
     assert code == 2 and message in output
@@ -276,6 +280,7 @@ def term(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "html": (out / "class-report.html").read_text("utf-8")}
 
 
+@pytest.mark.slow
 def test_batch_grades_each_students_due_commit(term: dict[str, Any]) -> None:
     assert term["code"] == 0, term["stderr"] + term["stdout"]
     book, commits = term["book"], term["commits"]
@@ -298,6 +303,7 @@ def test_batch_grades_each_students_due_commit(term: dict[str, Any]) -> None:
     assert commits["bob"][1][:12] in book["bob"]["suspicious_dates"]
 
 
+@pytest.mark.slow
 def test_class_report_lists_suspicious_dates(term: dict[str, Any]) -> None:
     section = term["html"].split("Suspicious commit dates (1)", 1)[1].split("<h2", 1)[0]
     assert "<b>bob</b>" in section and "<b>alice</b>" not in section
@@ -305,6 +311,7 @@ def test_class_report_lists_suspicious_dates(term: dict[str, Any]) -> None:
     assert "Regrade" not in term["html"]  # no --compare
 
 
+@pytest.mark.slow
 def test_feedback_beside_each_students_reports(term: dict[str, Any]) -> None:
     alice = (term["out"] / "alice" / "feedback.md").read_text("utf-8")
     assert alice.startswith("## meshgrade feedback: 31 / 31 points (100%)")
@@ -317,6 +324,7 @@ def test_feedback_beside_each_students_reports(term: dict[str, Any]) -> None:
         assert (term["out"] / student / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_gradebook_collect_has_the_due_columns(term: dict[str, Any], tmp_path: Path) -> None:
     out = write_csv(collect(term["out"], None), tmp_path / "gb.csv")
     rows = {r["student"]: r for r in csv.DictReader(io.StringIO(out.read_text("utf-8")))}
@@ -326,6 +334,7 @@ def test_gradebook_collect_has_the_due_columns(term: dict[str, Any], tmp_path: P
             assert rows[student][column] == term["book"][student][column], (student, column)
 
 
+@pytest.mark.slow
 def test_resume_with_a_due_time(term: dict[str, Any]) -> None:
     code, stdout, _ = batch([*term["argv"], "--resume"])
     assert code == 0 and "0 grade process(es)" in stdout and "(4 resumed)" in stdout
@@ -339,6 +348,7 @@ def test_resume_with_a_due_time(term: dict[str, Any]) -> None:
 
 # --- regrade diffs ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_regrade_names_exactly_who_and_what_moved(tmp_path: Path) -> None:
     for name, steps in (("ann", [("full", BEFORE)]), ("ben", [("late", BEFORE)]),
                         ("cat", [("full", BEFORE)])):
@@ -498,6 +508,7 @@ def test_feedback_leaves_hidden_checks_out() -> None:
     assert "MG122" in text and text.startswith("## meshgrade feedback: 5 / 6 points")
 
 
+@pytest.mark.slow
 def test_grade_format_feedback(tmp_path: Path) -> None:
     code, output = grade(tmp_path, str(EXAMPLES / "broken"), "--format", "feedback")
     assert code == 1, output

@@ -105,6 +105,7 @@ def page(style: str, pod: str | None, color: str | None = None, stars: int = 4,
 
 # -- sampling Bookinfo through the lab's gateway ---------------------------------------------
 
+@pytest.mark.slow
 def test_anonymous_sampling_sees_every_version(lab: Lab) -> None:
     oracle = BookinfoOracle(reviews_pods(lab))
     with Sampler(lab.gateway_url, run_id="anon", seed=1) as sampler:
@@ -119,6 +120,7 @@ def test_anonymous_sampling_sees_every_version(lab: Lab) -> None:
     assert sampler.connection_errors == 0
 
 
+@pytest.mark.slow
 def test_login_flow_and_jason_rule(lab: Lab) -> None:
     base = f"http://{lab.gateway_url}"
     oracle = BookinfoOracle(reviews_pods(lab))
@@ -146,6 +148,7 @@ def test_login_flow_and_jason_rule(lab: Lab) -> None:
         assert counts_by_version(other) == {"v1": 10}
 
 
+@pytest.mark.slow
 def test_stream_stops_with_the_consumer(lab: Lab) -> None:
     oracle = BookinfoOracle()
     with Sampler(lab.gateway_url, run_id="seq", concurrency=2) as sampler:
@@ -159,6 +162,7 @@ def test_stream_stops_with_the_consumer(lab: Lab) -> None:
         assert [s.request_id for s in taken] == [f"seq-{i}" for i in range(1, 11)]
 
 
+@pytest.mark.slow
 def test_json_api_alternative(lab: Lab) -> None:
     oracle = BookinfoOracle(reviews_pods(lab))
     with Sampler(lab.gateway_url, run_id="json") as sampler:
@@ -168,6 +172,7 @@ def test_json_api_alternative(lab: Lab) -> None:
     assert not any(s.problems for s in samples)
 
 
+@pytest.mark.slow
 def test_old_page_style_through_the_lab() -> None:
     old = Lab()
     old.workloads.page_style = "old"
@@ -190,6 +195,7 @@ def test_old_page_style_through_the_lab() -> None:
         assert seen == {"v1": [], "v2": ["black", "black"], "v3": ["red", "red"]}
 
 
+@pytest.mark.slow
 def test_faults_show_as_errors(lab: Lab) -> None:
     oracle = BookinfoOracle(reviews_pods(lab))
     with Sampler(lab.gateway_url, run_id="fault", seed=3) as sampler:
@@ -217,6 +223,7 @@ def test_faults_show_as_errors(lab: Lab) -> None:
     assert evidence["errors"]["error_page"] == 6 + sum(1 for s in ratings if s.error)
 
 
+@pytest.mark.slow
 def test_anti_gaming_with_the_cluster_pod_list(lab: Lab) -> None:
     pods = reviews_pods(lab)
     assert {v: len(names) for v, names in pods.items()} == {"v1": 1, "v2": 1, "v3": 1}
@@ -234,6 +241,7 @@ def test_anti_gaming_with_the_cluster_pod_list(lab: Lab) -> None:
                                                "black")).version == "v2"  # no list: trusted
 
 
+@pytest.mark.slow
 def test_prometheus_deltas_match_what_was_sent(lab: Lab) -> None:
     query = prometheus_via_api(ApiClient(lab.kubeconfig).get)
     before = prometheus_version_deltas(query, "reviews", None)
@@ -260,6 +268,7 @@ def test_prometheus_deltas_without_reporter_label() -> None:
 
 # -- Part 2: the generic app -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_generic_app_oracles(app_lab: Lab) -> None:
     header = HeaderOracle("x-meshgrade-version", pod_header="x-meshgrade-pod")
     field = JsonFieldOracle("version", pod_path="pod")
@@ -276,6 +285,7 @@ def test_generic_app_oracles(app_lab: Lab) -> None:
     assert pods and all(p.startswith("greeter-v") for p in pods)
 
 
+@pytest.mark.slow
 def test_request_id_reaches_the_pod(app_lab: Lab) -> None:
     class Echoed:
         def classify(self, response: requests.Response) -> Classification:

@@ -315,6 +315,7 @@ def outputs(env: dict[str, str]) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines)
 
 
+@pytest.mark.slow
 def test_script_grades_an_example_and_sets_the_outputs(tmp_path: Path) -> None:
     env = script_env(tmp_path, path=str(EXAMPLES / "part2-app"), rubric="istio-part2",
                      mode="repo", out=str(tmp_path / "reports"))
@@ -331,6 +332,7 @@ def test_script_grades_an_example_and_sets_the_outputs(tmp_path: Path) -> None:
     assert not list((tmp_path / "runner_temp").iterdir()), "temporary files left behind"
 
 
+@pytest.mark.slow
 def test_script_follows_meshgrade_exit_status_unless_continue_on_failure(
         tmp_path: Path) -> None:
     common = {"path": str(EXAMPLES / "broken"), "mode": "repo"}
@@ -349,6 +351,7 @@ def test_script_follows_meshgrade_exit_status_unless_continue_on_failure(
     assert outputs(env)["exit-code"] == "1"
 
 
+@pytest.mark.slow
 def test_script_writes_the_classroom_result_and_signs(tmp_path: Path) -> None:
     help_text = subprocess.run([str(VENV_BIN / "meshgrade"), "grade", "--help"],
                                capture_output=True, text=True, check=True).stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec
 
 from ..grading.context import Context
 from ..grading.results import CheckReport, Outcome
@@ -20,6 +20,8 @@ from .vsparts import destinations
 
 BOOKINFO = {"productpage", "reviews", "ratings", "details"}
 SYSTEM_NAMESPACES = {"istio-system", "kube-system", "kube-public"}
+
+P = ParamSpec("P")
 
 
 @dataclass
@@ -185,10 +187,7 @@ def find_app(ctx: Context) -> tuple[App | None, str]:
     rubric's ``app_service`` pins it; else the one the routing objects address wins (one
     with a header rule and a weighted rule first), Bookinfo's names last, then load order.
     The app's ``reason`` says why it was picked."""
-    if "app" not in ctx._cache:
-        ctx._cache["app"] = _find_app(ctx)
-    found: tuple[App | None, str] = ctx._cache["app"]
-    return found
+    return ctx.memo("app", lambda: _find_app(ctx))
 
 
 def _find_app(ctx: Context) -> tuple[App | None, str]:
@@ -215,27 +214,30 @@ def with_app(report: CheckReport, app: App) -> CheckReport:
     return report
 
 
-def notes_app(fn: Callable[[Context], CheckReport]) -> Callable[[Context], CheckReport]:
-    """A check whose report says which application it graded and why (see `with_app`)."""
+def notes_app(fn: Callable[P, CheckReport]) -> Callable[P, CheckReport]:
+    """A check (its ``ctx`` first) whose report says which application it graded and why
+    (see `with_app`)."""
 
     @functools.wraps(fn)
-    def wrapped(ctx: Context) -> CheckReport:
-        report = fn(ctx)
-        app, _why = find_app(ctx)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> CheckReport:
+        report = fn(*args, **kwargs)
+        ctx = kwargs["ctx"] if "ctx" in kwargs else args[0]
+        app, _why = find_app(ctx) if isinstance(ctx, Context) else (None, "")
         return with_app(report, app) if app is not None else report
 
     return wrapped
 
 
-def need_app(ctx: Context) -> tuple[App | None, CheckReport | None]:
+def need_app(ctx: Context) -> App | CheckReport:
+    """The application, or the failed report of a check that needs one."""
     app, why = find_app(ctx)
     if app is None:
         f = finding("MG211", "none", why=why)
-        return None, CheckReport(Outcome.FAILED, "no application found", [f])
-    return app, None
+        return CheckReport(Outcome.FAILED, "no application found", [f])
+    return app
 
 
-def _app_share(outcome, app: App) -> float:
+def _app_share(outcome: Routed, app: App) -> float:
     names = {g.workload for g in app.groups}
     return sum(s for t, s in outcome.shares.items() if t.status == 200 and t.workload in names)
 
@@ -268,8 +270,14 @@ def app_requests(ctx: Context, stage: KObject, app: App) -> Iterator[Ask]:
         for host in hosts(stage):
             for path in paths(stage):
                 yield Ask("ingress gateway", f"http://{host}{path}",
-                          lambda h, host=host, path=path: gateway_outcome(ctx, stage, host,
-                                                                          path, h))
+                          _via_gateway(ctx, stage, host, path))
+
+
+def _via_gateway(ctx: Context, stage: KObject, host: str, path: str
+                 ) -> Callable[[dict[str, str]], Routed]:
+    """Where a request for ``host`` and ``path`` (with the headers given) ends at the
+    ingress gateway with ``stage``."""
+    return lambda headers: gateway_outcome(ctx, stage, host, path, headers)
 
 
 @dataclass(frozen=True)
@@ -281,19 +289,9 @@ class HeaderStage:
     without_version: str
 
 
-def _once(ctx: Context, what: str, app: App, find: Callable[[], Any]) -> Any:
-    """``find()`` computed once per context and application."""
-    key = (what, id(app.service))
-    if key not in ctx._cache:
-        ctx._cache[key] = find()
-    return ctx._cache[key]
-
-
 def find_header_stage(ctx: Context, app: App) -> HeaderStage | None:
     """The first stage routing a header to one version and everything else to the other."""
-    found: HeaderStage | None = _once(ctx, "header-stage", app,
-                                      lambda: _find_header_stage(ctx, app))
-    return found
+    return ctx.memo(("header-stage", id(app.service)), lambda: _find_header_stage(ctx, app))
 
 
 def _find_header_stage(ctx: Context, app: App) -> HeaderStage | None:
@@ -310,9 +308,8 @@ def _find_header_stage(ctx: Context, app: App) -> HeaderStage | None:
 
 def find_weighted_stage(ctx: Context, app: App) -> tuple[KObject, dict[str, float]] | None:
     """The first stage splitting the app's plain traffic over two versions or more."""
-    found: tuple[KObject, dict[str, float]] | None = _once(
-        ctx, "weighted-stage", app, lambda: _find_weighted_stage(ctx, app))
-    return found
+    return ctx.memo(("weighted-stage", id(app.service)),
+                    lambda: _find_weighted_stage(ctx, app))
 
 
 def _find_weighted_stage(ctx: Context, app: App) -> tuple[KObject, dict[str, float]] | None:

@@ -22,7 +22,8 @@ SERVICES = ("productpage", "reviews", "ratings", "details")
 GATEWAY_PATHS = ("/productpage", "/login", "/logout", "/static/tailwind/tailwind.css",
                  "/api/v1/products")
 JASON = {"end-user": "jason"}
-OTHER_USERS = ({}, {"end-user": "mike"}, {"end-user": "Jason"}, {"end-user": "jasmine"})
+OTHER_USERS: tuple[dict[str, str], ...] = ({}, {"end-user": "mike"}, {"end-user": "Jason"},
+                                          {"end-user": "jasmine"})
 EVERYONE = (JASON, *OTHER_USERS)
 
 
@@ -32,13 +33,13 @@ def bookinfo_service(ctx: Context, name: str) -> KObject | None:
 
 def stages_for(ctx: Context, name: str) -> tuple[KObject | None, list[KObject]]:
     """Service ``name`` and the submission's routing stages for it (computed once)."""
-    key = ("bookinfo-stages", name)
-    if key not in ctx._cache:
+    def find() -> tuple[KObject | None, list[KObject]]:
         svc = bookinfo_service(ctx, name)
-        ctx._cache[key] = (svc, [] if svc is None else [
-            s for s in ctx.routing_stages() if claims_mesh_host(s, svc)])
-    found: tuple[KObject | None, list[KObject]] = ctx._cache[key]
-    return found[0], list(found[1])
+        return svc, [] if svc is None else [
+            s for s in ctx.routing_stages() if claims_mesh_host(s, svc)]
+
+    svc, stages = ctx.memo(("bookinfo-stages", name), find)
+    return svc, list(stages)
 
 
 def gateway_api(ctx: Context, name: str | None = None) -> bool:
@@ -86,6 +87,12 @@ def what_stages_did(ctx: Context, stages: list[KObject], name: str, show: Callab
         return (" (no routing object for it in the submission; without one its requests "
                 f"reach {describe(unrouted_outcome(ctx, name))})")
     return seen(stages, lambda s: show(s) + _detached(s, name))
+
+
+def mesh_described(ctx: Context, name: str) -> Callable[[KObject], str]:
+    """Where a stage alone sends a sidecar's plain requests for ``name``, in words (a ``show``
+    for :func:`what_stages_did`)."""
+    return lambda stage: describe(mesh_outcome(ctx, stage, name))
 
 
 # -- MG201 --------------------------------------------------------------------------------
@@ -162,7 +169,7 @@ def reviews_split(ctx: Context, check_id: str, wanted: dict[str, float], what: s
             return report
     key = api_message_key("missing", gateway_api(ctx, "reviews"))
     f = finding(check_id, key, seen=what_stages_did(
-        ctx, stages, "reviews", lambda s: describe(mesh_outcome(ctx, s, "reviews"))))
+        ctx, stages, "reviews", mesh_described(ctx, "reviews")))
     return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
 

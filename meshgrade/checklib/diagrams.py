@@ -89,8 +89,9 @@ def _targets(outcomes: Mapping[str, Routed], service: str, deployed: list[str]
 def _hop(caller: str, service: str, request: str, outcomes: Mapping[str, Routed],
          deployed: list[str], wanted: Wanted | None = None) -> Hop:
     hop = Hop(caller, service, request, _targets(outcomes, service, deployed))
-    for target in hop.targets if wanted else []:
-        target.wanted = {cls: want.get(target.label, 0.0) for cls, want in wanted.items()}
+    if wanted:
+        for target in hop.targets:
+            target.wanted = {cls: want.get(target.label, 0.0) for cls, want in wanted.items()}
     return hop
 
 
@@ -128,7 +129,7 @@ def _evidence_parts(evidence: dict[str, Any], classes: list[str]) -> dict[str, d
             if isinstance(evidence.get(c), dict) and isinstance(evidence[c].get("counts"), dict)}
 
 
-def _observe(hop: Hop, check: CheckResult | None, classes: list[str]) -> None:
+def observe(hop: Hop, check: CheckResult | None, classes: list[str]) -> None:
     """Observed shares from a traffic check's samples; edges off by OFF or more for a class
     that failed are marked."""
     if check is None or check.outcome not in (Outcome.PASSED, Outcome.FAILED):
@@ -201,7 +202,7 @@ def _part1(ctx: Context, results: Mapping[str, CheckResult]) -> list[Diagram]:
             if hop.service in spec.services:
                 _mark_static(hop, static)
             if hop.service == "reviews":  # the traffic checks classify pages by reviews
-                _observe(hop, live, list(USERS))
+                observe(hop, live, list(USERS))
         out.append(Diagram(spec.key, "Part 1", spec.title, list(USERS),
                            [c for c in spec.checks if c in results], _stage_refs(stage),
                            hops))
@@ -298,9 +299,9 @@ def _app_diagram(ctx: Context, app: App, key: str, title: str, checks: tuple[str
     hop = _hop(ask.caller, app.service.name, f"GET {request}",
                {cls: ask(headers) for cls, headers in sent.items()}, app.versions, wanted)
     _mark_static(hop, results.get(checks[0]))
-    _observe(hop, results.get(checks[1]), classes)
+    observe(hop, results.get(checks[1]), classes)
     return Diagram(key, "Part 2", title, classes, [c for c in checks if c in results],
                    _stage_refs([stage]), [hop])
 
 
-__all__ = ["build", "staged_routing"]
+__all__ = ["build", "observe", "staged_routing"]

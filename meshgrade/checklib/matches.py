@@ -101,7 +101,7 @@ def covers_http(a: Match, b: Match) -> bool:
 def _common(key: str, cond: Any, b: Match) -> bool:
     """Conditions HTTP, TCP and TLS matches share."""
     if key in _EQUAL:
-        return b.get(key) == cond
+        return bool(b.get(key) == cond)
     if key == "sourceLabels":
         return _labels_implied(cond, b.get(key))
     if key == "gateways":
@@ -117,12 +117,11 @@ def _within(subnet: Any, nets: list[Any]) -> bool:
         try:
             inner = ipaddress.ip_network(str(subnet), strict=False)
             outer = ipaddress.ip_network(str(net), strict=False)
-        except ValueError:
-            inner = outer = None
-        if inner is None or outer is None:
+        except ValueError:  # not a subnet: only the same text covers it
             if str(subnet) == str(net):
                 return True
-        elif inner.version == outer.version and \
+            continue
+        if inner.version == outer.version and \
                 int(outer.network_address) <= int(inner.network_address) and \
                 int(inner.broadcast_address) <= int(outer.broadcast_address):
             return True

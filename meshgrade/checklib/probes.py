@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import re2
+
 from ..submission.objects import KObject
 from .common import as_dict, as_list
 from .hosts import fqdn
@@ -26,8 +28,6 @@ def sample_for(kind: str, pattern: str) -> str | None:
         return pattern
     if kind not in ("regex", "RegularExpression"):
         return None
-    import re2
-
     stripped = pattern.removeprefix("^").removesuffix("$")
     candidates = [stripped, stripped.replace(".*", ""), stripped.replace(".*", "x"), *_SAMPLES]
     for c in candidates:

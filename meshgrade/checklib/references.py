@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterator
 from typing import Any
 
 from ..grading.context import Context
@@ -22,8 +24,6 @@ def own_latest(ctx: Context, kind: str) -> list[KObject]:
 
 def guess_service(ctx: Context, host: str) -> str:
     names = sorted({s.name for s in ctx.index.latest("Service")})
-    import difflib
-
     close = difflib.get_close_matches(host.split(".")[0], names, n=1)
     return close[0] if close else (names[0] if names else "my-service")
 
@@ -41,7 +41,8 @@ def gateway_bindings(ctx: Context) -> dict[str, list[KObject]]:
     return out
 
 
-def regexes(rule: dict[str, Any], base: str):
+def regexes(rule: dict[str, Any], base: str) -> Iterator[tuple[str, str]]:
+    """(path, pattern) of every regex condition of an HTTP rule's matches."""
     for i, m in enumerate(as_list(rule.get("match"))):
         m = as_dict(m)
         for field in ("uri", "authority", "method", "scheme"):

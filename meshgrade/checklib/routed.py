@@ -22,23 +22,24 @@ def subset_routes(ctx: Context) -> dict[tuple[ServiceKey, str], list[tuple[KObje
     """(Service key, subset name) -> the (VirtualService, destination path) that send requests
     to it, over every stage: route destinations (not mirrors) whose weight is not 0, in rules
     that no earlier catch-all rule shadows."""
-    if "subset-routes" not in ctx._cache:
-        out: dict[tuple[ServiceKey, str], list[tuple[KObject, str]]] = {}
-        for vs in ctx.index.all_stages("VirtualService"):
-            rules = [as_dict(r) for r in as_list(vs.spec.get("http"))]
-            last = next((i for i, r in enumerate(rules) if catch_all(r)), len(rules))
-            for d in destinations(vs):
-                rule = _HTTP_RULE.match(d.path)
-                if (d.subset is None or not isinstance(d.host, str) or ".mirror" in d.path
-                        or (type(d.weight) is int and d.weight == 0 and d.weight_path)
-                        or (rule is not None and int(rule.group(1)) > last)):
-                    continue
-                svc = resolve_service(ctx, d.host, vs.namespace)
-                if svc is not None:
-                    out.setdefault((svc.key, str(d.subset)), []).append((vs, d.path))
-        ctx._cache["subset-routes"] = out
-    routes: dict[tuple[ServiceKey, str], list[tuple[KObject, str]]] = ctx._cache["subset-routes"]
-    return routes
+    return ctx.memo("subset-routes", lambda: _subset_routes(ctx))
+
+
+def _subset_routes(ctx: Context) -> dict[tuple[ServiceKey, str], list[tuple[KObject, str]]]:
+    out: dict[tuple[ServiceKey, str], list[tuple[KObject, str]]] = {}
+    for vs in ctx.index.all_stages("VirtualService"):
+        rules = [as_dict(r) for r in as_list(vs.spec.get("http"))]
+        last = next((i for i, r in enumerate(rules) if catch_all(r)), len(rules))
+        for d in destinations(vs):
+            rule = _HTTP_RULE.match(d.path)
+            if (d.subset is None or not isinstance(d.host, str) or ".mirror" in d.path
+                    or (type(d.weight) is int and d.weight == 0 and d.weight_path)
+                    or (rule is not None and int(rule.group(1)) > last)):
+                continue
+            svc = resolve_service(ctx, d.host, vs.namespace)
+            if svc is not None:
+                out.setdefault((svc.key, str(d.subset)), []).append((vs, d.path))
+    return out
 
 
 def route_ref(route: tuple[KObject, str]) -> str:
@@ -50,15 +51,19 @@ def route_ref(route: tuple[KObject, str]) -> str:
 
 def routed_subset_labels(ctx: Context, svc: KObject) -> list[dict[str, str]]:
     """Labels of the DestinationRule subsets of ``svc`` that some route sends requests to."""
-    if "routed-subset-labels" not in ctx._cache:  # one pass over the rules, not one a Service
-        routes = subset_routes(ctx)
-        by_service: dict[ServiceKey, list[dict[str, str]]] = {}
-        for dr in ctx.index.latest("DestinationRule"):
-            host = dr.spec.get("host")
-            target = resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
-            if target is not None:
-                by_service.setdefault(target.key, []).extend(
-                    label_map(as_dict(s).get("labels")) for s in as_list(dr.spec.get("subsets"))
-                    if (target.key, str(as_dict(s).get("name"))) in routes)
-        ctx._cache["routed-subset-labels"] = by_service
-    return list(ctx._cache["routed-subset-labels"].get(svc.key, []))
+    # one pass over the rules, not one a Service
+    by_service = ctx.memo("routed-subset-labels", lambda: _routed_subset_labels(ctx))
+    return list(by_service.get(svc.key, []))
+
+
+def _routed_subset_labels(ctx: Context) -> dict[ServiceKey, list[dict[str, str]]]:
+    routes = subset_routes(ctx)
+    by_service: dict[ServiceKey, list[dict[str, str]]] = {}
+    for dr in ctx.index.latest("DestinationRule"):
+        host = dr.spec.get("host")
+        target = resolve_service(ctx, host, dr.namespace) if isinstance(host, str) else None
+        if target is not None:
+            by_service.setdefault(target.key, []).extend(
+                label_map(as_dict(s).get("labels")) for s in as_list(dr.spec.get("subsets"))
+                if (target.key, str(as_dict(s).get("name"))) in routes)
+    return by_service

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -10,13 +11,19 @@ from urllib.parse import urlsplit
 
 from ..grading.context import Context
 from ..grading.results import CheckReport, Finding, Outcome
+from ..live.livesource import LiveSource
 from ..live.sources import live_of
+from ..routing import Request, RoutingModel, Step
+from ..stats import AllToOne, SplitTest
 
-if TYPE_CHECKING:
-    from ..routing import Request, Step
-    from ..traffic import Sample
+if TYPE_CHECKING:  # requests loads only when traffic is sent
+    import requests
 
-Trace = Callable[[], "list[Step]"]  # the routing model's error steps for a request class
+    from ..traffic.classes import RequestClass
+    from ..traffic.oracles import Classification, Oracle
+    from ..traffic.sampler import Sample
+
+Trace = Callable[[], list[Step]]  # the routing model's error steps for a request class
 
 MAX_ERROR_SHARE = 0.05
 CAP_FACTOR = 1.25  # requests beyond the test's own cap, to absorb errors
@@ -51,37 +58,36 @@ class PrometheusBatches:
     port: str = "9090"
     batch: int = 16
 
-    def query(self, live: Any) -> Any:
-        import json as _json
-
-        from ..cluster.connect import ClusterError
+    def query(self, live: LiveSource) -> Callable[[str], dict[str, Any]]:
+        from ..cluster.errors import ClusterError  # the Kubernetes client: only when live
 
         def run(promql: str) -> dict[str, Any]:
             status, text = live.client.proxy_get(self.namespace, "prometheus", self.port,
                                                  "api/v1/query", {"query": promql})
             if status != 200:
                 raise ClusterError(f"Prometheus query answered {status}")
-            return _json.loads(text)
+            answer: dict[str, Any] = json.loads(text)
+            return answer
         return run
 
 
 class StatusOnly:
     """Classifies nothing: with the Prometheus oracle only statuses are read per answer."""
 
-    def classify(self, response: Any) -> Any:
-        from ..traffic.oracles import Classification
+    def classify(self, response: requests.Response) -> Classification:
+        from ..traffic.oracles import Classification  # requests: only when traffic is sent
 
         return Classification("?" if response.status_code < 400 else None)
 
 
-def _prometheus_samples(live: Any, cls: Any, oracle: PrometheusBatches, test: Any, cap: int
-                        ) -> tuple[list[Any], int]:
+def _prometheus_samples(live: LiveSource, cls: RequestClass, oracle: PrometheusBatches,
+                        test: AllToOne | SplitTest, cap: int) -> tuple[list[Sample], int]:
     """Batches of requests, each followed by a counter read; returns (samples, errors)."""
-    from ..traffic.oracles import prometheus_version_deltas
+    from ..traffic.oracles import prometheus_version_deltas  # requests: only when sent
 
     query = oracle.query(live)
     before = prometheus_version_deltas(query, oracle.service, None)
-    samples: list[Any] = []
+    samples: list[Sample] = []
     errors = 0
     while not test.done() and len(samples) < cap:
         batch = live.sampler().sample(cls, oracle.batch, StatusOnly())
@@ -97,15 +103,13 @@ def _prometheus_samples(live: Any, cls: Any, oracle: PrometheusBatches, test: An
     return samples, errors
 
 
-def routing_trace(ctx: Context, cls: Any, mesh: Sequence[Request] = ()) -> Trace:
+def routing_trace(ctx: Context, cls: RequestClass, mesh: Sequence[Request] = ()) -> Trace:
     """The routing model's error steps, in the live state, for the requests of ``cls``:
     through the gateway, its login, and the ``mesh`` calls behind it (a sidecar in the
     live namespace calling them). Steps on a live copy of a submitted object point at the
     submission's file and line."""
 
     def steps() -> list[Step]:
-        from ..routing import Request, RoutingModel
-
         live = live_of(ctx)
         model = RoutingModel(live.objects(), ingress_labels=ctx.settings.ingress_labels)
         given = {k.lower(): v for k, v in cls.headers}
@@ -133,7 +137,7 @@ def likely_cause(steps: Sequence[Step], samples: Sequence[Sample], limit: int = 
     """The model's error steps that explain the errors seen (their status was observed; an
     application error page stands for any 5xx behind it), with object, field, file and line;
     "" when the model points nowhere."""
-    from ..traffic.answers import ERROR_PAGE
+    from ..traffic.answers import ERROR_PAGE  # requests: only when traffic is sent
     from ..traffic.evidence import answer_kind
 
     seen = {s.status for s in samples if s.status is not None and s.status >= 400}
@@ -152,7 +156,7 @@ def likely_cause(steps: Sequence[Step], samples: Sequence[Sample], limit: int = 
 
 def diagnosis(samples: Sequence[Sample], trace: Trace | None) -> str:
     """What the samples got (`observed`), then the likely cause when the model has one."""
-    from ..traffic.evidence import observed
+    from ..traffic.evidence import observed  # requests: only when traffic is sent
 
     try:
         cause = likely_cause(trace(), samples) if trace is not None else ""
@@ -161,19 +165,19 @@ def diagnosis(samples: Sequence[Sample], trace: Trace | None) -> str:
     return observed(samples) + (f"; likely cause: {cause}" if cause else "")
 
 
-def judge(live: Any, cls: Any, expected: dict[str, float], oracle: Any, label: str,
-          *, errors_expected: bool = False, trace: Trace | None = None) -> Judgement:
+def judge(live: LiveSource, cls: RequestClass, expected: dict[str, float],
+          oracle: Oracle | PrometheusBatches, label: str, *, errors_expected: bool = False,
+          trace: Trace | None = None) -> Judgement:
     """Sample ``cls`` until the test decides. 5xx and unclassified answers count against
     the check (above 5% it fails, with a `diagnosis` from ``trace``) unless the routing
     itself expects errors."""
-    from ..stats import AllToOne, SplitTest
-    from ..traffic.evidence import summarise
+    from ..traffic.evidence import summarise  # requests: only when traffic is sent
 
     expected = {v: s for v, s in expected.items() if s > 0}
     single = [v for v, s in expected.items() if abs(s - 1.0) < 1e-9]
-    test = AllToOne(single[0]) if single else SplitTest(expected)
+    test: AllToOne | SplitTest = AllToOne(single[0]) if single else SplitTest(expected)
     cap = int(getattr(test, "max_n", 200) * CAP_FACTOR) + 10
-    samples = []
+    samples: list[Sample] = []
     errors = 0
     sampler = live.sampler()
     if isinstance(oracle, PrometheusBatches):

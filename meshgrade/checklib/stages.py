@@ -51,10 +51,6 @@ def describe(outcome: Outcome) -> str:
     return ", ".join(parts) or "nothing"
 
 
-def first_stage(stages: list[KObject], test: Callable[[KObject], bool]) -> KObject | None:
-    return next((s for s in stages if test(s)), None)
-
-
 def seen(stages: list[KObject], show: Callable[[KObject], str], limit: int = 4) -> str:
     """A short list of what the stages did, for a failure message."""
     if not stages:

@@ -4,30 +4,38 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..grading.context import Context
 from ..grading.results import CheckReport, Finding, Outcome
 from ..live.sources import live_of
+from ..live.stagerun import applied, journal_path, placed, settle, stage_objects
 from ..routing import Request, RoutingModel
 from ..submission.objects import KObject
 from . import bookinfo, stagepick
 from .sampling import Judgement, Trace, expectation, judge, report, routing_trace
 
+if TYPE_CHECKING:  # requests loads only when traffic is sent
+    import requests
+
+    from ..traffic.bookinfo_oracle import BookinfoOracle
+    from ..traffic.classes import RequestClass
+    from ..traffic.oracles import Classification, Oracle
+
 TITLE = "<title>Simple Bookstore App</title>"
 USERS = (("anonymous", None), ("jason", "jason"), ("another user", "mike"))
 
 
-def bookinfo_classes() -> dict[str, Any]:
-    from ..traffic.classes import RequestClass
+def bookinfo_classes() -> dict[str, RequestClass]:
+    from ..traffic.classes import RequestClass  # requests: only when traffic is sent
 
     return {label: RequestClass.logged_in(user) if user else RequestClass.anonymous()
             for label, user in USERS}
 
 
-def bookinfo_oracle(ctx: Context) -> Any:
+def bookinfo_oracle(ctx: Context) -> BookinfoOracle:
     """Bookinfo's oracle, trusting only pod names the cluster lists for that version."""
-    from ..traffic.bookinfo_oracle import BookinfoOracle
+    from ..traffic.bookinfo_oracle import BookinfoOracle  # requests: only when sent
 
     pods: dict[str, set[str]] = {}
     for obj in live_of(ctx).objects():
@@ -41,8 +49,8 @@ def guard(fn: Callable[[Context], CheckReport]) -> Callable[[Context], CheckRepo
 
     @functools.wraps(fn)
     def wrapped(ctx: Context) -> CheckReport:
-        from ..cluster.connect import ClusterError
-        from ..traffic.sampler import GatewayUnreachable
+        from ..cluster.errors import ClusterError  # the Kubernetes client: only when live
+        from ..traffic.sampler import GatewayUnreachable  # requests: only when live
 
         live = live_of(ctx)
         if live.gateway_error:
@@ -61,10 +69,10 @@ def guard(fn: Callable[[Context], CheckReport]) -> Callable[[Context], CheckRepo
 class PageOracle:
     """The Bookinfo oracle plus the title and the details section."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Oracle) -> None:
         self.inner = inner
 
-    def classify(self, response: Any) -> Any:
+    def classify(self, response: requests.Response) -> Classification:
         result = self.inner.classify(response)
         problems = list(result.problems)
         text = response.text if response.status_code == 200 else ""
@@ -82,7 +90,8 @@ def _reviews_call(user: str | None) -> Request:
     return Request.make("reviews", "/reviews/0", "GET", {"end-user": user} if user else {})
 
 
-def expected_shares(model: RoutingModel, user: str | None, namespace: str) -> tuple[dict, bool]:
+def expected_shares(model: RoutingModel, user: str | None, namespace: str
+                    ) -> tuple[dict[str, float], bool]:
     outcome = model.from_mesh(_reviews_call(user), source_namespace=namespace)
     return expectation(outcome.versions()), outcome.errors() > 0
 
@@ -92,14 +101,14 @@ def bookinfo_trace(ctx: Context, label: str) -> Trace:
     return routing_trace(ctx, bookinfo_classes()[label], [_reviews_call(dict(USERS)[label])])
 
 
-def judge_bookinfo(ctx: Context, label: str, wanted: dict[str, float], oracle: Any, *,
-           errors_expected: bool = False) -> Judgement:
+def judge_bookinfo(ctx: Context, label: str, wanted: dict[str, float], oracle: Oracle, *,
+                   errors_expected: bool = False) -> Judgement:
     """Judge the pages one kind of user (a key of `USERS`) gets."""
     return judge(live_of(ctx), bookinfo_classes()[label], wanted, oracle, label,
                  errors_expected=errors_expected, trace=bookinfo_trace(ctx, label))
 
 
-def settle_probe(ctx: Context, cls: Any, oracle: Any, versions: set[str]
+def settle_probe(ctx: Context, cls: RequestClass, oracle: Oracle, versions: set[str]
                  ) -> Callable[[], bool]:
     """A batch of 8 whose classified answers all fall in ``versions``."""
     def probe() -> bool:
@@ -108,21 +117,26 @@ def settle_probe(ctx: Context, cls: Any, oracle: Any, versions: set[str]
     return probe
 
 
-def staged(ctx: Context, stage: list[KObject], run: Callable[[], CheckReport],
-            what: str, probe: Callable[[], bool] | None = None) -> CheckReport:
-    """Run ``run`` with the stage applied (lab always, cluster with --apply-stages); on a
-    cluster, ``probe`` is polled until the change shows before the deciding sample."""
-    from ..live.stagerun import applied, journal_path, placed, settle, stage_objects
-
+def not_staged(ctx: Context, what: str) -> CheckReport:
+    """What a check of the ``what`` stage reports when it is not applied: skipped on a cluster
+    without --apply-stages, else failed (the submission has no such stage)."""
     live = live_of(ctx)
     if live.kind == "cluster" and not live.apply_stages:
         return CheckReport(Outcome.SKIPPED, "needs --apply-stages: the grader would apply the "
                            f"{what} stage to the cluster (MG402 judges what is applied now)")
-    if not stage:
-        kind = "HTTPRoute" if bookinfo.gateway_api(ctx) else "VirtualService"
-        return CheckReport(Outcome.FAILED, f"no {what} stage in the submission to apply",
-                           [Finding(f"no routing object implements the {what} stage",
-                                    hint=f"Commit the {kind} file of this step.")])
+    kind = "HTTPRoute" if bookinfo.gateway_api(ctx) else "VirtualService"
+    return CheckReport(Outcome.FAILED, f"no {what} stage in the submission to apply",
+                       [Finding(f"no routing object implements the {what} stage",
+                                hint=f"Commit the {kind} file of this step.")])
+
+
+def staged(ctx: Context, stage: list[KObject], run: Callable[[], CheckReport],
+           what: str, probe: Callable[[], bool] | None = None) -> CheckReport:
+    """Run ``run`` with the stage applied (lab always, cluster with --apply-stages); on a
+    cluster, ``probe`` is polled until the change shows before the deciding sample."""
+    live = live_of(ctx)
+    if not stage or (live.kind == "cluster" and not live.apply_stages):
+        return not_staged(ctx, what)
     objects = stage_objects(stage, ctx.infra(), live.namespace)
     removed = [o for o in stagepick.displaced(ctx, stage)  # only where restore() reaches
                if o.metadata.get("namespace") in (None, "", live.namespace)]

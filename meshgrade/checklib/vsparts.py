@@ -62,7 +62,7 @@ def split_gateway_ref(ref: str, namespace: str) -> tuple[str, str]:
 
 def server_hosts(gw: KObject) -> list[str]:
     """Hosts of every server of an Istio Gateway (``ns/`` prefixes kept)."""
-    out = []
+    out: list[str] = []
     for server in as_list(gw.spec.get("servers")):
         out.extend(str(h) for h in as_list(as_dict(server).get("hosts")))
     return out

@@ -174,8 +174,8 @@ def _outlier(od: dict[str, Any], base: str) -> Iterator[Problem]:
         if value is not None and not 0 <= value <= 100:
             yield Problem(f"{base}.{field}", f"{field} {value} is not in 0..100",
                           "Give a percentage from 0 to 100.")
-    local = od.get("consecutiveLocalOriginFailures")
-    if integer(local) and local > 0 and od.get("splitExternalLocalOriginErrors") is not True:
+    local = integer(od.get("consecutiveLocalOriginFailures"))
+    if local and local > 0 and od.get("splitExternalLocalOriginErrors") is not True:
         yield Problem(f"{base}.consecutiveLocalOriginFailures", "local-origin failures count "
                       "only with splitExternalLocalOriginErrors: true", "Add "
                       "splitExternalLocalOriginErrors: true, or remove this field.")

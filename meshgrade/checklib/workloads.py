@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
 from ..grading.context import Context
 from ..submission.objects import KObject
+from ..submission.podgroups import PodGroup
 from . import protocols
 from .common import as_dict, as_list
 from .hosts import resolve_service
@@ -20,9 +22,7 @@ def own_objects(ctx: Context, *kinds: str) -> list[KObject]:
     return [o for o in ctx.index.latest(*kinds) if o.origin != "baseline"]
 
 
-def closest_app(groups, svc: KObject, selector: dict[str, str]) -> str:
-    import difflib
-
+def closest_app(groups: list[PodGroup], svc: KObject, selector: dict[str, str]) -> str:
     apps = sorted({g.label_map["app"] for g in groups
                    if g.namespace == svc.namespace and "app" in g.label_map})
     close = difflib.get_close_matches(selector.get("app", svc.name), apps, n=1, cutoff=0.5)

@@ -19,7 +19,7 @@ from ..grading.results import ExitCode, RunResult
 from ..grading.rubric import Rubric
 from ..grading.session import GradingSession
 from ..plugin import RUN, SESSION, GivenOptions, exit_code
-from ..reports import console, github_report
+from ..reports import WrittenReports, console, github_report
 from ..reports.sinks import (
     for_terminal,
     for_workflow_log,
@@ -27,6 +27,7 @@ from ..reports.sinks import (
     workflow_commands_stopped,
 )
 from ..submission.gitsource import redact_url
+from ..traffic.progressline import attach_terminal
 
 
 class _Capture:
@@ -57,6 +58,7 @@ def pytest_args(rubric: Rubric, *, verbose: bool) -> list[str]:
     return [str(suite), *[str(s.path) for s in rubric.extra],
             "-c", str(pytest_ini()), "--rootdir", str(suite.parent),
             "-p", "meshgrade.plugin", "-p", "no:cacheprovider", "-p", "no:cloudcoil",
+            "--import-mode=importlib",
             *(() if rubric.extra else LEAN), "--meshgrade-quiet",
             *(["-rA"] if verbose else ["-p", "no:terminal"])]
 
@@ -90,6 +92,7 @@ def _grade(args: argparse.Namespace, rubric: Rubric, capture: _Capture, *, color
     except OptionError as exc:
         _say(f"error: {t(str(exc))}", err=True)
         return ExitCode.USAGE
+    attach_terminal()  # the sampling progress line; pytest captures stderr from here
     code = pytest.main(pytest_args(rubric, verbose=args.verbose),
                        plugins=[GivenOptions(options), capture])
     run = capture.run
@@ -103,12 +106,12 @@ def _grade(args: argparse.Namespace, rubric: Rubric, capture: _Capture, *, color
              "run with -v to see pytest's output", err=True)
         return ExitCode.NOT_GRADABLE if code != pytest.ExitCode.USAGE_ERROR else ExitCode.USAGE
     print(console.render(run, color=color))
-    written = getattr(capture.session, "written", {}) or {}
+    written = capture.session.written if capture.session is not None else WrittenReports()
     for fmt, path in sorted(written.items()):
         if fmt != "html-instructor":  # students need not learn that hidden checks exist
             _say(f"  {fmt}: {t(str(path))}")
-    for fmt, exc in getattr(written, "errors", {}).items():
-        _say(f"warning: the {fmt} report could not be written: {t(str(exc))}", err=True)
+    for fmt, error in written.errors.items():
+        _say(f"warning: the {fmt} report could not be written: {t(str(error))}", err=True)
     for note in run.notes:
         _say(f"note: {t(note)}", err=True)
     sub = run.submission

@@ -1,7 +1,8 @@
 """The ``meshgrade`` command: grade, checks, rubrics, rubric check.
 
-Start-up: this module imports only what builds the parser; each command imports what it
-needs (the checks, schema models, kubernetes client, pytest, jinja2) when it runs.
+Start-up: this module imports only what builds the parser (and is light); each command
+imports what it needs (the registry with its catalogue and checks, the submission loader,
+the Kubernetes client, pytest) when it runs.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..grading import interrupt
 from ..grading.layout import builtin_names
-from ..grading.options import add_arguments
-from ..grading.results import ExitCode
+from ..grading.options import OptionError, add_arguments, check_values
+from ..grading.results import ExitCode, Severity
+from ..grading.rubric import Rubric, load, load_or_report
+from ..lab import commands as lab_commands
+from ..live.stagerun import restore_from_journal
+from ..submission.gitsource import is_git_url
+from . import batch_cmd, gradebook_cmd, watch_cmd
 
 if TYPE_CHECKING:
+    from ..cluster.connect import ClusterClient
     from ..grading.check import Check
-    from ..grading.rubric import Rubric
 
 GRADE_EXAMPLES = """\
 examples:
@@ -38,7 +44,7 @@ Reports are written in every case (default folder: reports/), marked when not gr
 """
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="meshgrade",
         description="Grade Istio service-mesh coursework: the YAML in a repo, a cluster, and "
@@ -62,15 +68,10 @@ def _parser() -> argparse.ArgumentParser:
                        description="The checks: ID, name, what each reads, default points, title.")
     c.add_argument("--format", choices=("text", "json", "markdown"), default="text")
 
-    from ..lab.commands import add_parser as add_lab_parser
-    from .batch_cmd import add_parser as add_batch_parser
-    from .gradebook_cmd import add_parser as add_gradebook_parser
-    from .watch_cmd import add_parser as add_watch_parser
-
-    add_lab_parser(sub)
-    add_gradebook_parser(sub)
-    add_batch_parser(sub)
-    add_watch_parser(sub)
+    lab_commands.add_parser(sub)
+    gradebook_cmd.add_parser(sub)
+    batch_cmd.add_parser(sub)
+    watch_cmd.add_parser(sub)
     d = sub.add_parser("doctor", help="what the given credentials may do, and whether the "
                        "gateway answers", description="Check a cluster before grading: "
                        "access (SelfSubjectAccessReview) and the gateway.")
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    parser = _parser()
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for bad usage
@@ -116,8 +117,8 @@ def _main(argv: list[str] | None) -> int:
     return int(handler(args))
 
 
-def _connect(args: argparse.Namespace):
-    from ..cluster.connect import ClusterError, connect
+def _connect(args: argparse.Namespace) -> ClusterClient | None:
+    from ..cluster.connect import ClusterError, connect  # the Kubernetes client
 
     try:
         return connect(args.kubeconfig, args.context, allow_exec=args.allow_kubeconfig_exec,
@@ -128,7 +129,7 @@ def _connect(args: argparse.Namespace):
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ..cluster.doctor import doctor
+    from ..cluster.doctor import doctor  # the Kubernetes client
 
     client = _connect(args)
     if client is None:
@@ -140,8 +141,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from ..cluster.connect import ClusterError
-    from ..live.stagerun import restore_from_journal
+    from ..cluster.connect import ClusterError  # the Kubernetes client
 
     if not args.journal.is_file():
         print(f"error: {args.journal}: no such journal", file=sys.stderr)
@@ -159,37 +159,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_gradebook(args: argparse.Namespace) -> int:
-    from .gradebook_cmd import run_gradebook
-
-    return run_gradebook(args)
+    return gradebook_cmd.run_gradebook(args)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .gradebook_cmd import run_verify
-
-    return run_verify(args)
+    return gradebook_cmd.run_verify(args)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch_cmd import run
-
-    return run(args)
+    return batch_cmd.run(args)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from .watch_cmd import run
-
-    return run(args)
+    return watch_cmd.run(args)
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from ..lab.commands import run
-
-    return run(args)
+    return lab_commands.run(args)
 
 
 def cmd_checks(args: argparse.Namespace) -> int:
-    from ..grading import registry
+    from ..grading import registry  # the catalogue's YAML and the checks: only when listed
 
     checks = list(registry.checks().values())
     if args.format == "json":
@@ -212,8 +202,7 @@ def _where(c: Check) -> str:
 
 def catalogue_markdown() -> str:
     """docs/checks.md, generated from the registry."""
-    from ..grading import catalogue, registry
-    from ..grading.results import Severity
+    from ..grading import catalogue, registry  # the catalogue's YAML and the checks
 
     lines = ["# Check catalogue", "",
              "Generated by `meshgrade checks --format markdown` from the registry; "
@@ -245,8 +234,7 @@ def catalogue_markdown() -> str:
 
 
 def cmd_rubrics(_args: argparse.Namespace) -> int:
-    from ..grading import registry
-    from ..grading.rubric import load
+    from ..grading import registry  # the catalogue's YAML and the checks
 
     for name in builtin_names():
         rubric = load(name, registry.checks())
@@ -260,8 +248,6 @@ def cmd_rubrics(_args: argparse.Namespace) -> int:
 
 def _load_rubric(name: str) -> Rubric | None:
     """The rubric, or None after printing its problems (with file and line)."""
-    from ..grading.rubric import load_or_report
-
     return load_or_report(name)
 
 
@@ -281,9 +267,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from ..submission.gitsource import is_git_url
-    from ..submission.source import not_a_folder
-    from .grade_cmd import grade
+    from ..submission.source import not_a_folder  # the submission loader
+    from .grade_cmd import grade  # pytest
 
     rubric = _load_rubric(args.rubric)
     if rubric is None:
@@ -302,8 +287,6 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 def _option_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with ``--fail-under``, ``--due`` or ``--commit``, or None."""
-    from ..grading.options import OptionError, check_values
-
     try:
         check_values(vars(args))
     except OptionError as exc:

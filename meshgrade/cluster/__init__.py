@@ -8,16 +8,6 @@ objects for the static checks, find the ingress gateway, and judge MG301-MG309.
 - ``gateway``: ``discover_gateway_url``
 - ``checks``: the MG3xx check functions (``CHECKS``)
 - ``doctor``: what the credentials may do, and whether the gateway answers
+
+Importing the package loads nothing: the Kubernetes client loads with ``connect`` only.
 """
-
-from __future__ import annotations
-
-from .connect import ClusterClient, connect
-from .errors import ClusterError, Forbidden, NotFound, Unreachable
-from .gateway import discover_gateway_url
-from .read import ClusterFacts, gather, read_objects
-from .reader import ClusterReader, ClusterWriter, Manifest
-
-__all__ = ["ClusterClient", "ClusterError", "ClusterFacts", "ClusterReader", "ClusterWriter",
-           "Forbidden", "Manifest", "NotFound", "Unreachable", "connect", "discover_gateway_url",
-           "gather", "read_objects"]

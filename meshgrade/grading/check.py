@@ -17,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
+from ..submission.objects import KObject
 from . import catalogue
+from .context import Context
 from .results import CheckReport, Finding, Outcome, Severity
 
-if TYPE_CHECKING:
-    from ..submission.objects import KObject
-    from .context import Context
+if TYPE_CHECKING:  # the Kubernetes client and requests load only when a live source is used
+    from ..cluster.read import ClusterFacts
+    from ..cluster.reader import ClusterWriter
+    from ..traffic.sampler import Sampler
 
 Source = Literal["repo", "cluster", "traffic"]
 SOURCES: tuple[Source, ...] = get_args(Source)
@@ -126,20 +129,40 @@ class Findings:
                        severity)
 
 
+def live_cluster(ctx: Context) -> ClusterWriter | None:
+    """The ``cluster`` fixture: the Kubernetes API of the run's live source, or None."""
+    return ctx.live.client if ctx.live is not None else None
+
+
+def live_gateway(ctx: Context) -> str | None:
+    """The ``gateway`` fixture: the ingress gateway's URL, or None (none answered)."""
+    live = ctx.live
+    return live.gateway_url if live is not None and not live.gateway_error else None
+
+
+def live_sampler(ctx: Context) -> Sampler | None:
+    """The ``sampler`` fixture: the gateway's traffic sampler, or None."""
+    live = ctx.live
+    return live.sampler() if live is not None and not live.gateway_error else None
+
+
+def live_facts(ctx: Context) -> ClusterFacts | None:
+    """The ``facts`` fixture: the cluster's state, read once (MG301-MG309), or None."""
+    return ctx.live.facts() if ctx.live is not None else None
+
+
 def fixture(name: str, ctx: Context, findings: Findings) -> Any:
     """The value of fixture ``name`` outside pytest, as ``fixtures/`` gives it under pytest."""
-    live = ctx.live
     values: dict[str, Callable[[], Any]] = {
         "ctx": lambda: ctx,
         "index": lambda: ctx.index,
         "model": ctx.model,
         "settings": lambda: ctx.settings,
         "findings": lambda: findings,
-        "cluster": lambda: live.client if live is not None else None,
-        "gateway": lambda: live.gateway_url if live is not None and not live.gateway_error
-        else None,
-        "sampler": lambda: live.sampler() if live is not None and not live.gateway_error
-        else None,
+        "cluster": lambda: live_cluster(ctx),
+        "gateway": lambda: live_gateway(ctx),
+        "sampler": lambda: live_sampler(ctx),
+        "facts": lambda: live_facts(ctx),
     }
     if name not in values:
         raise LookupError(f"fixture '{name}' is only available under pytest "
@@ -162,7 +185,7 @@ def gate(chk: Check, ctx: Context | None) -> CheckReport | None:
 def call(fn: CheckFn, kwargs: dict[str, Any], findings: Findings | None) -> CheckReport:
     """Call a check function and make its report: what it returned; else its findings;
     else passed. A failed assertion fails it, ``pytest.skip`` skips it, a crash is an error."""
-    import pytest
+    import pytest  # not at the top: `meshgrade checks` lists the checks without pytest
 
     try:
         returned = fn(**kwargs)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
+from ..live.livesource import LiveSource
+from ..routing import RoutingModel
+from ..routing.mesh import Mesh
 from ..submission.index import ObjectIndex
 from ..submission.kinds import ROUTE_KINDS
 from ..submission.loader import LoadedSubmission
@@ -12,9 +16,7 @@ from ..submission.objects import KObject
 from ..submission.podgroups import PodGroup, index_groups
 from .settings import Settings
 
-if TYPE_CHECKING:
-    from ..routing import RoutingModel
-    from ..routing.mesh import Mesh
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,44 +27,50 @@ class Context:
     settings: Settings = field(default_factory=Settings)
     source: str = "repo"
     submission: LoadedSubmission | None = None
-    live: Any = None               # meshgrade.live.sources.Live when a cluster or the lab is there
+    live: LiveSource | None = None  # the lab or a cluster, when the run has one
     live_reason: str = "no cluster or lab in this run"   # why there is no live source
     live_error: bool = False       # the live source failed: live checks are errors
-    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, computed once per context and ``key`` (until :meth:`forget`): what
+        several checks derive from the same objects."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        value: T = self._memo[key]  # what this key's make() returned
+        return value
+
+    def forget(self) -> None:
+        """Drop everything memoised (the index was replaced)."""
+        self._memo.clear()
 
     @property
     def sources(self) -> set[str]:
         return {self.source, "cluster", "traffic"} if self.live is not None else {self.source}
 
     def pods(self) -> list[PodGroup]:
-        if "pods" not in self._cache:
-            self._cache["pods"] = index_groups(self.index)
-        return self._cache["pods"]
+        return self.memo("pods", lambda: index_groups(self.index))
 
     def pods_in(self, namespace: str) -> list[PodGroup]:
         """Pod groups of one namespace."""
-        if "pods-by-ns" not in self._cache:
+        def by_namespace() -> dict[str, list[PodGroup]]:
             by_ns: dict[str, list[PodGroup]] = {}
             for group in self.pods():
                 by_ns.setdefault(group.namespace, []).append(group)
-            self._cache["pods-by-ns"] = by_ns
-        return self._cache["pods-by-ns"].get(namespace, [])
+            return by_ns
+
+        return self.memo("pods-by-ns", by_namespace).get(namespace, [])
 
     def infra(self) -> list[KObject]:
         """Final state of everything except the routing objects, which come in stages."""
-        if "infra" not in self._cache:
-            self._cache["infra"] = [o for o in self.index.latest() if o.kind not in ROUTE_KINDS]
-        return self._cache["infra"]
+        return self.memo("infra", lambda: [o for o in self.index.latest()
+                                           if o.kind not in ROUTE_KINDS])
 
     def mesh(self) -> Mesh:
         """Istio's view of the final infrastructure (hosts, visibility, DestinationRules,
         Gateways, ingress pods), shared by the checks and the routing models."""
-        from ..routing.mesh import Mesh
-
-        if "mesh" not in self._cache:
-            self._cache["mesh"] = Mesh(self.infra(), ingress_labels=self.settings.ingress_labels)
-        mesh: Mesh = self._cache["mesh"]
-        return mesh
+        return self.memo("mesh", lambda: Mesh(self.infra(),
+                                              ingress_labels=self.settings.ingress_labels))
 
     def routing_stages(self) -> list[KObject]:
         """Every version of every routing object the student wrote, in load order."""
@@ -71,23 +79,14 @@ class Context:
     def model(self, stage: KObject | None = None) -> RoutingModel:
         """Routing model of the final state (``stage`` None) or of one routing object alone
         on top of the final infrastructure."""
-        from ..routing import RoutingModel
-
-        key = ("model", id(stage))
-        if key not in self._cache:
+        def make() -> RoutingModel:
             if stage is None:
-                model = RoutingModel(self.index.latest(), mesh=self.mesh())
-            else:
-                model = self.bare_model().with_routing([stage])
-            self._cache[key] = model
-        return self._cache[key]
+                return RoutingModel(self.index.latest(), mesh=self.mesh())
+            return self.bare_model().with_routing([stage])
+
+        return self.memo(("model", id(stage)), make)
 
     def bare_model(self) -> RoutingModel:
         """Routing model of the final infrastructure without any routing object: where
         requests go when no rule applies (spread over each Service's pods)."""
-        from ..routing import RoutingModel
-
-        if "infra-model" not in self._cache:
-            self._cache["infra-model"] = RoutingModel(self.infra(), mesh=self.mesh())
-        model: RoutingModel = self._cache["infra-model"]
-        return model
+        return self.memo("infra-model", lambda: RoutingModel(self.infra(), mesh=self.mesh()))

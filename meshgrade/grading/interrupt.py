@@ -52,9 +52,14 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
+def current_check() -> str | None:
+    """The check being run (what :func:`doing` names last), if any."""
+    return next((c for _a, c in reversed(_state.doing) if c), None)
+
+
 def _where() -> str:
     activity = _state.doing[-1][0]
-    check = next((c for _a, c in reversed(_state.doing) if c), None)
+    check = current_check()
     return f"{activity} ({check})" if check else activity
 
 

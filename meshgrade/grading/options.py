@@ -33,7 +33,7 @@ class Options:
 
     submission: str
     rubric: Rubric
-    mode: str = "auto"
+    mode: Mode = "auto"
     out: Path = Path("reports")
     formats: tuple[str, ...] = DEFAULT_FORMATS
     student: str | None = None

@@ -34,11 +34,3 @@ def checks() -> dict[str, Check]:
 
 def get(check_id: str) -> Check:
     return checks()[check_id]
-
-
-def groups() -> dict[str, list[Check]]:
-    """Checks by group: MG1 (files, workloads, references), MG2, MG3, MG4."""
-    out: dict[str, list[Check]] = {}
-    for c in checks().values():
-        out.setdefault(c.group, []).append(c)
-    return out

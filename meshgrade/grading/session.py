@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import __version__
+from ..batch.copies import ENV, dump
+from ..checklib import diagrams
+from ..live.livesource import LiveSource
+from ..live.opening import open_live
+from ..live.sources import Live
+from ..reports import WrittenReports
 from ..routing.diagram import Diagram
+from ..submission import baseline
 from ..submission.gitsource import redact_url
+from ..submission.index import ObjectIndex
 from ..submission.source import OpenedSource, SourceError, build_context, open_source
 from . import interrupt, registry
 from .check import Check
 from .check import run as run_check
 from .context import Context
 from .history import format_due
-from .modes import CLUSTER_FLAGS, LAB_PROVIDED, LAB_PROVIDED_REASON, NEEDS_CLUSTER_REASON
+from .modes import CLUSTER_FLAGS, LAB_PROVIDED, LAB_PROVIDED_REASON, NEEDS_CLUSTER_REASON, Mode
 from .options import Options
 from .provenance import submission_repository
 from .results import (
@@ -31,6 +42,9 @@ from .results import (
 from .rubric import CheckRule, ExtraSuite
 from .scoring import score
 
+if TYPE_CHECKING:  # the lab loads only when a run starts one
+    from ..lab.lab import Lab
+
 
 class GradingSession:
     """Collects one CheckResult per rubric check (and per instructor test)."""
@@ -41,17 +55,17 @@ class GradingSession:
         self.started = time.perf_counter()
         self.results: dict[str, CheckResult] = {}
         self.notes: list[str] = []
-        self.mode = "repo"
+        self.mode: Mode = "repo"
         self._opened: OpenedSource | None = None
         self._context: Context | None = None
         self.source_error: str | None = None
         self.commit: str | None = None
-        self.written: dict[str, Path] = {}
-        self.live = None
+        self.written = WrittenReports()  # the reports, once finish() wrote them
+        self.live: LiveSource | None = None
         self.fallback: str | None = None  # why auto mode graded the repository alone
         self.failure: str | None = None   # the submission or live source failed: said once
         self.interrupted: str | None = None  # "SIGINT during sampling (MG405)"
-        self._labs: list[Any] = []        # labs started for this run, stopped by close()
+        self._labs: list[Lab] = []        # labs started for this run, stopped by close()
         self._diagrams: list[Diagram] | None = None  # drawn once, when the run ends
 
     def context(self) -> Context | None:
@@ -71,7 +85,7 @@ class GradingSession:
             self._attach_live(self._context)
         return self._context
 
-    def wanted_mode(self) -> str:
+    def wanted_mode(self) -> Mode:
         """``auto`` is cluster when a kubeconfig, context or gateway URL is given, else lab."""
         o = self.options
         if o.mode != "auto":
@@ -79,8 +93,6 @@ class GradingSession:
         return "cluster" if (o.kubeconfig or o.kube_context or o.gateway_url) else "lab"
 
     def _attach_live(self, ctx: Context) -> None:
-        from ..live.opening import open_live
-
         mode = self.wanted_mode()
         if mode == "repo":
             ctx.live_reason = ("repo mode: live checks need the lab (--mode lab) or a cluster "
@@ -110,21 +122,19 @@ class GradingSession:
         if live.kind == "cluster" and not ctx.index.submitted:
             self._use_cluster_objects(ctx, live)
 
-    def _use_cluster_objects(self, ctx: Context, live: object) -> None:
+    def _use_cluster_objects(self, ctx: Context, live: LiveSource) -> None:
         """A submission without manifests (e.g. `grade .` beside a kubeconfig): the static
         checks read the cluster's objects instead."""
-        from ..cluster.connect import ClusterError
-        from ..submission import baseline
-        from ..submission.index import ObjectIndex
+        from ..cluster.errors import ClusterError  # the Kubernetes client: only for a cluster
 
         try:
-            objects = live.objects()  # type: ignore[attr-defined]
+            objects = live.objects()
         except ClusterError as exc:
             self.notes.append(f"cluster objects could not be read: {exc}")
             return
         ctx.index = ObjectIndex(objects, baseline.objects(bookinfo=False))
         ctx.source = "cluster"
-        ctx._cache.clear()
+        ctx.forget()
         self.notes.append("the submission holds no manifests: the static checks read the "
                           "cluster's objects")
 
@@ -247,8 +257,6 @@ class GradingSession:
         """The routing diagrams of the stages found, drawn once from the routing model and
         the checks' results (none when the submission did not load)."""
         if self._diagrams is None:
-            from ..checklib import diagrams
-
             self._diagrams = []
             if self._context is not None:
                 try:
@@ -274,26 +282,20 @@ class GradingSession:
 
     def write_request_log(self) -> Path | None:
         """Every sampled request of the run as ``requests.json`` beside the reports."""
-        sampler = self.live.sampler_used if self.live is not None else None
-        if sampler is None or not sampler.log:
+        live = self.live
+        sampler = live.sampler_used if isinstance(live, Live) else None
+        if live is None or sampler is None or not sampler.log:
             return None
-        import dataclasses
-        import json
-
         self.options.out.mkdir(parents=True, exist_ok=True)
         path = self.options.out / "requests.json"
         rows = [dataclasses.asdict(s) for s in sampler.log]
-        path.write_text(json.dumps({"run_id": self.live.run_id, "gateway": self.live.gateway_url,
+        path.write_text(json.dumps({"run_id": live.run_id, "gateway": live.gateway_url,
                                     "requests": rows}, indent=1, default=str), "utf-8")
         return path
 
     def write_objects(self) -> Path | None:
         """The submission's own objects as the file ``$MESHGRADE_OBJECTS_FILE`` names (a
         plain file name) beside the reports, for the batch's copied-work detector."""
-        import os
-
-        from ..batch.copies import ENV, dump
-
         name = os.environ.get(ENV, "")
         if not name or Path(name).name != name or name in (".", "..") or self._context is None:
             return None

@@ -15,12 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..reports.formatting import finding_line, fmt_points, shown_checks, totals
 from ..reports.sinks import for_terminal, for_workflow_log
 from ..submission.loader import YAML_SUFFIXES
 from .results import CheckResult, Outcome, RunResult
 from .rubric import Rubric
+
+if TYPE_CHECKING:
+    from .options import Mode
 
 Stamp = dict[str, tuple[int, int]]  # relative path -> (mtime ns, size)
 SETTLE_S = 0.05  # a change is graded once the files stopped changing for this long
@@ -134,7 +138,7 @@ def report(before: RunResult | None, after: RunResult, files: list[str], seconds
     return for_workflow_log("\n".join(lines))
 
 
-def grade(root: Path, rubric: Rubric, mode: str = "repo") -> RunResult:
+def grade(root: Path, rubric: Rubric, mode: Mode = "repo") -> RunResult:
     """One in-process grading run of ``root`` (no reports written, no pytest)."""
     from .options import Options
     from .session import GradingSession
@@ -163,7 +167,7 @@ def _settled(root: Path, skip: Path | None, current: Stamp,
     return current
 
 
-def watch(root: Path, rubric: Rubric, *, mode: str = "repo", interval: float = 0.3,
+def watch(root: Path, rubric: Rubric, *, mode: Mode = "repo", interval: float = 0.3,
           out: Path | None = None, say: Callable[[str], None] = print,
           stop: Callable[[], bool] = lambda: False,
           sleep: Callable[[float], None] = time.sleep, runs: int | None = None) -> RunResult:

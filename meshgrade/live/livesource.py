@@ -4,11 +4,12 @@ lab or a cluster), as a Protocol: ``Context.live`` is one of these, or None."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..submission.objects import KObject
 
 if TYPE_CHECKING:  # the lab, the Kubernetes client and requests load only when used
+    from ..cluster.read import ClusterFacts
     from ..cluster.reader import ClusterWriter
     from ..lab.lab import Lab
     from ..traffic.sampler import Sampler
@@ -76,17 +77,16 @@ class LiveSource(Protocol):
         """Refs of the submitted objects the lab did not apply (invalid name or schema)."""
         ...
 
-    @property
-    def cache(self) -> dict[str, Any]:
-        """A per-run memo for what checks read once (e.g. the cluster facts)."""
-        ...
-
     def objects(self, refresh: bool = False) -> list[KObject]:
         """The cluster's objects (read once, again after a stage is applied)."""
         ...
 
     def sampler(self) -> Sampler:
         """The traffic sampler of the gateway, made once."""
+        ...
+
+    def facts(self) -> ClusterFacts:
+        """The cluster's state as MG301-MG309 judge it, read once."""
         ...
 
     def close(self) -> None: ...

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..grading.context import Context
 from ..submission.objects import KObject
 from .livesource import LiveKind, LiveSource
 
 if TYPE_CHECKING:
+    from ..cluster.read import ClusterFacts
     from ..cluster.reader import ClusterWriter
     from ..lab.lab import Lab
     from ..traffic.sampler import Sampler
@@ -34,9 +35,9 @@ class Live:
     gateway_error: str | None = None   # nothing answered: traffic checks are errors
     out_dir: Path = Path("reports")    # where a restore journal goes (--apply-stages)
     refused: list[str] = field(default_factory=list)  # objects the lab did not apply
-    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # the checks' memo
     _objects: list[KObject] | None = field(default=None, repr=False)
     _sampler: Sampler | None = field(default=None, repr=False)
+    _facts: ClusterFacts | None = field(default=None, repr=False)
 
     @property
     def base_url(self) -> str:
@@ -57,6 +58,15 @@ class Live:
         if self._sampler is None:
             self._sampler = Sampler(self.base_url, run_id=self.run_id, seed=self.seed)
         return self._sampler
+
+    def facts(self) -> ClusterFacts:
+        """The cluster's state as MG301-MG309 judge it, read once."""
+        from ..cluster.read import gather  # the Kubernetes client loads only when live
+
+        if self._facts is None:
+            self._facts = gather(self.client, self.namespace, self.gateway_url or None,
+                                 tried=self.gateway_tried)
+        return self._facts
 
     @property
     def sampler_used(self) -> Sampler | None:

@@ -98,7 +98,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session = grading_session(config)
     if session is None:
         return
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         spec = check_of(item)
         unwanted = spec is not None and spec.id not in session.rubric.checks and \
@@ -244,12 +245,13 @@ def finish(grading: GradingSession, *, annotate: bool) -> RunResult:
     return run
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
     run = config.stash.get(RUN, None)
     grading = grading_session(config)
     if run is None or grading is None or config.getoption("meshgrade_quiet"):
         return
     terminalreporter.section("meshgrade")
     terminalreporter.write_line(console.render(run, color=terminalreporter.hasmarkup))
-    for fmt, path in sorted(getattr(grading, "written", {}).items()):
+    for fmt, path in sorted(grading.written.items()):
         terminalreporter.write_line(f"{fmt}: {path}")

@@ -1,6 +1,6 @@
 """Traffic sampling through the ingress gateway: request classes, the sampler, version
 oracles (generic and Bookinfo) and report evidence. The parts load when first used (the
-progress line's `progress.attach_terminal` imports neither requests nor the oracles)."""
+progress line's `progressline.attach_terminal` imports neither requests nor the oracles)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 from . import answers
 from .classes import LoginError, RequestClass, log_in
 from .oracles import Classification, Oracle
-from .progress import Progress
+from .progressline import Progress
 
 BACKOFF_S = 0.05
 USER_AGENT = "meshgrade-sampler"

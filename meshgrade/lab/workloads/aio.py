@@ -133,7 +133,7 @@ class _ServerConnection(asyncio.Protocol):
         self.queue: collections.deque[Message | ParseError] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.task: asyncio.Task[None] | None = None
-        self.continued = False
+        self.continued: Message | None = None  # the request told "100 Continue"
         self.paused = False
         self.broken = False
 
@@ -160,9 +160,9 @@ class _ServerConnection(asyncio.Protocol):
             self.broken = True
             self.queue.append(exc)
         pending = self.reader.pending
-        if pending is not None and not self.continued and "100-continue" in pending.tokens(
-                "expect") and pending.start[2] == "HTTP/1.1":
-            self.continued = True
+        if pending is not None and pending is not self.continued and "100-continue" in (
+                pending.tokens("expect")) and pending.start[2] == "HTTP/1.1":
+            self.continued = pending
             self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if len(self.queue) > MAX_QUEUED and self.transport is not None and not self.paused:
             self.paused = True
@@ -178,7 +178,6 @@ class _ServerConnection(asyncio.Protocol):
         try:
             while self.queue:
                 message = self.queue.popleft()
-                self.continued = False
                 if self.paused and len(self.queue) <= MAX_QUEUED // 2 and self.transport:
                     self.paused = False
                     self.transport.resume_reading()

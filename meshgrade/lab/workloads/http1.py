@@ -68,14 +68,13 @@ class Reader:
         done: list[Message] = []
         while True:
             if self._head is None:
+                while not self.responses and self._buf[:2] == b"\r\n":
+                    del self._buf[:2]  # stray line ends between requests are tolerated
                 end = self._buf.find(b"\r\n\r\n")
                 if end > MAX_HEAD or end < 0 and len(self._buf) > MAX_HEAD:
                     raise ParseError("header block too large", 431)
                 if end < 0:
                     return done
-                if end == 0 and not self.responses:  # tolerated blank line between requests
-                    del self._buf[:2]
-                    continue
                 head = bytes(self._buf[:end])
                 del self._buf[:end + 4]
                 self._start(head)

@@ -17,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from ..grading import interrupt
+
 REDRAW_S = 0.1   # at most ten redraws a second
 IDLE_S = 0.5     # no sample for this long: the line is cleared
 CLEAR = "\r\x1b[2K"
@@ -58,11 +60,7 @@ def terminal() -> TextIO | None:
 
 def current_check() -> str | None:
     """The check being run (what `interrupt.doing` names), if any."""
-    from ..grading import interrupt
-
-    state = getattr(interrupt, "_state", None)
-    doing = getattr(state, "doing", None) or []
-    return next((check for _activity, check in reversed(doing) if check), None)
+    return interrupt.current_check()
 
 
 @dataclass
@@ -79,7 +77,8 @@ class _Tally:
         seen = [f"{version} {count}" for version, count in sorted(self.versions.items())]
         if self.errors:
             seen.append(f"errors {self.errors}")
-        return f"{self.done}{total} requests" + (f" ({', '.join(seen)})" if seen else "")
+        noun = "request" if self.done == 1 and not self.total else "requests"
+        return f"{self.done}{total} {noun}" + (f" ({', '.join(seen)})" if seen else "")
 
 
 class Progress:
