@@ -269,9 +269,9 @@ def test_short_names_resolve_in_the_caller_namespace() -> None:
     model = RoutingModel(bookinfo())
     assert model.from_mesh(R("reviews"), source_namespace="other").versions() == {"503": 1.0}
     assert model.from_mesh(R("reviews.default"), "other").versions()["v1"] == pytest.approx(THIRD)
-    assert model.service_for_host("reviews", "default").name == "reviews"
-    assert model.service_for_host("reviews.default.svc.cluster.local:9080", "x").name == "reviews"
-    assert model.service_for_host("reviews", "other") is None
+    assert model.mesh.service("reviews", "default").name == "reviews"
+    assert model.mesh.service("reviews.default.svc.cluster.local:9080", "x").name == "reviews"
+    assert model.mesh.service("reviews", "other") is None
 
 
 def test_tcp_port_ignores_http_rules() -> None:

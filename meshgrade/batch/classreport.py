@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import jinja2
+import yaml
 
 from meshgrade import __version__
 from meshgrade.batch.gradebook import dated, due_cells, with_due_columns
@@ -184,8 +185,6 @@ def _svg_bars(bins: list[dict[str, Any]], width: int = 380, height: int = 200) -
 
 def _as_yaml(value: Any) -> str:
     """An object as block YAML, keys in the student's order (for the side-by-side view)."""
-    import yaml
-
     return str(yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=72))
 
 

@@ -159,7 +159,7 @@ def _leaves(node: Any, path: str, kind: str, names: re.Pattern[str] | None, bag:
 # -- what everyone shares -----------------------------------------------------------------------
 
 def _sample_raws() -> list[dict[str, Any]]:
-    from meshgrade.submission import yamlload
+    from meshgrade.submission import yamlload  # start-up: yaml; runner imports this
 
     text = resources.files("meshgrade").joinpath("data/istio-samples.yaml").read_text("utf-8")
     docs, _issues = yamlload.parse(text)
@@ -168,7 +168,7 @@ def _sample_raws() -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _builtin_shared() -> tuple[dict[str, Any], ...]:
-    from meshgrade.submission import baseline
+    from meshgrade.submission import baseline  # start-up: yaml; runner imports this
 
     return (*[o.raw for o in baseline.objects(True, lab=True)], *_sample_raws())
 
@@ -176,8 +176,8 @@ def _builtin_shared() -> tuple[dict[str, Any], ...]:
 def shared_raws(paths: Sequence[Path] = ()) -> list[dict[str, Any]]:
     """Everyone's objects: the built-in baseline, the docs' samples, and the YAML of
     ``paths`` (the rubric's ``shared_files``: files or folders)."""
-    from meshgrade.submission.loader import load_folder
-    from meshgrade.submission.yamlload import parse
+    from meshgrade.submission.loader import load_folder  # start-up: yaml, not for --help
+    from meshgrade.submission.yamlload import parse  # start-up: yaml, not for --help
 
     out = list(_builtin_shared())
     for path in paths:

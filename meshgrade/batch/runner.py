@@ -189,7 +189,7 @@ class Runner:
         return res
 
     def _grade(self, row: RosterRow) -> StudentResult:
-        from meshgrade.submission.source import not_a_folder  # the loader's modules: not for --help
+        from meshgrade.submission.source import not_a_folder  # start-up: yaml, not for --help
 
         folder = self.opts.out / row.folder
         if self.opts.resume:

@@ -18,7 +18,7 @@ from .sampling import (
 from .traffic import settle_probe
 
 if TYPE_CHECKING:  # requests loads only when traffic is sent
-    from ..traffic.classes import RequestClass
+    from ..traffic.classes import RequestClass  # start-up: requests
     from ..traffic.oracles import Oracle
 
 LAB_ORACLE = {"header": "x-meshgrade-version"}
@@ -28,7 +28,7 @@ DEFAULT_ORACLE = {"regex": r"\b(v\d+)\b"}
 def app_oracle(ctx: Context) -> Oracle | PrometheusBatches:
     """The rubric's oracle (header, regex, json, or ``prometheus: true`` for counter deltas
     by destination_version); else the lab pods' version header, or a ``vN`` in the body."""
-    from ..traffic.oracles import oracle_from_settings  # requests: only when traffic is sent
+    from ..traffic.oracles import oracle_from_settings  # start-up: requests
 
     chosen = ctx.settings.oracle or (LAB_ORACLE if live_of(ctx).kind == "lab"
                                      else DEFAULT_ORACLE)
@@ -62,7 +62,7 @@ def app_setup(ctx: Context) -> tuple[App, tuple[str, str]] | CheckReport:
 
 
 def app_class(entry: tuple[str, str], header: tuple[str, str] | None = None) -> RequestClass:
-    from ..traffic.classes import RequestClass  # requests: only when traffic is sent
+    from ..traffic.classes import RequestClass  # start-up: requests
 
     host, path = entry
     headers = [] if host[0].isdigit() else [("host", host)]

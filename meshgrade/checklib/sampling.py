@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..cluster.errors import ClusterError
 from ..grading.context import Context
 from ..grading.results import CheckReport, Finding, Outcome
 from ..live.livesource import LiveSource
@@ -59,8 +60,6 @@ class PrometheusBatches:
     batch: int = 16
 
     def query(self, live: LiveSource) -> Callable[[str], dict[str, Any]]:
-        from ..cluster.errors import ClusterError  # the Kubernetes client: only when live
-
         def run(promql: str) -> dict[str, Any]:
             status, text = live.client.proxy_get(self.namespace, "prometheus", self.port,
                                                  "api/v1/query", {"query": promql})
@@ -75,7 +74,7 @@ class StatusOnly:
     """Classifies nothing: with the Prometheus oracle only statuses are read per answer."""
 
     def classify(self, response: requests.Response) -> Classification:
-        from ..traffic.oracles import Classification  # requests: only when traffic is sent
+        from ..traffic.oracles import Classification  # start-up: requests
 
         return Classification("?" if response.status_code < 400 else None)
 
@@ -83,7 +82,7 @@ class StatusOnly:
 def _prometheus_samples(live: LiveSource, cls: RequestClass, oracle: PrometheusBatches,
                         test: AllToOne | SplitTest, cap: int) -> tuple[list[Sample], int]:
     """Batches of requests, each followed by a counter read; returns (samples, errors)."""
-    from ..traffic.oracles import prometheus_version_deltas  # requests: only when sent
+    from ..traffic.oracles import prometheus_version_deltas  # start-up: requests
 
     query = oracle.query(live)
     before = prometheus_version_deltas(query, oracle.service, None)
@@ -137,8 +136,8 @@ def likely_cause(steps: Sequence[Step], samples: Sequence[Sample], limit: int = 
     """The model's error steps that explain the errors seen (their status was observed; an
     application error page stands for any 5xx behind it), with object, field, file and line;
     "" when the model points nowhere."""
-    from ..traffic.answers import ERROR_PAGE  # requests: only when traffic is sent
-    from ..traffic.evidence import answer_kind
+    from ..traffic.answers import ERROR_PAGE  # start-up: requests
+    from ..traffic.evidence import answer_kind  # start-up: requests
 
     seen = {s.status for s in samples if s.status is not None and s.status >= 400}
     pages = any(answer_kind(s) == ERROR_PAGE for s in samples)
@@ -156,7 +155,7 @@ def likely_cause(steps: Sequence[Step], samples: Sequence[Sample], limit: int = 
 
 def diagnosis(samples: Sequence[Sample], trace: Trace | None) -> str:
     """What the samples got (`observed`), then the likely cause when the model has one."""
-    from ..traffic.evidence import observed  # requests: only when traffic is sent
+    from ..traffic.evidence import observed  # start-up: requests
 
     try:
         cause = likely_cause(trace(), samples) if trace is not None else ""
@@ -171,7 +170,7 @@ def judge(live: LiveSource, cls: RequestClass, expected: dict[str, float],
     """Sample ``cls`` until the test decides. 5xx and unclassified answers count against
     the check (above 5% it fails, with a `diagnosis` from ``trace``) unless the routing
     itself expects errors."""
-    from ..traffic.evidence import summarise  # requests: only when traffic is sent
+    from ..traffic.evidence import summarise  # start-up: requests
 
     expected = {v: s for v, s in expected.items() if s > 0}
     single = [v for v, s in expected.items() if abs(s - 1.0) < 1e-9]

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..cluster.errors import ClusterError
 from ..grading.context import Context
 from ..grading.results import CheckReport, Finding, Outcome
 from ..live.sources import live_of
@@ -18,8 +19,8 @@ from .sampling import Judgement, Trace, expectation, judge, report, routing_trac
 if TYPE_CHECKING:  # requests loads only when traffic is sent
     import requests
 
-    from ..traffic.bookinfo_oracle import BookinfoOracle
-    from ..traffic.classes import RequestClass
+    from ..traffic.bookinfo_oracle import BookinfoOracle  # start-up: requests
+    from ..traffic.classes import RequestClass  # start-up: requests
     from ..traffic.oracles import Classification, Oracle
 
 TITLE = "<title>Simple Bookstore App</title>"
@@ -27,7 +28,7 @@ USERS = (("anonymous", None), ("jason", "jason"), ("another user", "mike"))
 
 
 def bookinfo_classes() -> dict[str, RequestClass]:
-    from ..traffic.classes import RequestClass  # requests: only when traffic is sent
+    from ..traffic.classes import RequestClass  # start-up: requests
 
     return {label: RequestClass.logged_in(user) if user else RequestClass.anonymous()
             for label, user in USERS}
@@ -35,7 +36,7 @@ def bookinfo_classes() -> dict[str, RequestClass]:
 
 def bookinfo_oracle(ctx: Context) -> BookinfoOracle:
     """Bookinfo's oracle, trusting only pod names the cluster lists for that version."""
-    from ..traffic.bookinfo_oracle import BookinfoOracle  # requests: only when sent
+    from ..traffic.bookinfo_oracle import BookinfoOracle  # start-up: requests
 
     pods: dict[str, set[str]] = {}
     for obj in live_of(ctx).objects():
@@ -49,8 +50,7 @@ def guard(fn: Callable[[Context], CheckReport]) -> Callable[[Context], CheckRepo
 
     @functools.wraps(fn)
     def wrapped(ctx: Context) -> CheckReport:
-        from ..cluster.errors import ClusterError  # the Kubernetes client: only when live
-        from ..traffic.sampler import GatewayUnreachable  # requests: only when live
+        from ..traffic.sampler import GatewayUnreachable  # start-up: requests
 
         live = live_of(ctx)
         if live.gateway_error:

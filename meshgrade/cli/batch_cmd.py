@@ -22,6 +22,7 @@ from meshgrade.grading.rubric import load_or_report
 from meshgrade.reports import FORMATS
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 
+from ..batch import copies
 from ..batch.progress import Progress
 from ..batch.regrade import REGRADE, compare
 from ..batch.roster import MODES, RosterError, read_roster
@@ -209,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
 
 def report(summary: BatchSummary, opts: BatchOptions) -> int:
     """Write the class outputs, print where they are, and return the exit code."""
-    from ..batch import classreport, copies  # jinja2: only when writing
+    from ..batch import classreport  # start-up: jinja2
 
     regrade = compare(summary, opts.compare) if opts.compare is not None else None
     pairs = copies.detect_in(opts.out, {r.row.student: r.row.folder for r in summary.results},

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from ..grading.layout import builtin_names
+from ..grading.results import ExitCode
+from ..grading.rubric import load_or_report
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
@@ -35,10 +37,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..grading.results import ExitCode
-    from ..grading.rubric import load_or_report
-    from ..grading.watch import watch
-    from ..submission.source import not_a_folder
+    from ..grading.watch import watch  # start-up: the engine, not for --help
+    from ..submission.source import not_a_folder  # start-up: yaml, not for --help
 
     problem = not_a_folder(str(args.dir))
     if problem:

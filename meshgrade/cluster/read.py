@@ -156,7 +156,7 @@ def gather(client: ClusterReader, namespace: str, gateway_url: str | None = None
     an ingress gateway or Kiali runs (``installs``): version, served CRDs, objects, the
     gateway URL (given, with the ``tried`` list of an earlier discovery, or discovered) and
     Kiali's health. Only reads: no API write is made. Failures are recorded, never raised."""
-    from .gateway import discover_gateway_url  # cycle: gateway uses deployments_everywhere
+    from .gateway import discover_gateway_url  # cycle: gateway imports read
 
     facts = ClusterFacts(namespace, server=client.host)
     try:

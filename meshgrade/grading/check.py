@@ -185,7 +185,7 @@ def gate(chk: Check, ctx: Context | None) -> CheckReport | None:
 def call(fn: CheckFn, kwargs: dict[str, Any], findings: Findings | None) -> CheckReport:
     """Call a check function and make its report: what it returned; else its findings;
     else passed. A failed assertion fails it, ``pytest.skip`` skips it, a crash is an error."""
-    import pytest  # not at the top: `meshgrade checks` lists the checks without pytest
+    import pytest  # start-up: pytest, not for `meshgrade checks`
 
     try:
         returned = fn(**kwargs)

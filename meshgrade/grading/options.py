@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..submission.gitsource import parse_pin
 from ..submission.limits import MIB, Limits
+from .signing import load_key
 
 if TYPE_CHECKING:
     from ..submission.source import Pin
@@ -147,8 +149,7 @@ class OptionError(ValueError):
 
 def check_values(values: Mapping[str, Any]) -> None:
     """Refuse values that parse but mean nothing (before anything is loaded)."""
-    from ..submission.gitsource import parse_pin
-    from .scoring import parse_fail_under
+    from .scoring import parse_fail_under  # start-up: yaml and the engine
 
     fail_under = values.get("fail_under")
     if fail_under is not None:
@@ -165,9 +166,6 @@ def check_values(values: Mapping[str, Any]) -> None:
 def build(values: Mapping[str, Any], rubric: Rubric, submission: str,
           environ: Mapping[str, str] = os.environ) -> Options:
     """The run's options from the option values (``dest`` names), either parser's."""
-    from ..submission.gitsource import parse_pin
-    from .signing import load_key
-
     check_values(values)
     formats = list(values.get("formats") or DEFAULT_FORMATS)
     if environ.get("GITHUB_ACTIONS") == "true" and "github" not in formats:

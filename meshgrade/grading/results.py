@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum, IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..routing.diagram import Diagram
 from .modes import Mode
+
+if TYPE_CHECKING:
+    from ..routing.diagram import Diagram
 
 SCHEMA_ID = "meshgrade.results/v1"
 NOT_RUN = "not run: "  # a check's message when it could not start: interrupted, no submission

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from .results import Visibility
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from ..submission import yamlload
+    from ..submission import yamlload  # start-up: yaml, not for --help
 
 _TOP = {"name", "title", "description", "checks", "settings", "extra", "shared_files"}
 _CHECK = {"points", "hint", "visibility", "partial", "count_skipped", "promote_warnings"}
@@ -100,7 +101,7 @@ def load(name_or_path: str, known_ids: Collection[str]) -> Rubric:
 def parse(text: str, where: str, known_ids: Collection[str], *,
           digest: str | None = None) -> Rubric:
     """A rubric from its text; ``digest`` defaults to the sha256 of the text as UTF-8."""
-    from ..submission import yamlload  # the YAML reader: not for listing the rubrics' names
+    from ..submission import yamlload  # start-up: yaml, not for --help
 
     docs, issues = yamlload.parse(text)
     problems = [f"{where}:{i.line}: {i.message}" for i in issues]
@@ -260,9 +261,8 @@ class _Validator:
 def load_or_report(name_or_path: str) -> Rubric | None:
     """The rubric against the registered checks, or None after printing its problems (with
     file and line) on stderr."""
-    import sys
 
-    from . import registry
+    from . import registry  # start-up: yaml and the checks
 
     try:
         return load(name_or_path, registry.checks())

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from .. import __version__
 from ..batch.copies import ENV, dump
 from ..checklib import diagrams
+from ..cluster.errors import ClusterError
 from ..live.livesource import LiveSource
 from ..live.opening import open_live
 from ..live.sources import Live
@@ -125,8 +126,6 @@ class GradingSession:
     def _use_cluster_objects(self, ctx: Context, live: LiveSource) -> None:
         """A submission without manifests (e.g. `grade .` beside a kubeconfig): the static
         checks read the cluster's objects instead."""
-        from ..cluster.errors import ClusterError  # the Kubernetes client: only for a cluster
-
         try:
             objects = live.objects()
         except ClusterError as exc:

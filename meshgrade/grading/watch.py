@@ -15,16 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..reports import write_reports
 from ..reports.formatting import finding_line, fmt_points, shown_checks, totals
 from ..reports.sinks import for_terminal, for_workflow_log
 from ..submission.loader import YAML_SUFFIXES
+from .options import Mode, Options
 from .results import CheckResult, Outcome, RunResult
 from .rubric import Rubric
-
-if TYPE_CHECKING:
-    from .options import Mode
+from .session import GradingSession
 
 Stamp = dict[str, tuple[int, int]]  # relative path -> (mtime ns, size)
 SETTLE_S = 0.05  # a change is graded once the files stopped changing for this long
@@ -140,9 +139,6 @@ def report(before: RunResult | None, after: RunResult, files: list[str], seconds
 
 def grade(root: Path, rubric: Rubric, mode: Mode = "repo") -> RunResult:
     """One in-process grading run of ``root`` (no reports written, no pytest)."""
-    from .options import Options
-    from .session import GradingSession
-
     session = GradingSession(Options(submission=str(root), rubric=rubric, mode=mode,
                                      formats=()))
     try:
@@ -173,8 +169,6 @@ def watch(root: Path, rubric: Rubric, *, mode: Mode = "repo", interval: float = 
           sleep: Callable[[float], None] = time.sleep, runs: int | None = None) -> RunResult:
     """Grade ``root`` now and after every YAML change until ``stop()`` (or ``runs`` runs);
     ``out`` gets ``report.html`` and ``results.json`` after each run. The last run."""
-    from ..reports import write_reports
-
     skip = out.resolve() if out is not None else None
     seen = stamp(root, skip)
     before: RunResult | None = None

@@ -103,7 +103,7 @@ def _exports(data: dict[str, Any]) -> str:
 
 
 def _serve(args: argparse.Namespace, folder: Path) -> int:
-    from .lab import Lab
+    from .lab import Lab  # start-up: the lab
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -144,7 +144,7 @@ def _running(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def _change(args: argparse.Namespace, verb: str) -> int:
-    from .client import ApiClient
+    from .client import ApiClient  # start-up: requests
 
     data = _running(args)
     if data is None:
@@ -203,7 +203,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         return 3
     print(url)
     if args.open:
-        import webbrowser
+        import webbrowser  # start-up: webbrowser
 
         webbrowser.open(url)
     return 0

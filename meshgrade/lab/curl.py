@@ -5,6 +5,7 @@ is the :class:`Network`'s decision."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import time
 import urllib.parse
@@ -350,8 +351,6 @@ class Curl:
         if opts.referer:
             out.append(("Referer", opts.referer))
         if opts.user:
-            import base64
-
             out.append(("Authorization", "Basic " + base64.b64encode(opts.user.encode()).decode()))
         cookies = self._cookies(parts.hostname or "", parts.path or "/")
         if cookies:

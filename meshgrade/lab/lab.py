@@ -20,6 +20,7 @@ from .accesslog import AccessLog
 from .admission import Admission, last_applied
 from .apiserver import ApiServer, ObjectStore, crd_manifests
 from .controller import Controller, owner
+from .dashboard import DashboardServer
 from .envoy import EnvoyProxy
 from .events import Events
 from .manifests import key_of, load_paths
@@ -175,8 +176,6 @@ class Lab:
 
     def start_dashboard(self) -> str:
         """Serve the live mesh graph (:mod:`meshgrade.lab.dashboard`); returns its URL."""
-        from .dashboard import DashboardServer
-
         if self._dashboard is None:
             self._dashboard = DashboardServer(self.telemetry)
         return str(self._dashboard.url)

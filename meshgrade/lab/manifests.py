@@ -25,7 +25,7 @@ def key_of(obj: dict[str, Any]) -> tuple[str, str, str, str]:
 
 def load_paths(paths: list[Path]) -> list[dict[str, Any]]:
     """Objects of files and folders, in the order given (files of a folder sorted)."""
-    from ..submission.loader import load_folder  # the YAML reader: not for `meshgrade --help`
+    from ..submission.loader import load_folder  # start-up: yaml, not for --help
 
     out: list[dict[str, Any]] = []
     for path in paths:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import schema
+from ..cluster.gateway import discover_gateway_url
 from ..grading import interrupt
 from ..grading.context import Context
 from ..submission import k8snames
@@ -14,7 +15,7 @@ from .sources import Live
 
 if TYPE_CHECKING:  # cycle: the session opens the live source through this module
     from ..grading.options import Options
-    from ..lab.lab import Lab
+    from ..lab.lab import Lab  # start-up: the lab
 
 
 def open_live(mode: LiveKind, options: Options, ctx: Context,
@@ -31,8 +32,8 @@ def open_live(mode: LiveKind, options: Options, ctx: Context,
 def _open_lab(options: Options, ctx: Context, track: Callable[[Lab], None] | None
               ) -> tuple[Live | None, str, bool]:
     # the Kubernetes client and the lab load only when a live source is asked for
-    from ..cluster.connect import connect
-    from ..lab.lab import Lab
+    from ..cluster.connect import connect  # start-up: kubernetes
+    from ..lab.lab import Lab  # start-up: the lab
 
     objects, refused = admitted(ctx)
     with interrupt.shielded():  # the lab's folder exists from here: someone must own it
@@ -73,8 +74,7 @@ def admitted(ctx: Context) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _open_cluster(options: Options, ctx: Context) -> tuple[Live | None, str, bool]:
-    from ..cluster.connect import ClusterError, connect  # the Kubernetes client: when asked
-    from ..cluster.gateway import discover_gateway_url
+    from ..cluster.connect import ClusterError, connect  # start-up: kubernetes
 
     try:
         client = connect(options.kubeconfig, options.kube_context,

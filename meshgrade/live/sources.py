@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..cluster.read import ClusterFacts, gather, read_objects
 from ..grading.context import Context
 from ..submission.objects import KObject
 from .livesource import LiveKind, LiveSource
 
 if TYPE_CHECKING:
-    from ..cluster.read import ClusterFacts
     from ..cluster.reader import ClusterWriter
     from ..lab.lab import Lab
-    from ..traffic.sampler import Sampler
+    from ..traffic.sampler import Sampler  # start-up: requests
 
 
 @dataclass
@@ -46,14 +46,12 @@ class Live:
 
     def objects(self, refresh: bool = False) -> list[KObject]:
         """The cluster's objects (read once, again after a stage is applied)."""
-        from ..cluster.read import read_objects  # the Kubernetes client loads only when live
-
         if refresh or self._objects is None:
             self._objects = read_objects(self.client)
         return self._objects
 
     def sampler(self) -> Sampler:
-        from ..traffic.sampler import Sampler  # requests loads only when traffic is sent
+        from ..traffic.sampler import Sampler  # start-up: requests
 
         if self._sampler is None:
             self._sampler = Sampler(self.base_url, run_id=self.run_id, seed=self.seed)
@@ -61,8 +59,6 @@ class Live:
 
     def facts(self) -> ClusterFacts:
         """The cluster's state as MG301-MG309 judge it, read once."""
-        from ..cluster.read import gather  # the Kubernetes client loads only when live
-
         if self._facts is None:
             self._facts = gather(self.client, self.namespace, self.gateway_url or None,
                                  tried=self.gateway_tried)

@@ -26,10 +26,6 @@ ROUTING = ("VirtualService", "DestinationRule", "Gateway", "HTTPRoute")
 SETTLE_TIMEOUT_S = 60.0
 
 
-class StageError(Exception):
-    """A stage could not be applied or restored; the message says which object."""
-
-
 def stage_objects(stage: list[KObject], infra: list[KObject], namespace: str
                   ) -> list[dict[str, Any]]:
     """The stage's routing objects plus the submission's DestinationRules (subsets must

@@ -45,7 +45,7 @@ class WrittenReports(dict[str, Path]):
 
 
 def _html(run: RunResult, out_dir: Path) -> dict[str, Path]:
-    from meshgrade.reports import html_report
+    from meshgrade.reports import html_report  # start-up: jinja2
 
     written = {"html": html_report.write(run, out_dir)}
     if html_report.needs_instructor_report(run):
@@ -56,7 +56,7 @@ def _html(run: RunResult, out_dir: Path) -> dict[str, Path]:
 def _writers(env: Mapping[str, str], sign_key: bytes | None, annotate: bool
              ) -> dict[str, Callable[[RunResult, Path], dict[str, Path]]]:
     # the writers are imported when reports are written (jinja2 and junit_xml load then)
-    from meshgrade.reports import (
+    from meshgrade.reports import (  # start-up: jinja2, junit_xml
         classroom,
         feedback,
         github_report,

@@ -423,11 +423,6 @@ class Mesh:
         """The (first) pod group of a workload."""
         return next((g for g in self.pods.get(namespace, ()) if g.workload == name), None)
 
-    def pods_matching(self, labels: Mapping[str, str]) -> list[PodGroup]:
-        """Ready pods in any namespace carrying all of ``labels``."""
-        return [g for groups in self.pods.values() for g in groups
-                if g.count > 0 and selects(labels, g.labels)]
-
     # -- hosts --------------------------------------------------------------------------------
 
     @staticmethod

@@ -108,11 +108,6 @@ class RoutingModel:
 
     # -- public API -------------------------------------------------------------------------
 
-    def service_for_host(self, host: str, namespace: str) -> KObject | None:
-        """The Service a host names from ``namespace``: short, ``name.ns``, ``name.ns.svc``,
-        FQDN or cluster IP."""
-        return self.mesh.service(host, namespace)
-
     def via_gateway(self, request: Request) -> Outcome:
         """A request entering through the ingress gateway."""
         acc = Acc()

@@ -9,6 +9,7 @@ actually validated are imported.
 from __future__ import annotations
 
 import logging
+from difflib import get_close_matches
 from typing import Any
 
 from ..submission import paths
@@ -134,8 +135,6 @@ def _unknown_kind(api_version: str, kind: str) -> SchemaIssue:
     if elsewhere:
         hint = f"{kind} is served as apiVersion {' or '.join(elsewhere)}"
     elif served:
-        from difflib import get_close_matches
-
         close = get_close_matches(kind, served, 1, 0.6)
         hint = (f"did you mean kind: {close[0]}? " if close else "") + (
             f"Kinds in {api_version}: {', '.join(served)}")

@@ -153,7 +153,7 @@ class Registry:
         return diskcache.make_key(*parts)
 
     def _build(self, bundle_id: str) -> dict[str, Any]:
-        from . import from_models, modelimport  # pydantic and the models: only when building
+        from . import from_models, modelimport  # start-up: the schema models
 
         if bundle_id == groups.GATEWAY_BUNDLE:
             return build_gateway_bundle()
@@ -165,7 +165,7 @@ class Registry:
 def build_gateway_bundle() -> dict[str, Any]:
     """The hand-written Gateway API bundle with its external types (``ObjectMeta``, ...)
     converted from cloudcoil's models."""
-    from . import from_models
+    from . import from_models  # start-up: the schema models
 
     data = json.loads(_gateway_text())
     converter = from_models.ModelConverter()

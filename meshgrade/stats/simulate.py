@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .binomial import normalise
+from .docs_method import DocsMethod
 from .sequential import SplitTest
 
 __all__ = ["simulate", "exact_operating_characteristic", "simulate_docs_method"]
@@ -72,7 +73,6 @@ def simulate(test_factory: Callable[[], SequentialTest], p_true: Mapping[str, fl
 def simulate_docs_method(p_true: float, runs: int, seed: int, **kwargs: Any) -> dict[str, Any]:
     """Simulate the docs' method (see ``docs_method``) when the counted version's share is
     ``p_true``."""
-    from .docs_method import DocsMethod
 
     return simulate(lambda: DocsMethod("counted", **kwargs),
                     {"counted": p_true, "rest": 1.0 - p_true}, runs, seed)

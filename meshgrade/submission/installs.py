@@ -86,12 +86,6 @@ def installed(dep: KObject) -> bool:
     return is_istiod(dep) or ingress_form(dep) is not None or is_kiali(dep)
 
 
-def pod_selector(dep: KObject) -> dict[str, str]:
-    """A Deployment's ``matchLabels`` (its pods' identifying labels)."""
-    selector = dep.spec.get("selector")
-    return str_map(selector.get("matchLabels") if isinstance(selector, dict) else None)
-
-
 def service_for(dep: KObject, services: Iterable[KObject]) -> KObject | None:
     """The Service of a Deployment: the one of its name in its namespace, else one whose
     selector selects its pods."""

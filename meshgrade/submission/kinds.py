@@ -25,8 +25,6 @@ ROUTE_KINDS = ("VirtualService", "HTTPRoute")
 #: Routing configuration (kind keys): what --apply-stages writes and MG309 compares.
 ROUTING_KINDS = frozenset({"VirtualService", "DestinationRule", "Gateway", GATEWAY_API_GATEWAY,
                            "HTTPRoute"})
-#: Kinds (plain ``kind``) a running lab changes through its API.
-LAB_WRITABLE = frozenset({k.split(".")[0] for k in ROUTING_KINDS} | {"ServiceEntry"})
 
 
 @dataclass(frozen=True)

@@ -168,9 +168,3 @@ def matches(selector: Any, labels: Mapping[str, str]) -> bool:
         if test is None or not test(labels.get(str(expr.get("key"))), values):
             return False
     return True
-
-
-def iter_kind(objects: list[KObject], *kinds: str) -> Iterator[KObject]:
-    for obj in objects:
-        if obj.kind_key in kinds:
-            yield obj

@@ -51,7 +51,6 @@ _PHRASES = {
     CONNECTION: "got no answer (connection failed)",
     TIMEOUT: "got no answer in time",
 }
-ERRORS_5XX = frozenset({NO_HEALTHY_UPSTREAM, UPSTREAM_RESET, CLUSTER_NOT_FOUND, ERROR_PAGE})
 
 
 def envoy_answer(status: int, headers: Mapping[str, str], body: str) -> str | None:

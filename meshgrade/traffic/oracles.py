@@ -118,7 +118,7 @@ def oracle_from_settings(settings: Mapping[str, Any]) -> Oracle:
         raise ValueError("prometheus counts batches, not single responses: "
                          "use prometheus_version_deltas")
     if kind == "bookinfo":
-        from .bookinfo_oracle import BookinfoOracle
+        from .bookinfo_oracle import BookinfoOracle  # cycle: bookinfo_oracle imports oracles
         return BookinfoOracle()
     if not isinstance(value, str) or not value:
         raise ValueError(f"oracle {kind}: expected a non-empty string, got {value!r}")

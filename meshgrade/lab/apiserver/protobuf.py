@@ -10,7 +10,6 @@ import base64
 from typing import Any
 
 MAGIC = b"k8s\x00"
-CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 
 # Field tables: number -> (JSON name, type). Types: s string, i integer, b bool, y bytes,
 # ms / my map of string / bytes, rs repeated string, io IntOrString, M:X message X,

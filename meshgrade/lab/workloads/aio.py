@@ -17,6 +17,8 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+import requests
+
 from ..ports import LOOPBACK
 from .http1 import Message, ParseError, Reader
 from .podserver import SERVICE_PORT, SOURCE_HEADER, Request, Response
@@ -371,8 +373,6 @@ _MAX_REDIRECTS = 30
 
 
 def _default_headers() -> dict[str, str]:
-    import requests  # what a requests client sends, as Bookinfo's Python services do
-
     return dict(requests.utils.default_headers())
 
 
