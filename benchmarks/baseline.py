@@ -2,7 +2,8 @@
 
 ``old_tree()`` extracts commit ``BASE`` with ``git archive`` (read-only for the repository) into
 a temporary folder, with the package-data names the installed package has (``_suite``,
-``_fixtures``, ``_rubrics``) linked to its own folders; ``env(tree)`` is the environment that
+``_fixtures``, ``_rubrics`` before checks became pytest tests; ``checks``, ``fixtures``,
+``rubrics`` since) linked to its own folders; ``env(tree)`` is the environment that
 runs it (``PYTHONPATH`` first, so ``python -m meshgrade`` and the pytest plugin are the old
 ones), or the working tree with ``tree=None``. Both sides keep compiled bytecode in one
 temporary ``PYTHONPYCACHEPREFIX`` (as an installed package has its ``.pyc`` files), so a
@@ -33,9 +34,12 @@ def old_tree(commit: str = BASE) -> Path:
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit],
                                  capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        # package-data names: `_suite`... before checks became pytest tests, `checks`... since
         for link, target in (("_suite", "checks"), ("_fixtures", "fixtures"),
-                             ("_rubrics", "rubrics")):
-            (dest / "meshgrade" / link).symlink_to(dest / target)
+                             ("_rubrics", "rubrics"), ("checks", "checks"),
+                             ("fixtures", "fixtures"), ("rubrics", "rubrics")):
+            if not (dest / "meshgrade" / link).exists() and (dest / target).is_dir():
+                (dest / "meshgrade" / link).symlink_to(dest / target)
     return dest
 
 

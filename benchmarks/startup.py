@@ -3,7 +3,10 @@ working tree (``benchmarks/baseline.py``), each command a fresh process, old and
 interleaved, the median of each shown with the ratio. Afterwards the verdicts of both sides
 are compared check by check (repo mode: every example; lab mode: part1-bookinfo).
 
-    python benchmarks/startup.py [--runs N] [--lab-runs N]
+    python benchmarks/startup.py [--runs N] [--lab-runs N] [--old COMMIT]
+
+``--old COMMIT`` runs that commit as the old side instead of ``baseline.BASE`` (a ``git
+archive`` extract, read-only for the repository).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from baseline import ROOT, SIDES
+from baseline import BASE, ROOT, old_tree
+from baseline import env as side_env
 
 EXAMPLES = ROOT / "examples"
 PART1 = str(EXAMPLES / "part1-bookinfo")
@@ -55,9 +59,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=7, help="runs per side of each short row")
     ap.add_argument("--lab-runs", type=int, default=3, help="runs per side of the lab row")
+    ap.add_argument("--old", default=BASE, metavar="COMMIT",
+                    help=f"the commit run as the old side (default: {BASE})")
     args = ap.parse_args()
-    envs = {side: make() for side, make in SIDES.items()}
-    print(f"meshgrade start-up benchmark, {time.strftime('%Y-%m-%d')}; python "
+    envs = {"old": side_env(old_tree(args.old)), "new": side_env(None)}
+    print(f"meshgrade start-up benchmark, {time.strftime('%Y-%m-%d')}; old = {args.old}, new = "
+          f"the working tree; python "
           f"{sys.version.split()[0]}; median of {args.runs} runs per side "
           f"({args.lab_runs} for the lab row), old and new interleaved, bytecode compiled")
     print(f"{'command':<42}{'old s':>8}{'new s':>8}{'old/new':>9}{'goal s':>8}")

@@ -65,8 +65,8 @@ def test_bookinfo_gateway(ctx: Context) -> CheckReport:
 
 @check("MG202", points=2, reads=("repo", "cluster"),
        title=(
-           "Every deployed version of a multi-version Bookinfo service has a subset or a per-"
-           "version Service"))
+           "Every deployed version of a multi-version Bookinfo service has a subset or a "
+           "per-version Service"))
 def test_bookinfo_subsets(ctx: Context) -> CheckReport:
     """MG202: each deployed version of a multi-version Bookinfo service can be routed to:
     a DestinationRule subset (classic API) or a per-version Service (Gateway API)."""

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "check"]
 
 if TYPE_CHECKING:
-    from .grading.check import check  # start-up: yaml and the engine, not for --help
+    from .grading.check import check
 
 
 def __getattr__(name: str) -> Any:

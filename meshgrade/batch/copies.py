@@ -31,6 +31,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from meshgrade.submission import baseline, yamlload
+from meshgrade.submission.loader import load_folder
+
 OBJECTS_FILE = "objects.json"
 ENV = "MESHGRADE_OBJECTS_FILE"  # set by the batch: the grade process writes this file
 DEFAULT_SIMILARITY = 0.9
@@ -159,8 +162,6 @@ def _leaves(node: Any, path: str, kind: str, names: re.Pattern[str] | None, bag:
 # -- what everyone shares -----------------------------------------------------------------------
 
 def _sample_raws() -> list[dict[str, Any]]:
-    from meshgrade.submission import yamlload  # start-up: yaml; runner imports this
-
     text = resources.files("meshgrade").joinpath("data/istio-samples.yaml").read_text("utf-8")
     docs, _issues = yamlload.parse(text)
     return [d.value for d in docs if isinstance(d.value, dict)]
@@ -168,23 +169,18 @@ def _sample_raws() -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _builtin_shared() -> tuple[dict[str, Any], ...]:
-    from meshgrade.submission import baseline  # start-up: yaml; runner imports this
-
     return (*[o.raw for o in baseline.objects(True, lab=True)], *_sample_raws())
 
 
 def shared_raws(paths: Sequence[Path] = ()) -> list[dict[str, Any]]:
     """Everyone's objects: the built-in baseline, the docs' samples, and the YAML of
     ``paths`` (the rubric's ``shared_files``: files or folders)."""
-    from meshgrade.submission.loader import load_folder  # start-up: yaml, not for --help
-    from meshgrade.submission.yamlload import parse  # start-up: yaml, not for --help
-
     out = list(_builtin_shared())
     for path in paths:
         if path.is_dir():
             out += [o.raw for o in load_folder(path).objects]
         elif path.is_file():
-            docs, _issues = parse(path.read_text("utf-8", "replace"))
+            docs, _issues = yamlload.parse(path.read_text("utf-8", "replace"))
             out += [d.value for d in docs if isinstance(d.value, dict)]
     return out
 

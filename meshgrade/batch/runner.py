@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from meshgrade.submission.gitsource import redact_text
+from meshgrade.submission.source import not_a_folder
 
 from .copies import ENV as OBJECTS_ENV
 from .copies import OBJECTS_FILE
@@ -189,8 +190,6 @@ class Runner:
         return res
 
     def _grade(self, row: RosterRow) -> StudentResult:
-        from meshgrade.submission.source import not_a_folder  # start-up: yaml, not for --help
-
         folder = self.opts.out / row.folder
         if self.opts.resume:
             old = row.resumable(self.opts.out / row.folder, self.opts.rubric_name,

@@ -18,7 +18,7 @@ from .sampling import (
 from .traffic import settle_probe
 
 if TYPE_CHECKING:  # requests loads only when traffic is sent
-    from ..traffic.classes import RequestClass  # start-up: requests
+    from ..traffic.classes import RequestClass
     from ..traffic.oracles import Oracle
 
 LAB_ORACLE = {"header": "x-meshgrade-version"}

@@ -19,8 +19,8 @@ from .sampling import Judgement, Trace, expectation, judge, report, routing_trac
 if TYPE_CHECKING:  # requests loads only when traffic is sent
     import requests
 
-    from ..traffic.bookinfo_oracle import BookinfoOracle  # start-up: requests
-    from ..traffic.classes import RequestClass  # start-up: requests
+    from ..traffic.bookinfo_oracle import BookinfoOracle
+    from ..traffic.classes import RequestClass
     from ..traffic.oracles import Classification, Oracle
 
 TITLE = "<title>Simple Bookstore App</title>"

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meshgrade.grading.history import format_due, parse_due
 from meshgrade.grading.layout import builtin_names
@@ -22,12 +23,11 @@ from meshgrade.grading.rubric import load_or_report
 from meshgrade.reports import FORMATS
 from meshgrade.reports.sinks import for_terminal, for_workflow_log
 
-from ..batch import copies
-from ..batch.progress import Progress
-from ..batch.regrade import REGRADE, compare
 from ..batch.roster import MODES, RosterError, read_roster
-from ..batch.runner import BatchOptions, BatchSummary, StopRequest, run_batch
 from ..batch.shard import parse_shard
+
+if TYPE_CHECKING:
+    from ..batch.runner import BatchOptions, BatchSummary
 
 EPILOG = """\
 roster columns: student, submission (folder or git URL; a relative folder resolves against
@@ -129,6 +129,8 @@ def _error(message: str) -> int:
 
 def options(args: argparse.Namespace) -> BatchOptions | int:
     """BatchOptions from the parsed arguments, or an exit code after printing the problem."""
+    from ..batch.runner import BatchOptions  # start-up: the batch engine, not for --help
+
     if args.workers < 1:
         return _error(f"--workers {args.workers}: must be at least 1")
     if not args.timeout > 0:
@@ -169,6 +171,9 @@ def options(args: argparse.Namespace) -> BatchOptions | int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``meshgrade batch``; the exit code (0, 2 or 3)."""
+    from ..batch.progress import Progress  # start-up: the batch engine, not for --help
+    from ..batch.runner import StopRequest, run_batch  # start-up: the batch engine
+
     opts = options(args)
     if isinstance(opts, int):
         return opts
@@ -210,7 +215,8 @@ def run(args: argparse.Namespace) -> int:
 
 def report(summary: BatchSummary, opts: BatchOptions) -> int:
     """Write the class outputs, print where they are, and return the exit code."""
-    from ..batch import classreport  # start-up: jinja2
+    from ..batch import classreport, copies  # start-up: jinja2 and the batch engine
+    from ..batch.regrade import REGRADE, compare  # start-up: the batch engine
 
     regrade = compare(summary, opts.compare) if opts.compare is not None else None
     pairs = copies.detect_in(opts.out, {r.row.student: r.row.folder for r in summary.results},

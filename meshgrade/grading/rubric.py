@@ -14,7 +14,7 @@ from .results import Visibility
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from ..submission import yamlload  # start-up: yaml, not for --help
+    from ..submission import yamlload
 
 _TOP = {"name", "title", "description", "checks", "settings", "extra", "shared_files"}
 _CHECK = {"points", "hint", "visibility", "partial", "count_skipped", "promote_warnings"}

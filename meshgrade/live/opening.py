@@ -15,7 +15,7 @@ from .sources import Live
 
 if TYPE_CHECKING:  # cycle: the session opens the live source through this module
     from ..grading.options import Options
-    from ..lab.lab import Lab  # start-up: the lab
+    from ..lab.lab import Lab
 
 
 def open_live(mode: LiveKind, options: Options, ctx: Context,

@@ -15,7 +15,7 @@ from .livesource import LiveKind, LiveSource
 if TYPE_CHECKING:
     from ..cluster.reader import ClusterWriter
     from ..lab.lab import Lab
-    from ..traffic.sampler import Sampler  # start-up: requests
+    from ..traffic.sampler import Sampler
 
 
 @dataclass

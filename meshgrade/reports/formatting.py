@@ -6,12 +6,10 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import jinja2
 
 from meshgrade.grading.results import CheckResult, Finding, Outcome, RunResult, Severity, Visibility
-
-if TYPE_CHECKING:
-    import jinja2  # start-up: jinja2
 
 GROUP_ORDER = ("MG1", "MG2", "MG3", "MG4", "extra")
 
@@ -109,8 +107,6 @@ def write_text(path: Path, text: str) -> Path:
 
 def jinja_env(folder: Path) -> jinja2.Environment:
     """The Jinja environment of the HTML writers: autoescaped, strict, tidy whitespace."""
-    import jinja2  # start-up: jinja2
-
     return jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True,
                               trim_blocks=True, lstrip_blocks=True,
                               undefined=jinja2.StrictUndefined)
