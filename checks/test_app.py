@@ -4,12 +4,11 @@ version, exposed through the gateway, routed by header and by weight."""
 from __future__ import annotations
 
 from meshgrade.checklib.app import (
-    app_requests,
-    app_stages,
     find_entry,
     find_header_stage,
     find_weighted_stage,
     need_app,
+    no_stage_routes,
     notes_app,
 )
 from meshgrade.checklib.common import as_dict, as_list, finding, label_map
@@ -101,10 +100,7 @@ def test_app_header_route(ctx: Context) -> CheckReport:
         report.evidence.update({"header": found.header, "value": found.value,
                                 "with": found.with_version, "without": found.without_version})
         return report
-    stages = app_stages(ctx, app)
-    f = finding("MG214", "none", service=app.service.name,
-                seen=seen(stages, lambda s: describe(next(app_requests(ctx, s, app))({}))))
-    return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
+    return no_stage_routes(ctx, app, "MG214")
 
 
 @check("MG215", points=3, reads=("repo", "cluster"),
@@ -122,7 +118,4 @@ def test_app_weighted_route(ctx: Context) -> CheckReport:
             f"{v} {s:.0%}" for v, s in sorted(shares.items())) + f" ({stage.ref} in {stage.where})")
         report.evidence["expected"] = shares
         return report
-    stages = app_stages(ctx, app)
-    f = finding("MG215", "none", service=app.service.name,
-                seen=seen(stages, lambda s: describe(next(app_requests(ctx, s, app))({}))))
-    return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
+    return no_stage_routes(ctx, app, "MG215")

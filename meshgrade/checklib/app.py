@@ -15,7 +15,7 @@ from ..submission.podgroups import PodGroup, selected_groups
 from .common import as_dict, as_list, finding, label_map
 from .hosts import resolve_service
 from .probes import binds_gateway, claims_mesh_host, header_rules, hosts, paths
-from .stages import gateway_outcome, mesh_outcome, single_version
+from .stages import describe, gateway_outcome, mesh_outcome, seen, single_version
 from .vsparts import destinations
 
 BOOKINFO = {"productpage", "reviews", "ratings", "details"}
@@ -226,6 +226,14 @@ def notes_app(fn: Callable[P, CheckReport]) -> Callable[P, CheckReport]:
         return with_app(report, app) if app is not None else report
 
     return wrapped
+
+
+def no_stage_routes(ctx: Context, app: App, check_id: str) -> CheckReport:
+    """The failed report of a Part 2 routing check (its template ``none``) that no stage
+    passes, saying what each stage does with a plain request."""
+    f = finding(check_id, "none", service=app.service.name, seen=seen(
+        app_stages(ctx, app), lambda s: describe(next(app_requests(ctx, s, app))({}))))
+    return CheckReport(Outcome.FAILED, "no stage of the submission does this", [f])
 
 
 def need_app(ctx: Context) -> App | CheckReport:
