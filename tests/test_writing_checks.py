@@ -204,3 +204,8 @@ def test_pytest_k_runs_one_checks_code(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "results.json").read_text("utf-8"))
     assert [c["id"] for c in data["checks"]] == ["MG204"]
     assert data["checks"][0]["outcome"] == "passed"
+
+
+def test_a_check_that_reads_the_repo_and_the_cluster_skips_without_a_cluster() -> None:
+    report, _ = run(registry.get("MG309"), context_for(PART1, Settings()))
+    assert report.outcome is Outcome.SKIPPED and "no cluster or lab" in report.message
