@@ -120,7 +120,7 @@ def test_has_a_gateway(index, findings):
 def test_crash_in_a_check_becomes_error_and_reports_are_written(tmp_path: Path) -> None:
     suite = tmp_path / "course"
     suite.mkdir()
-    (suite / "test_course.py").write_text(CRASHING_CHECK)
+    (suite / "test_crashing_course.py").write_text(CRASHING_CHECK)
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text("name: course\nchecks:\n  MG101: {points: 1}\n  MG203: {}\n"
                       f"extra:\n  - path: {suite}\n")

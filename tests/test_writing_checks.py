@@ -36,7 +36,8 @@ def _readme_check() -> str:
 def _grade_with_suite(tmp_path: Path, submission: Path) -> dict[str, Any]:
     suite = tmp_path / "instructor_checks"
     suite.mkdir(exist_ok=True)
-    (suite / "test_course.py").write_text(_readme_check(), "utf-8")
+    # a name of its own: pytest imports an instructor's test file by its name, once a process
+    (suite / f"test_course_{tmp_path.name}.py").write_text(_readme_check(), "utf-8")
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text(f"name: course\nchecks:\n  MG101: {{}}\nextra:\n  - path: {suite}\n")
     out = tmp_path / "out"
@@ -209,3 +210,21 @@ def test_pytest_k_runs_one_checks_code(tmp_path: Path) -> None:
 def test_a_check_that_reads_the_repo_and_the_cluster_skips_without_a_cluster() -> None:
     report, _ = run(registry.get("MG309"), context_for(PART1, Settings()))
     assert report.outcome is Outcome.SKIPPED and "no cluster or lab" in report.message
+
+
+def test_an_instructor_suite_may_import_its_own_helper_module(tmp_path: Path) -> None:
+    suite = tmp_path / "instructor_checks"
+    suite.mkdir()
+    (suite / "course_helpers.py").write_text("WANTED = 'Gateway'\n", "utf-8")
+    (suite / f"test_helped_{tmp_path.name}.py").write_text(
+        "from course_helpers import WANTED\n\nfrom meshgrade import check\n\n\n"
+        "@check('COURSE-9', title='uses a helper module', points=1)\n"
+        "def test_helped(index):\n    assert index.latest(WANTED)\n", "utf-8")
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(f"name: course\nchecks:\n  MG101: {{}}\nextra:\n  - path: {suite}\n")
+    out = tmp_path / "out"
+    code = main(["grade", str(PART1), "--rubric", str(rubric), "--mode", "repo", "--out",
+                 str(out), "--format", "json"])
+    checks = {c["id"]: c for c in json.loads((out / "results.json").read_text())["checks"]}
+    assert checks["COURSE-9"]["outcome"] == "passed", checks["COURSE-9"]
+    assert code == 0

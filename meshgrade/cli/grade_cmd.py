@@ -58,7 +58,6 @@ def pytest_args(rubric: Rubric, *, verbose: bool) -> list[str]:
     return [str(suite), *[str(s.path) for s in rubric.extra],
             "-c", str(pytest_ini()), "--rootdir", str(suite.parent),
             "-p", "meshgrade.plugin", "-p", "no:cacheprovider", "-p", "no:cloudcoil",
-            "--import-mode=importlib",
             *(() if rubric.extra else LEAN), "--meshgrade-quiet",
             *(["-rA"] if verbose else ["-p", "no:terminal"])]
 
