@@ -7,6 +7,8 @@
 #   INPUT_MODE                 repo, lab, cluster or auto; empty: cluster when
 #                              INPUT_KUBECONFIG is set, else lab
 #   INPUT_KUBECONFIG           kubeconfig CONTENT (written to a 0600 temp file)
+#   INPUT_TRUST_KUBECONFIG     true/false: pass --trust-kubeconfig (only for exactly "true", in
+#                              any case; "yes" or "1" are refused, not taken for true)
 #   INPUT_GATEWAY_URL          ingress gateway address (cluster mode)
 #   INPUT_FAIL_UNDER           points, or N% of the maximum
 #   INPUT_SIGN_KEY             signing key CONTENT (written to a 0600 temp file)
@@ -51,6 +53,12 @@ classroom=false
 continue_on_failure=false
 bool_input classroom "${INPUT_CLASSROOM:-false}" classroom
 bool_input continue-on-failure "${INPUT_CONTINUE_ON_FAILURE:-false}" continue_on_failure
+# Turning a defence off takes the word true itself, not whatever else reads as yes.
+case "$(printf '%s' "${INPUT_TRUST_KUBECONFIG:-false}" | tr '[:upper:]' '[:lower:]')" in
+    true) trust_kubeconfig=true ;;
+    false | "") trust_kubeconfig=false ;;
+    *) fail_usage "input 'trust-kubeconfig' must be true or false, got '${INPUT_TRUST_KUBECONFIG}'" ;;
+esac
 meshgrade_cmd="${MESHGRADE:-meshgrade}"
 python_cmd="${MESHGRADE_PYTHON:-python3}"
 output_file="${GITHUB_OUTPUT:-/dev/null}"
@@ -80,6 +88,9 @@ args=(grade "$submission" --rubric "$rubric" --mode "$mode" --out "$out"
 if [ -n "${INPUT_KUBECONFIG:-}" ]; then
     write_secret "$secret_dir/kubeconfig" "$INPUT_KUBECONFIG"
     args+=(--kubeconfig "$secret_dir/kubeconfig")
+fi
+if [ "$trust_kubeconfig" = true ]; then
+    args+=(--trust-kubeconfig)
 fi
 if [ -n "${INPUT_SIGN_KEY:-}" ]; then
     write_secret "$secret_dir/sign-key" "$INPUT_SIGN_KEY"

@@ -39,7 +39,10 @@ from meshgrade.reports.sinks import (
     for_workflow_log,
     for_xml,
     markdown_code,
+    workflow_commands_are_stopped,
+    workflow_commands_stopped,
 )
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="file names with a newline")
 
@@ -84,20 +87,29 @@ class Run:
     summary: str
 
 
-def _grade(root: Path, actions: bool) -> Run:
+def _grade(root: Path, actions: bool, *, direct: bool = False, verbose: bool = False) -> Run:
+    """A run of `meshgrade grade` on the hostile submission, or with ``direct`` of pytest
+    itself with the plugin (``pytest checks/ -p meshgrade.plugin --submission ...``)."""
     sub = root / "submission"
     sub.mkdir()
     for name, text in FILES.items():
         (sub / name).write_text(text, encoding="utf-8")
     summary = root / "summary.md"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GITHUB_", "PYTEST_", "MESHGRADE"))}
     if actions:
         env.update(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
     out = root / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "meshgrade", "grade", str(sub), "--mode", "repo", "--out",
-         str(out), "--format", "json", "--format", "junit", "--format", "classroom"],
-        capture_output=True, text=True, encoding="utf-8", env=env, timeout=180)
+    if direct:
+        cmd = [sys.executable, "-m", "pytest", "checks/", "-p", "meshgrade.plugin",
+               "-p", "no:cacheprovider", "--submission", str(sub), "--mode", "repo",
+               "--out", str(out)]
+    else:
+        cmd = [sys.executable, "-m", "meshgrade", "grade", str(sub), "--mode", "repo", "--out",
+               str(out), "--format", "json", "--format", "junit", "--format", "classroom",
+               *(["-v"] if verbose else [])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", env=env,
+                          timeout=180, cwd=REPO if direct else None)
     return Run(proc.returncode, proc.stdout, proc.stderr, out,
                summary.read_text(encoding="utf-8") if summary.exists() else "")
 
@@ -182,6 +194,103 @@ def test_actions_run_only_runs_meshgrades_own_annotations(actions_run: Run) -> N
         ("stop-commands", {}, token), (token, {}, "")]
     # and the annotations come after the block, where the runner reads them
     assert lines.index(f"::{token}::") < lines.index(own[0])
+
+
+@pytest.fixture(scope="module")
+def direct_actions_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _grade(tmp_path_factory.mktemp("direct-actions"), actions=True, direct=True)
+
+
+@pytest.fixture(scope="module")
+def direct_plain_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return _grade(tmp_path_factory.mktemp("direct-plain"), actions=False, direct=True)
+
+
+def _own_annotations(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith(("::error ", "::warning "))]
+
+
+@pytest.mark.slow
+def test_direct_pytest_under_actions_runs_only_meshgrades_own_annotations(
+        direct_actions_run: Run, actions_run: Run) -> None:
+    run = direct_actions_run
+    assert run.code == 1, run.out + run.err
+    lines = runner_lines(run.out)
+    # the block opens before pytest's terminal reporter writes its first line...
+    assert lines[0].startswith("::stop-commands::") and parse_command(lines[0]) is not None
+    token = lines[0].removeprefix("::stop-commands::")
+    assert len(token) == 32 and lines.count(f"::{token}::") == 1
+    end = lines.index(f"::{token}::")
+    inside = lines[1:end]
+    assert "test session starts" in inside[0]
+    assert any("MG101 yaml-parses" in line for line in inside), "no failure report"
+    assert any(" meshgrade " in line and line.startswith("=") for line in inside)
+    assert re.search(r"=+ .*\d+ failed.* =+", "\n".join(inside)), "no pytest summary line"
+    # ...closes at the very end, and meshgrade's own annotations follow it, nothing else
+    own = _own_annotations(lines)
+    assert own and [line for line in lines[end + 1:] if line] == own
+    ran = executed(lines) + executed(runner_lines(run.err))
+    assert ran and {name for name, _, _ in ran} <= {"error", "warning"}
+    assert all(re.match(r"MG\d+ ", props["title"]) for _, props, _ in ran)
+    assert len(ran) == len(own), "an annotation was printed inside the block"
+    # second defence: even with the stop-commands block ignored, no other line is a command
+    others = [line for line in lines + runner_lines(run.err) if line not in own]
+    assert [c for c in map(parse_command, others) if c] == [
+        ("stop-commands", {}, token), (token, {}, "")]
+    # the same annotations as `meshgrade grade` prints, once each
+    assert sorted(own) == sorted(_own_annotations(runner_lines(actions_run.out)))
+    assert "### What to fix" in run.summary
+
+
+@pytest.mark.slow
+def test_direct_pytest_outside_actions_prints_no_block_and_no_command(
+        direct_plain_run: Run) -> None:
+    run = direct_plain_run
+    assert run.code == 1, run.out + run.err
+    assert not [line for line in runner_lines(run.out) if line.startswith("::stop-commands::")]
+    assert "MG101 yaml-parses" in run.out
+    assert executed(runner_lines(run.out)) == executed(runner_lines(run.err)) == []
+    # the failure reports show the findings escaped, as `meshgrade grade` does
+    for name, raw, _shown in ATTACKS:
+        assert raw not in run.out + run.err, name
+    assert "weird\\n::error::name.yaml:2" in run.out
+    assert not [ch for ch in run.out + run.err if ch != "\n" and _forbidden(ch)]
+
+
+@pytest.mark.slow
+def test_grade_verbose_under_actions_opens_one_block(tmp_path: Path) -> None:
+    # `meshgrade grade -v` shows pytest's output; the plugin opens no block of its own inside
+    # the command's
+    run = _grade(tmp_path, actions=True, verbose=True)
+    assert run.code == 1, run.err
+    lines = runner_lines(run.out)
+    starts = [line for line in lines if line.startswith("::stop-commands::")]
+    assert len(starts) == 1 and lines[0] == starts[0]
+    token = lines[0].removeprefix("::stop-commands::")
+    assert lines.count(f"::{token}::") == 1
+    end = lines.index(f"::{token}::")
+    assert any("test session starts" in line for line in lines[1:end])
+    own = _own_annotations(lines)
+    assert own and all(lines.index(line) > end for line in own)
+    others = [line for line in lines + runner_lines(run.err) if line not in own]
+    assert [c for c in map(parse_command, others) if c] == [
+        ("stop-commands", {}, token), (token, {}, "")]
+
+
+def test_stop_commands_blocks_do_not_nest(capsys: pytest.CaptureFixture[str]) -> None:
+    assert not workflow_commands_are_stopped()
+    with workflow_commands_stopped():
+        assert workflow_commands_are_stopped()
+        with workflow_commands_stopped():
+            print("inner")
+        assert workflow_commands_are_stopped()
+    assert not workflow_commands_are_stopped()
+    with workflow_commands_stopped(enabled=False):
+        assert not workflow_commands_are_stopped()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[1] == "inner"
+    token = lines[0].removeprefix("::stop-commands::")
+    assert len(token) == 32 and lines[2] == f"::{token}::"
 
 
 ATTACKS = [  # (name, what must not reach the log raw, how it shows instead)

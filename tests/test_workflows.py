@@ -119,13 +119,17 @@ def test_inputs_referenced_exist_and_inputs_declared_are_used(action: dict) -> N
     referenced = {m for e in expressions(action["runs"]) for m in INPUT_REF.findall(e)}
     assert referenced <= declared, f"undeclared inputs: {sorted(referenced - declared)}"
     assert declared <= referenced, f"unused inputs: {sorted(declared - referenced)}"
-    assert {"path", "rubric", "mode", "kubeconfig", "gateway-url", "fail-under", "sign-key",
-            "classroom", "out", "continue-on-failure"} <= declared
+    assert {"path", "rubric", "mode", "kubeconfig", "trust-kubeconfig", "gateway-url",
+            "fail-under", "sign-key", "classroom", "out", "continue-on-failure"} <= declared
     assert action["inputs"]["path"]["default"] == "."
     assert action["inputs"]["rubric"]["default"] == "istio-full"
     assert action["inputs"]["out"]["default"] == "meshgrade-reports"
     assert action["inputs"]["classroom"]["default"] == "false"
     assert action["inputs"]["continue-on-failure"]["default"] == "false"
+    assert action["inputs"]["trust-kubeconfig"]["default"] == "false"
+    trust = " ".join(action["inputs"]["trust-kubeconfig"]["description"].split())
+    for words in ("instructor's own workflow", "minikube", "never for a kubeconfig a student"):
+        assert words in trust, words
 
 
 def test_grade_step_passes_every_input_through_env_to_the_script(action: dict) -> None:
@@ -463,10 +467,45 @@ def test_script_adds_optional_flags_only_when_asked(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     args = (tmp_path / "stub.args").read_text(encoding="utf-8").splitlines()
     assert args[args.index("--mode") + 1] == "lab"
-    for flag in ("--kubeconfig", "--sign-key-file", "--gateway-url", "--fail-under",
-                 "classroom", "--student", "--repository"):
+    for flag in ("--kubeconfig", "--trust-kubeconfig", "--sign-key-file", "--gateway-url",
+                 "--fail-under", "classroom", "--student", "--repository"):
         assert flag not in args
     assert "result" not in outputs(env)
+
+
+@pytest.mark.parametrize(("value", "passed"), [
+    ("true", True), ("TRUE", True), ("True", True), ("false", False), ("False", False),
+    ("", False),
+])
+def test_script_passes_trust_kubeconfig_only_for_true(tmp_path: Path, value: str,
+                                                      passed: bool) -> None:
+    stub = tmp_path / "meshgrade-stub"
+    stub.write_text(STUB, encoding="utf-8")
+    stub.chmod(0o755)
+    env = script_env(tmp_path, kubeconfig="apiVersion: v1\nkind: Config\n",
+                     trust_kubeconfig=value, out=str(tmp_path / "reports"))
+    env.update(MESHGRADE=str(stub), STUB_LOG=str(tmp_path / "stub"))
+    proc = run_script(env, tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    args = (tmp_path / "stub.args").read_text(encoding="utf-8").splitlines()
+    assert args.count("--trust-kubeconfig") == (1 if passed else 0)
+    assert "--kubeconfig" in args
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "on", "true ", "truee", "maybe"])
+def test_script_refuses_other_words_for_trust_kubeconfig(tmp_path: Path, value: str) -> None:
+    # turning a defence off takes the word true itself: "yes" and "1" are refused, not taken
+    # for true (as the other true/false inputs would) nor silently for false
+    stub = tmp_path / "meshgrade-stub"
+    stub.write_text(STUB, encoding="utf-8")
+    stub.chmod(0o755)
+    env = script_env(tmp_path, kubeconfig="apiVersion: v1\nkind: Config\n",
+                     trust_kubeconfig=value, out=str(tmp_path / "reports"))
+    env.update(MESHGRADE=str(stub), STUB_LOG=str(tmp_path / "stub"))
+    proc = run_script(env, tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "::error title=meshgrade::input 'trust-kubeconfig' must be true or false" in proc.stdout
+    assert not (tmp_path / "stub.args").exists(), "meshgrade ran"
 
 
 @pytest.mark.parametrize(("path", "repository"), [

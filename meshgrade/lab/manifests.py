@@ -24,30 +24,29 @@ def key_of(obj: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def load_paths(paths: list[Path]) -> list[dict[str, Any]]:
-    """Objects of files and folders, in the order given (files of a folder sorted)."""
-    from ..submission.loader import load_folder  # start-up: yaml, not for --help
+    """Objects of files and folders, in the order given (files of a folder sorted). A file
+    is read alone: its folder's other files are neither listed nor read."""
+    from ..submission.loader import load_files, load_folder  # start-up: yaml, not for --help
 
     out: list[dict[str, Any]] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            root, only = path, None
+            sub = load_folder(path)
         elif path.is_file():
-            root, only = path.parent, path.name
+            sub = load_files(path.parent, [path.name])
         else:
             raise ManifestError(f"{path}: no such file or folder")
-        sub = load_folder(root)
-        problems = [i for i in sub.issues if only is None or i.file == only]
-        if problems:
-            first = problems[0]
-            where = f"{root / first.file}:{first.line}" if first.line else str(root / first.file)
+        if sub.issues:
+            first = sub.issues[0]
+            where = f"{sub.root / first.file}:{first.line}" if first.line \
+                else str(sub.root / first.file)
             raise ManifestError(f"{where}: {first.message}")
         for obj in sub.objects:
-            if only is None or obj.file == only:
-                if obj.kind and obj.name:
-                    raw = dict(obj.raw)
-                    raw["metadata"] = dict(obj.metadata)
-                    if obj.kind not in CLUSTER_SCOPED:
-                        raw["metadata"].setdefault("namespace", obj.namespace)
-                    out.append(raw)
+            if obj.kind and obj.name:
+                raw = dict(obj.raw)
+                raw["metadata"] = dict(obj.metadata)
+                if obj.kind not in CLUSTER_SCOPED:
+                    raw["metadata"].setdefault("namespace", obj.namespace)
+                out.append(raw)
     return out

@@ -1,12 +1,20 @@
 """The pytest plugin: the grading options, the grading session in ``config.stash``, the
 check functions run through the grading engine, and the reports written at the end. Inert
-unless options are given (``--submission``, or :class:`GivenOptions` from `meshgrade grade`)."""
+unless options are given (``--submission``, or :class:`GivenOptions` from `meshgrade grade`).
+
+Run directly under GitHub Actions (``pytest checks/ --submission X``), the plugin does what
+`meshgrade grade` does: everything pytest prints (failure reports quote student text) sits in
+a stop-commands block, opened at ``pytest_configure`` and closed at ``pytest_unconfigure``,
+and meshgrade's own annotations follow it. Inside `meshgrade grade` the command's block is
+already open and the plugin opens none.
+"""
 
 from __future__ import annotations
 
 import importlib
 import signal
 from collections.abc import Generator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -18,12 +26,18 @@ from ..grading.results import CheckReport, CheckResult, ExitCode, Outcome, RunRe
 from ..grading.rubric import ExtraSuite, RubricError, load
 from ..grading.scoring import parse_fail_under
 from ..grading.session import GradingSession
-from ..reports import console, write_reports
+from ..reports import console, github_report, write_reports
+from ..reports.sinks import (
+    in_github_actions,
+    workflow_commands_are_stopped,
+    workflow_commands_stopped,
+)
 from .verdict import verdict
 
 SESSION = pytest.StashKey[GradingSession]()
 RUN = pytest.StashKey[RunResult]()
 GIVEN = pytest.StashKey[Options]()
+STOPPED = pytest.StashKey[ExitStack]()  # the plugin's own stop-commands block, while open
 FIXTURE_MODULES = ("submission", "live")
 
 
@@ -67,6 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     options = _options(config)
     if options is None:
         return
+    _stop_workflow_commands(config)
     config.stash[SESSION] = grading = GradingSession(options)
     config.pluginmanager.register(_CtrlC(grading), "meshgrade-ctrl-c")
     package = layout.shipped_package("fixtures")
@@ -74,6 +89,40 @@ def pytest_configure(config: pytest.Config) -> None:
         module = importlib.import_module(f"{package.__name__}.{name}")
         if not config.pluginmanager.is_registered(module):
             config.pluginmanager.register(module, f"meshgrade-fixtures-{name}")
+
+
+def _stop_workflow_commands(config: pytest.Config) -> None:
+    """Under GitHub Actions, open a stop-commands block on stdout before pytest's terminal
+    reporter writes anything (unless `meshgrade grade` already opened one, or this is an
+    xdist worker, whose stdout is not the log)."""
+    if not in_github_actions() or workflow_commands_are_stopped() \
+            or hasattr(config, "workerinput"):
+        return
+    stack = ExitStack()
+    stack.enter_context(workflow_commands_stopped())
+    config.stash[STOPPED] = stack
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """At the very end: close the plugin's block, then print meshgrade's annotations after
+    it, where the runner reads them."""
+    stack = config.stash.get(STOPPED, None)
+    if stack is None:
+        return
+    del config.stash[STOPPED]
+    stack.close()
+    run = config.stash.get(RUN, None)
+    grading = grading_session(config)
+    if run is not None and grading is not None and "github" in grading.options.formats \
+            and not config.getoption("meshgrade_quiet"):
+        github_report.print_annotations(run)
+
+
+def _annotate(config: pytest.Config) -> bool:
+    """Whether the reports print the annotations: not for `meshgrade grade` (quiet: it prints
+    them) nor inside the plugin's own block (printed after it, at unconfigure)."""
+    return not config.getoption("meshgrade_quiet") and STOPPED not in config.stash
 
 
 def grading_session(config: pytest.Config) -> GradingSession | None:
@@ -201,7 +250,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if grading.interrupted is None:
         grading.interrupted = interrupt.reason()
-    run = finish(grading, annotate=not session.config.getoption("meshgrade_quiet"))
+    run = finish(grading, annotate=_annotate(session.config))
     session.config.stash[RUN] = run
     session.exitstatus = int(exit_code(run, grading.options.fail_under))
 

@@ -1,11 +1,15 @@
 """A recorded CheckResult shown to pytest: passed, failed (with its findings), skipped, or an
-error."""
+error. The findings quote the submission, so their fields go through ``for_terminal`` and the
+lines through ``for_workflow_log``, as on `meshgrade grade`'s console: pytest run directly
+prints them raw (under GitHub Actions inside the plugin's stop-commands block as well)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ..grading.results import CheckResult, Outcome
+from ..reports.sinks import for_terminal as t
+from ..reports.sinks import for_workflow_log
 
 
 class CheckError(Exception):
@@ -17,14 +21,15 @@ def verdict(result: CheckResult) -> None:
     if result.outcome is Outcome.PASSED:
         return
     if result.outcome is Outcome.SKIPPED:
-        pytest.skip(f"{result.id}: {result.message}")
-    text = [f"{result.id} {result.name}: {result.message}"]
+        pytest.skip(for_workflow_log(f"{result.id}: {t(result.message)}"))
+    text = [f"{result.id} {result.name}: {t(result.message)}"]
     for f in result.findings:
         where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or f.object or "")
         level = "" if f.is_error else f"[{f.severity}] "
-        text.append(f"  {level}{where}  {f.path or ''}  {f.message}".rstrip())
+        text.append(f"  {level}{t(where)}  {t(f.path or '')}  {t(f.message)}".rstrip())
         if f.hint:
-            text.append(f"      hint: {f.hint}")
+            text.append(f"      hint: {t(f.hint)}")
     if result.outcome is Outcome.ERROR:
-        raise CheckError("\n".join(text + ([result.traceback] if result.traceback else [])))
-    pytest.fail("\n".join(text), pytrace=False)
+        trace = [result.traceback] if result.traceback else []
+        raise CheckError(for_workflow_log("\n".join(text + trace)))
+    pytest.fail(for_workflow_log("\n".join(text)), pytrace=False)

@@ -8,7 +8,8 @@ One function per sink, applied by the writers to every string that may come from
 - :func:`for_workflow_log`: whole lines printed where the GitHub Actions runner reads workflow
   commands: no line starts with ``::`` and none contains ``##[``
 - :func:`workflow_commands_stopped`: under GitHub Actions, the runner ignores workflow commands
-  while the block runs (``::stop-commands::TOKEN`` ... ``::TOKEN::``)
+  while the block runs (``::stop-commands::TOKEN`` ... ``::TOKEN::``); one block at a time
+  per process (:func:`workflow_commands_are_stopped`)
 - :func:`for_command_data`, :func:`for_command_property`: a workflow command's message and
   property values (meshgrade's own annotations)
 - :func:`for_markdown`, :func:`markdown_code`: text and code spans of the Markdown step summary
@@ -69,20 +70,33 @@ def in_github_actions(env: Mapping[str, str] | None = None) -> bool:
     return (os.environ if env is None else env).get("GITHUB_ACTIONS") == "true"
 
 
+_open_block = False  # a stop-commands block is open on this process's stdout
+
+
 @contextmanager
 def workflow_commands_stopped(enabled: bool = True) -> Iterator[None]:
     """Have the runner ignore workflow commands on stdout and stderr while the block runs:
     ``::stop-commands::TOKEN`` before and ``::TOKEN::`` after, on stdout, with a fresh random
-    TOKEN that no submission can know. Does nothing unless ``enabled``."""
-    if not enabled:
+    TOKEN that no submission can know. Does nothing unless ``enabled``, nor inside a block
+    already open in this process: `meshgrade grade` opens one around pytest, whose plugin
+    opens its own only when pytest runs without it (markers inside a block are noise)."""
+    global _open_block
+    if not enabled or _open_block:
         yield
         return
     token = secrets.token_hex(16)
     _marker(f"::stop-commands::{token}")
+    _open_block = True
     try:
         yield
     finally:
+        _open_block = False
         _marker(f"::{token}::")
+
+
+def workflow_commands_are_stopped() -> bool:
+    """True inside a :func:`workflow_commands_stopped` block that printed its markers."""
+    return _open_block
 
 
 def _marker(line: str) -> None:
@@ -164,4 +178,4 @@ def for_csv(text: str) -> str:
 
 __all__ = ["for_command_data", "for_command_property", "for_csv", "for_markdown", "for_terminal",
            "for_workflow_log", "for_xml", "in_github_actions", "markdown_code",
-           "workflow_commands_stopped"]
+           "workflow_commands_are_stopped", "workflow_commands_stopped"]

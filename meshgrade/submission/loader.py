@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import yamlload
@@ -62,9 +63,47 @@ def load_folder(root: Path, *, source: str | None = None, commit: str | None = N
     The first submission budget exceeded (see ``Limits``) stops the reading there."""
     root = root.resolve()
     sub = LoadedSubmission(root=root, source=source or str(root), commit=commit)
+    _load(sub, _walk(root, sub, limits), limits)
+    return sub
+
+
+def load_files(root: Path, names: Iterable[str], *, source: str | None = None,
+               limits: Limits = Limits()) -> LoadedSubmission:
+    """Read only the files ``names`` (paths relative to ``root``, in the order given; any
+    suffix), as :func:`load_folder` reads a folder's files: regular files only, no symbolic
+    link followed, nothing outside ``root``, the same budgets. Nothing else of ``root`` is
+    listed or read."""
+    root = root.resolve()
+    sub = LoadedSubmission(root=root, source=source or str(root))
+    found: list[tuple[str, str]] = []
+    for name in dict.fromkeys(names):
+        rel = PurePosixPath(Path(name).as_posix())
+        full = root / rel
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts or \
+                not _inside(root, Path(os.path.realpath(full.parent))):
+            sub.issues.append(FileIssue(str(rel), "outside", f"not inside {root}: not read"))
+            continue
+        if full.is_symlink():
+            _report_link_file(full, str(rel), sub)
+            continue
+        if len(found) >= limits.max_files:
+            _over_budget(sub, str(rel), "too-many", "max_files",
+                         f"more than {limits.max_files:,} YAML files", "this file and the rest")
+            break
+        found.append((_rel(root, full), str(full)))
+    _load(sub, found, limits)
+    return sub
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _load(sub: LoadedSubmission, found: list[tuple[str, str]], limits: Limits) -> None:
+    """Read, decode and parse the files ``found`` ((shown path, full path)) into ``sub``,
+    stopping at the first submission budget exceeded."""
     usage = yamlload.Usage()
     total = 0
-    found = _walk(root, sub, limits)
     for n, (rel, full) in enumerate(found):
         data = _read(full, rel, sub, limits)
         if data is None:
@@ -82,7 +121,6 @@ def load_folder(root: Path, *, source: str | None = None, commit: str | None = N
             if not _parse(text, rel, sub, limits, usage, later):
                 break
     _make_objects(sub)
-    return sub
 
 
 def _over_budget(sub: LoadedSubmission, rel: str, code: str, budget: str, reached: str,
@@ -156,6 +194,16 @@ def _report_link(root: Path, entry: os.DirEntry[str], rel: str, sub: LoadedSubmi
         sub.issues.append(FileIssue(
             rel, "symlink", f"symbolic link pointing out of the submission ({target}): not read",
             hint="Commit the file itself instead of a link to a file outside the repository."))
+
+
+def _report_link_file(path: Path, rel: str, sub: LoadedSubmission) -> None:
+    """A file named to :func:`load_files` that is a symbolic link: never followed."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    sub.issues.append(FileIssue(rel, "symlink", f"symbolic link ({target}): not read",
+                                hint="Name the file itself, not a link to it."))
 
 
 def _rel(root: Path, path: Path) -> str:
