@@ -8,7 +8,6 @@ from typing import Any
 
 import re2
 
-from meshgrade.checklib import protocols
 from meshgrade.checklib.common import finding, label_map
 from meshgrade.checklib.deprecated import deprecations
 from meshgrade.checklib.destinations import (
@@ -49,6 +48,7 @@ from meshgrade.checklib.webhook import RULES
 from meshgrade.grading.check import check
 from meshgrade.grading.context import Context
 from meshgrade.grading.results import CheckReport, Finding
+from meshgrade.routing import protocols
 from meshgrade.routing.mesh import gateway_ref, hosts_overlap, share_clients
 from meshgrade.submission.kinds import GATEWAY_API_GROUP, ISTIO_GROUP
 from meshgrade.submission.objects import KObject, as_dict, as_list, str_map

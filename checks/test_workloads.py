@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from meshgrade.checklib import protocols
 from meshgrade.checklib.common import finding, label_map
 from meshgrade.checklib.routed import routed_subset_labels
 from meshgrade.checklib.serviceports import (
@@ -28,7 +27,7 @@ from meshgrade.checklib.workloads import (
 from meshgrade.grading.check import check
 from meshgrade.grading.context import Context
 from meshgrade.grading.results import CheckReport, Finding
-from meshgrade.routing import is_http_port
+from meshgrade.routing import protocols
 from meshgrade.routing.mesh import port_name_exempt
 from meshgrade.submission.kinds import WORKLOAD_KINDS
 from meshgrade.submission.objects import as_dict, as_list, matches, selects
@@ -135,9 +134,11 @@ def test_service_port_protocol(ctx: Context) -> CheckReport:
             if HTTP_NAME.match(name) or name.startswith("https"):
                 continue
             if routed:  # Istio sniffs the protocol of a name that names none (not-http: error)
-                proto = "TCP" if not name.startswith(("tls", "mongo", "redis", "mysql")) else name
+                proto = protocols.sidecar_protocol(port)
+                if proto in protocols.HTTP:  # http_proxy
+                    continue
                 findings.append(finding(
-                    "MG114", "sniffed" if is_http_port(port, True) else "not-http", svc,
+                    "MG114", "sniffed" if proto == protocols.DETECTED else "not-http", svc,
                     f"{path}.name", port=number, name=name, proto=proto,
                     why="a VirtualService routes HTTP to this Service"))
             elif number in COMMON_HTTP_PORTS and not is_other_protocol(name):

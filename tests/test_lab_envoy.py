@@ -266,8 +266,18 @@ def _rule(match: dict[str, Any], subset: str = "v2") -> dict[str, Any]:
     return {"match": [match], "route": [to(subset)]}
 
 
+def _reviews_port(port: dict[str, Any], tcp_to: str | None = None) -> list[KObject]:
+    """Service reviews with this one port, and jason's header route (and a TCP route)."""
+    svc = obj("v1", "Service", "reviews", {"selector": {"app": "reviews"}, "ports": [port]})
+    route = vs("reviews", [JASON, V1])
+    if tcp_to:
+        route.raw["spec"]["tcp"] = [{"route": [to(tcp_to)]}]
+    return [svc, route]
+
+
 JASON_HDR = {"end-user": "jason"}
 M, G = "mesh", "gateway"
+JASON_OR_NOT = [(M, "reviews", "/", "GET", JASON_HDR), (M, "reviews", "/", "GET", {})]
 PARITY: list[tuple[str, list[KObject], list[tuple[str, str, str, str, dict[str, str]]]]] = [
     ("defaults", [], [(M, "reviews", "/", "GET", {}), (M, "details:9080", "/", "GET", {}),
                       (G, "h", "/productpage", "GET", {}), (G, "h", "/nope", "GET", {}),
@@ -276,6 +286,13 @@ PARITY: list[tuple[str, list[KObject], list[tuple[str, str, str, str, dict[str, 
     ("jason", [vs("reviews", [JASON, V1])],
      [(M, "reviews", "/", "GET", JASON_HDR), (M, "reviews", "/", "GET", {}),
       (M, "reviews", "/", "GET", {"end-user": "Jason"})]),
+    # Istio's protocol selection: a port that names no protocol is detected (HTTP routes
+    # apply to HTTP requests), one named for TCP takes the tcp routes, else the Service's pods
+    ("unnamed port", _reviews_port({"port": 9080}, "v3"), JASON_OR_NOT),
+    ("port named web", _reviews_port({"name": "web", "port": 9080}), JASON_OR_NOT),
+    ("port named tcp", _reviews_port({"name": "tcp-reviews", "port": 9080}), JASON_OR_NOT),
+    ("tcp port, tcp route", _reviews_port({"name": "tcp", "port": 9080}, "v3"), JASON_OR_NOT),
+    ("https port", _reviews_port({"name": "https", "port": 9080}, "v3"), JASON_OR_NOT),
     ("50/50", [vs("reviews", [{"route": [to("v1", weight=50), to("v3", weight=50)]}])],
      [(M, "reviews", "/", "GET", {})]),
     ("half undefined", [vs("reviews", [{"route": [to("v1", weight=50), to("v4", weight=50)]}])],

@@ -279,3 +279,31 @@ def test_part2_with_the_prometheus_oracle(tmp_path: Path) -> None:
     assert code == 0, out
     split = check(results, "MG413")["evidence"]
     assert set(split["counts"]) == {"v1", "v2"} and split["decision"] == "pass"
+
+
+PORTS = {"unnamed": ("  - name: http\n    port: 8080", "  - port: 8080", "has no name"),
+         "named web": ("  - name: http\n", "  - name: web\n", "names no protocol")}
+
+
+@pytest.mark.parametrize("case", list(PORTS))
+def test_part2_with_a_port_istio_detects_gets_full_marks(tmp_path: Path, case: str) -> None:
+    """Istio detects HTTP on a Service port that names no protocol, so the routes apply:
+    full marks in repo mode and in the lab, MG114 warning (naming it is safer)."""
+    was, now, why = PORTS[case]
+    folder = tmp_path / "sub"
+    shutil.copytree(EXAMPLES / "part2-app", folder)
+    app = folder / "app.yaml"
+    assert was in app.read_text()
+    app.write_text(app.read_text().replace(was, now, 1))
+    for mode, live in (("repo", ()), ("lab", ("MG411", "MG412", "MG413"))):
+        code, results, out = grade(tmp_path / mode, folder, "--rubric", "istio-part2",
+                                   "--mode", mode)
+        assert code == 0 and results["score"] == results["max_score"], out
+        assert results["max_score"] == (31 if mode == "repo" else 40), out
+        got = outcomes(results)
+        assert all(got[c] == "passed" for c in ("MG213", "MG214", "MG215", *live)), got
+        mg114 = check(results, "MG114")
+        assert got["MG114"] == "passed", mg114
+        assert [f["severity"] for f in mg114["findings"]] == ["warning"], mg114
+        assert why in mg114["findings"][0]["message"]
+        assert "once Istio has detected the protocol" in mg114["findings"][0]["message"]

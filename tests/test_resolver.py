@@ -1,6 +1,7 @@
 """meshgrade.routing.mesh, Istio's naming and visibility rules in one place: its functions on their
 own, then each rule's case (tests/cases_resolver/<rule>-good|bad/: objects.yaml and
-case.yaml) run through the static check that judges it, the routing model and a real Envoy
+case.yaml, whose ``request`` has ``via``, ``host`` and optionally ``path``, ``from`` and
+``headers``) run through the static check that judges it, the routing model and a real Envoy
 configured by the lab, which must all agree with the expected answer."""
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ def _case(folder: Path) -> tuple[dict[str, Any], Context]:
 
 
 def _model_answer(ctx: Context, request: dict[str, Any]) -> str:
-    req = Request.make(request["host"], request.get("path", "/"))
+    req = Request.make(request["host"], request.get("path", "/"),
+                       headers=request.get("headers"))
     model = ctx.model()
     outcome = model.via_gateway(req) if request["via"] == "gateway" else model.from_mesh(
         req, request.get("from", "default"))
@@ -188,8 +190,8 @@ def _envoy_answer(tmp_path: Path, ctx: Context, request: dict[str, Any]) -> str:
     lab = EnvoyLab(tmp_path / "envoy", objects)
     try:
         lab.envoy.start(lab.config(objects))
-        seen = Counter(lab.who(request["via"], request["host"], request.get("path", "/"))
-                       for _ in range(4))
+        seen = Counter(lab.who(request["via"], request["host"], request.get("path", "/"),
+                               headers=request.get("headers")) for _ in range(4))
     finally:
         lab.stop()
     assert len(seen) == 1, seen

@@ -274,19 +274,60 @@ def test_short_names_resolve_in_the_caller_namespace() -> None:
     assert model.mesh.service("reviews", "other") is None
 
 
-def test_tcp_port_ignores_http_rules() -> None:
-    objs = bookinfo(reviews_ports=[{"name": "tcp", "port": 9080}]) + ALL_DRS
+SPREAD = {"v1": THIRD, "v2": THIRD, "v3": THIRD}
+#: Istio's protocol selection for the port of reviews: (port, where jason's HTTP request goes
+#: with his header route to v2, whether it goes there with protocol sniffing turned off).
+PORT_PROTOCOLS = {
+    "named http": ({"name": "http", "port": 9080}, {"v2": 1}, True),
+    "http with a suffix": ({"name": "http-web", "port": 9080}, {"v2": 1}, True),
+    "grpc": ({"name": "grpc-api", "port": 9080}, {"v2": 1}, True),
+    "appProtocol http": ({"name": "web", "appProtocol": "http", "port": 9080}, {"v2": 1}, True),
+    "unnamed: detected": ({"port": 9080}, {"v2": 1}, False),
+    "a name that names no protocol: detected": ({"name": "web", "port": 9080}, {"v2": 1}, False),
+    "name main: detected": ({"name": "main", "port": 9080}, {"v2": 1}, False),
+    "appProtocol unknown, name ignored: detected": (
+        {"name": "tcp", "appProtocol": "custom", "port": 9080}, {"v2": 1}, False),
+    "tcp": ({"name": "tcp", "port": 9080}, SPREAD, False),
+    "tcp with a suffix": ({"name": "tcp-reviews", "port": 9080}, SPREAD, False),
+    "tls": ({"name": "tls-reviews", "port": 9080}, SPREAD, False),
+    "https: TLS to the sidecar": ({"name": "https", "port": 9080}, SPREAD, False),
+    "mongo": ({"name": "mongo", "port": 9080}, SPREAD, False),
+    "mysql": ({"name": "mysql-db", "port": 9080}, SPREAD, False),
+    "redis": ({"name": "redis", "port": 9080}, SPREAD, False),
+    "appProtocol tcp over an http name": (
+        {"name": "http", "appProtocol": "tcp", "port": 9080}, SPREAD, False),
+    "unnamed on MySQL's well-known port: TCP": ({"port": 3306}, SPREAD, False),
+}
+
+
+@pytest.mark.parametrize("case", list(PORT_PROTOCOLS))
+def test_port_protocol_decides_whether_http_rules_apply(case: str) -> None:
+    port, want, without_sniffing = PORT_PROTOCOLS[case]
+    objs = bookinfo(reviews_ports=[port]) + ALL_DRS
     objs.append(vs("reviews", [JASON, {"route": [to("v1")]}]))
-    out = RoutingModel(objs).from_mesh(R("reviews", headers={"end-user": "jason"}))
-    approx(out.versions(), {"v1": THIRD, "v2": THIRD, "v3": THIRD})
-    assert any("opaque TCP" in s for s in out.decided_by)
-    jason = R("reviews", headers={"end-user": "jason"})
-    sniffed = RoutingModel(objs, sniff_protocol=True).from_mesh(jason)
-    approx(sniffed.versions(), {"v1": THIRD, "v2": THIRD, "v3": THIRD})  # "tcp" stays TCP
-    unnamed = bookinfo(reviews_ports=[{"port": 9080}]) + objs[-len(ALL_DRS) - 1:]
-    approx(RoutingModel(unnamed).from_mesh(jason).versions(), {"v1": THIRD, "v2": THIRD,
-                                                                "v3": THIRD})
-    approx(RoutingModel(unnamed, sniff_protocol=True).from_mesh(jason).versions(), {"v2": 1})
+    jason = R("reviews", headers={"end-user": "jason"}, port=port["port"])
+    out = RoutingModel(objs).from_mesh(jason)
+    approx(out.versions(), want)
+    assert any("HTTP rules do not apply" in s for s in out.decided_by) is (want == SPREAD)
+    assert any("Istio detects HTTP" in s for s in out.decided_by) is (
+        "detected" in case), out.decided_by
+    off = RoutingModel(objs, sniff_protocol=False).from_mesh(jason)
+    approx(off.versions(), {"v2": 1} if without_sniffing else SPREAD)
+
+
+def test_the_default_port_is_named_http_then_detected() -> None:
+    svc = bookinfo(reviews_ports=[{"name": "tcp-admin", "port": 9000}, {"port": 9090},
+                                  {"name": "http", "port": 9080}])
+    model = RoutingModel(svc)
+    reviews = model.mesh.service("reviews", "default")
+    assert model.service_port(reviews, None) == (9080, "spec.ports[2]", "HTTP")
+    assert model.service_port(reviews, 9090) == (9090, "spec.ports[1]", "detected")
+    assert model.service_port(reviews, 9000) == (9000, "spec.ports[0]", "TCP")
+    assert model.service_port(reviews, 1234) == (1234, None, None)
+    detected = RoutingModel(bookinfo(reviews_ports=[{"name": "tcp-admin", "port": 9000},
+                                                    {"port": 9090}]))
+    reviews = detected.mesh.service("reviews", "default")
+    assert detected.service_port(reviews, None)[0] == 9090
 
 
 def test_tcp_rules_apply_to_tcp_ports() -> None:

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..grading.context import Context
+from ..routing import protocols
 from ..submission.objects import KObject, as_dict, as_list, selects, str_map
-from . import protocols
 
 _INJECT = "sidecar.istio.io/inject"
 PORT_LABELS = "spec.template.metadata.labels"

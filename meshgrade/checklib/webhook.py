@@ -9,8 +9,8 @@ import ipaddress
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..routing import protocols
 from ..submission.objects import KObject, as_dict, as_list
-from . import protocols
 from .istiofields import (
     Problem,
     dns_label,

@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 from ..grading.context import Context
+from ..routing import protocols
 from ..submission.objects import KObject
 from ..submission.podgroups import PodGroup
-from . import protocols
 from .common import as_dict, as_list
 from .hosts import resolve_service
 

@@ -7,10 +7,20 @@ Two listeners on 127.0.0.1:
   the Host header's port is stripped and every gateway server port is served here;
 * the mesh (``mesh_port``): one virtual host per Service port, with the domains ``name``,
   ``name.ns``, ``name.ns.svc``, the FQDN and the cluster IP, each with ``:port`` and, for
-  the Service's default (first HTTP) port, also without. The caller's namespace is taken to
-  be the Service's own (short names, ``exportTo`` and DestinationRule lookup are resolved
-  from there); when Services in two namespaces share a short name the first one keeps it.
+  the Service's default port (the first named for HTTP, else the first detected one), also
+  without. The caller's namespace is taken to be the Service's own (short names,
+  ``exportTo`` and DestinationRule lookup are resolved from there); when Services in two
+  namespaces share a short name the first one keeps it.
   A host that names no Service answers 503, as in the model.
+
+Service port protocols are the model's (:mod:`meshgrade.routing.protocols`): a port named for
+HTTP, HTTP/2 or gRPC, and one whose name or ``appProtocol`` names no protocol (Istio detects
+HTTP on it), take the VirtualService's HTTP routes; a port named for TCP, TLS, HTTPS, Mongo,
+MySQL or Redis takes its ``tcp`` route as one catch-all route, else the Service's pods. Istio
+serves a detected port with an ``http_inspector`` listener filter, an HTTP filter chain for
+``application_protocols`` ``http/1.1`` and ``h2c`` and a TCP proxy chain for the rest; every
+connection to these listeners is HTTP (the lab sends nothing else), so one HTTP connection
+manager takes the HTTP chain's place and the per-port routes the TCP chain's.
 
 *Which* rules apply to a virtual host, and in which context, is not re-implemented: the
 routing model itself is asked (:class:`_Probe` stands in for its rule engines and records

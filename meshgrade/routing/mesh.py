@@ -25,6 +25,7 @@ the lab's Envoy translation all ask one :class:`Mesh`, built once per cluster st
   whose node is unknown (a Deployment template without nodeName or nodeSelector) may carry
   any value of the node's labels: a selector on them is given the benefit of the doubt.
 - Service port names are not judged in the system namespaces istioctl analyze skips.
+- Service port protocols: :mod:`.protocols` (a port that names none is detected).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any
 from ..submission import installs
 from ..submission.kinds import GATEWAY_API_GROUP, WORKLOAD_KINDS
 from ..submission.objects import KObject, as_list, selects, str_map
+from . import protocols
 
 CLUSTER_DOMAIN = "cluster.local"
 ROOT_NAMESPACE = "istio-system"
@@ -54,8 +56,6 @@ CLUSTER, NETWORK = "topology.istio.io/cluster", "topology.istio.io/network"
 LOCALITY = "istio-locality"  # pod label overriding the node's region.zone.subzone
 #: Labels Istio takes from the pod's node.
 NODE_LABELS = (REGION, ZONE, SUBZONE, HOSTNAME)
-_HTTP_APP_PROTOCOLS = frozenset({"http", "http2", "grpc", "grpc-web", "h2c", "kubernetes.io/h2c"})
-_OPAQUE = frozenset({"tcp", "tls", "https", "mongo", "mysql", "redis", "udp", "thrift"})
 
 
 # -- host names -------------------------------------------------------------------------------
@@ -195,19 +195,10 @@ def port_name_exempt(namespace: str) -> bool:
 
 
 def is_http_port(port: Mapping[str, Any], sniff: bool = False) -> bool:
-    """Istio's protocol selection for a Service port: ``appProtocol`` first, then the name
-    prefix (``http``, ``http2``, ``grpc*``). Unknown or missing names are TCP unless ``sniff``
-    (protocol sniffing, Istio >= 1.3) is on."""
-    app = str(port.get("appProtocol") or "").lower()
-    if app in _HTTP_APP_PROTOCOLS:
-        return True
-    if app in _OPAQUE:
-        return False
-    name = str(port.get("name") or "").lower()
-    proto = name.split("-", 1)[0]
-    if proto in ("http", "http2") or name.startswith("grpc"):
-        return True
-    return sniff and proto not in _OPAQUE
+    """Whether HTTP requests to this Service port take a sidecar's HTTP routes: its protocol
+    (``appProtocol``, else the name's prefix, see :mod:`.protocols`) is HTTP, HTTP/2 or gRPC,
+    or, with ``sniff`` (Istio's protocol detection), it names no protocol."""
+    return protocols.routes_http(protocols.sidecar_protocol(port, sniff))
 
 
 # -- pods -------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from .mesh import (
     best_match,
     gateway_ref,
     host_matches,
-    is_http_port,
     server_host,
 )
+from .protocols import DETECTED, routes_http, sidecar_protocol
 from .request import Acc, Outcome, Request, Step, Target, spread
 from .virtualservice import VsEngine, http_rules
 
@@ -49,13 +49,15 @@ class RoutingModel:
 
     Hosts, visibility, DestinationRules, Gateways and ingress pods are the :class:`Mesh`'s
     (``mesh``, else one built from ``objects`` with ``ingress_labels``); classic Gateways
-    apply when their ``selector`` selects ingress pods. ``sniff_protocol`` makes Service
-    ports with unknown or missing names HTTP (Istio's protocol sniffing) instead of opaque TCP.
+    apply when their ``selector`` selects ingress pods. A Service port whose name or
+    ``appProtocol`` names no protocol is detected, as Istio's sidecars do by default: the
+    model's requests are HTTP, so they take the HTTP routes; ``sniff_protocol=False`` makes
+    such ports opaque TCP (Istio with protocol sniffing turned off).
     """
 
     def __init__(self, objects: Iterable[KObject], *,
                  ingress_labels: Mapping[str, str] = DEFAULT_INGRESS_LABELS,
-                 sniff_protocol: bool = False, mesh: Mesh | None = None) -> None:
+                 sniff_protocol: bool = True, mesh: Mesh | None = None) -> None:
         latest: dict[tuple[str, str, str], KObject] = {}
         for obj in objects:
             if obj.kind and obj.name:
@@ -171,20 +173,25 @@ class RoutingModel:
         backend = self.mesh.resolve(host, source_namespace)
         fqdn = backend.fqdn if backend else self.mesh.canonical(host, source_namespace)
         svc = backend.obj if backend and not backend.external else None
-        port, port_path, http = self.service_port(svc, request.effective_port)
-        if svc is not None and port_path is None and http is None:
+        port, port_path, protocol = self.service_port(svc, request.effective_port)
+        if svc is not None and port_path is None and protocol is None:
             acc.fail(503, f"port {port} not on Service {svc.namespace}/{svc.name}", 1.0,
                      svc, "spec.ports")
             return acc.outcome()
         ctx = Ctx(request, port, frozenset({"mesh"}), source_namespace,
                   dict(source_labels) if source_labels is not None else None, source_namespace)
         vs = self._mesh_virtual_service(fqdn, source_namespace)
-        if svc is not None and not http:
+        if svc is not None and protocol is not None and not routes_http(protocol):
             acc.note(svc, port_path or "spec.ports",
-                     "port is not HTTP by name/appProtocol: opaque TCP, HTTP rules do not apply")
+                     f"port is {protocol} by name/appProtocol (opaque to the sidecar's HTTP "
+                     "routing): HTTP rules do not apply")
             if vs is not None and self.engine.tcp(vs, ctx, acc, 1.0):
                 return acc.outcome()
         elif vs is not None and http_rules(vs):
+            if svc is not None and protocol == DETECTED:
+                acc.note(svc, port_path or "spec.ports",
+                         "port names no protocol: Istio detects HTTP (sniffing), so the HTTP "
+                         "rules apply")
             acc.note(vs, "spec.hosts", f"routes host '{fqdn}' in the mesh")
             self.engine.run(http_rules(vs), ctx, acc, 1.0)
             return acc.outcome()
@@ -215,23 +222,24 @@ class RoutingModel:
         spread(acc, obj, pods, 1.0)
 
     def service_port(self, svc: KObject | None, rport: int | None
-                      ) -> tuple[int | None, str | None, bool | None]:
-        """(port, field path, is HTTP); HTTP is None when ``rport`` is not on the Service."""
+                      ) -> tuple[int | None, str | None, str | None]:
+        """(port, field path, protocol for a sidecar: see
+        :func:`~meshgrade.routing.protocols.sidecar_protocol`); the protocol is None when
+        ``rport`` is not on the Service. Without ``rport``: the first port named for HTTP,
+        else the first detected one, else the first."""
         ports = [p for p in as_list(svc.spec.get("ports")) if isinstance(p, Mapping)] if svc else []
         if not ports:
-            return rport, "", True
-        indexed = list(enumerate(ports))
+            return rport, "", "HTTP"
+        indexed = [(i, p, sidecar_protocol(p, self.sniff_protocol)) for i, p in enumerate(ports)]
         if rport is not None:
-            found = [(i, p) for i, p in indexed if p.get("port") == rport]
+            found = [e for e in indexed if e[1].get("port") == rport]
         else:
-            found = ([(i, p) for i, p in indexed if is_http_port(p, self.sniff_protocol)]
-                     or indexed)
+            found = sorted(indexed, key=lambda e: (not routes_http(e[2]), e[2] == DETECTED))
         if not found:
             return rport, None, None
-        i, port = found[0]
+        i, port, protocol = found[0]
         number = port.get("port")
-        return (number if isinstance(number, int) else rport, f"spec.ports[{i}]",
-                is_http_port(port, self.sniff_protocol))
+        return (number if isinstance(number, int) else rport, f"spec.ports[{i}]", protocol)
 
     def _mesh_virtual_service(self, fqdn: str, source_ns: str) -> KObject | None:
         """The VirtualService for the host seen from ``source_ns``: exact host over the most
