@@ -22,6 +22,7 @@ from meshgrade.checklib.workloads import (
     detected,
     http_routed_services,
     is_other_protocol,
+    not_http,
     own_objects,
 )
 from meshgrade.grading.check import check
@@ -122,6 +123,10 @@ def test_service_port_protocol(ctx: Context) -> CheckReport:
             name = port.get("name")
             number = port.get("port")
             path = f"spec.ports[{i}]"
+            proto = protocols.sidecar_protocol(port)
+            if routed and not protocols.routes_http(proto):  # Istio's HTTP rules never apply
+                findings.append(not_http(svc, port, path, proto))
+                continue
             if name is None or name == "":
                 if routed or number in COMMON_HTTP_PORTS:
                     findings.append(finding("MG114", "unnamed" if routed else "unrouted", svc,
@@ -133,14 +138,10 @@ def test_service_port_protocol(ctx: Context) -> CheckReport:
             name = str(name)
             if HTTP_NAME.match(name) or name.startswith("https"):
                 continue
-            if routed:  # Istio sniffs the protocol of a name that names none (not-http: error)
-                proto = protocols.sidecar_protocol(port)
-                if proto in protocols.HTTP:  # http_proxy
-                    continue
-                findings.append(finding(
-                    "MG114", "sniffed" if proto == protocols.DETECTED else "not-http", svc,
-                    f"{path}.name", port=number, name=name, proto=proto,
-                    why="a VirtualService routes HTTP to this Service"))
+            if routed:  # the port names no protocol: Istio detects it (sniffing)
+                if proto not in protocols.HTTP:  # http_proxy is HTTP
+                    findings.append(finding("MG114", "sniffed", svc, f"{path}.name",
+                                            port=number, name=name))
             elif number in COMMON_HTTP_PORTS and not is_other_protocol(name):
                 findings.append(finding("MG114", "unrouted", svc, f"{path}.name", port=number,
                                         named=f"named '{name}'"))

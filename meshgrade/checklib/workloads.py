@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 from ..grading.context import Context
+from ..grading.results import Finding
 from ..routing import protocols
 from ..submission.objects import KObject
 from ..submission.podgroups import PodGroup
-from .common import as_dict, as_list
+from .common import as_dict, as_list, finding
 from .hosts import resolve_service
 
 HTTP_NAME = re.compile(r"^(http|http2|https?-.*|http2-.*|grpc.*)$")
@@ -51,3 +52,20 @@ def http_routed_services(ctx: Context) -> set[tuple[str, str, str]]:
                 if svc is not None:
                     out.add(svc.key)
     return out
+
+
+def not_http(svc: KObject, port: dict[str, Any], path: str, proto: str) -> Finding:
+    """MG114's error: a VirtualService routes HTTP to a port Istio takes as another protocol,
+    by its ``appProtocol``, its name or (unnamed) its well-known number."""
+    why = "a VirtualService routes HTTP to this Service"
+    number = port.get("port")
+    app = port.get("appProtocol")
+    if isinstance(app, str) and app:
+        return finding("MG114", "not-http-app", svc, f"{path}.appProtocol", port=number,
+                       app=app, proto=proto, why=why)
+    name = port.get("name")
+    if isinstance(name, str) and name:
+        return finding("MG114", "not-http", svc, f"{path}.name", port=number, name=name,
+                       proto=proto, why=why)
+    return finding("MG114", "not-http-port", svc, f"{path}.port", port=number, proto=proto,
+                   why=why)
