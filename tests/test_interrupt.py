@@ -87,7 +87,8 @@ class Grader:
         self.tmp.mkdir()
         self.out = tmp_path / "out"
         self.stdout, self.stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-        env = {**os.environ, "TMPDIR": str(self.tmp)}
+        # faulthandler: a grader that does not stop is made to print every thread's stack
+        env = {**os.environ, "TMPDIR": str(self.tmp), "PYTHONFAULTHANDLER": "1"}
         with self.stdout.open("wb") as out, self.stderr.open("wb") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "meshgrade", command, *args, "--out", str(self.out)],
@@ -127,6 +128,14 @@ class Grader:
         self.proc.send_signal(sig)
         try:
             code = self.proc.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints the stacks
+            try:
+                self.proc.wait(timeout=PATIENCE_S)
+            except subprocess.TimeoutExpired:
+                pass
+            raise AssertionError(f"the grader did not stop within {WAIT_S:g} s of {sig.name};"
+                                 f" its stderr:\n{self.stderr.read_text()[-12000:]}") from None
         finally:
             if self.proc.poll() is None:
                 os.killpg(self.proc.pid, signal.SIGKILL)
