@@ -473,19 +473,24 @@ def test_script_adds_optional_flags_only_when_asked(tmp_path: Path) -> None:
     assert "result" not in outputs(env)
 
 
-@pytest.mark.parametrize(("value", "passed"), [
-    ("true", True), ("TRUE", True), ("True", True), ("false", False), ("False", False),
-    ("", False),
-])
-def test_script_passes_trust_kubeconfig_only_for_true(tmp_path: Path, value: str,
-                                                      passed: bool) -> None:
+def _run_with_trust(tmp_path: Path, value: str) -> subprocess.CompletedProcess[str]:
+    """The Action's script with a kubeconfig and ``trust-kubeconfig: value``, on the stub."""
     stub = tmp_path / "meshgrade-stub"
     stub.write_text(STUB, encoding="utf-8")
     stub.chmod(0o755)
     env = script_env(tmp_path, kubeconfig="apiVersion: v1\nkind: Config\n",
                      trust_kubeconfig=value, out=str(tmp_path / "reports"))
     env.update(MESHGRADE=str(stub), STUB_LOG=str(tmp_path / "stub"))
-    proc = run_script(env, tmp_path)
+    return run_script(env, tmp_path)
+
+
+@pytest.mark.parametrize(("value", "passed"), [
+    ("true", True), ("TRUE", True), ("True", True), ("false", False), ("False", False),
+    ("", False),
+])
+def test_script_passes_trust_kubeconfig_only_for_true(tmp_path: Path, value: str,
+                                                      passed: bool) -> None:
+    proc = _run_with_trust(tmp_path, value)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     args = (tmp_path / "stub.args").read_text(encoding="utf-8").splitlines()
     assert args.count("--trust-kubeconfig") == (1 if passed else 0)
@@ -496,13 +501,7 @@ def test_script_passes_trust_kubeconfig_only_for_true(tmp_path: Path, value: str
 def test_script_refuses_other_words_for_trust_kubeconfig(tmp_path: Path, value: str) -> None:
     # turning a defence off takes the word true itself: "yes" and "1" are refused, not taken
     # for true (as the other true/false inputs would) nor silently for false
-    stub = tmp_path / "meshgrade-stub"
-    stub.write_text(STUB, encoding="utf-8")
-    stub.chmod(0o755)
-    env = script_env(tmp_path, kubeconfig="apiVersion: v1\nkind: Config\n",
-                     trust_kubeconfig=value, out=str(tmp_path / "reports"))
-    env.update(MESHGRADE=str(stub), STUB_LOG=str(tmp_path / "stub"))
-    proc = run_script(env, tmp_path)
+    proc = _run_with_trust(tmp_path, value)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "::error title=meshgrade::input 'trust-kubeconfig' must be true or false" in proc.stdout
     assert not (tmp_path / "stub.args").exists(), "meshgrade ran"

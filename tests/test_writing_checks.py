@@ -126,7 +126,7 @@ def test_a_failed_assert_is_a_located_failure_and_a_crash_an_error(tmp_path: Pat
     def crash(ctx: Any) -> None:
         raise KeyError("spec")
 
-    crashed = call(crash, {"ctx": empty}, None)
+    crashed = call(crash, {"ctx": empty}, Findings("T-7"))
     assert crashed.outcome is Outcome.ERROR and "KeyError" in (crashed.traceback or "")
 
 

@@ -18,13 +18,8 @@ def finding(check_id: str, key: str, obj: KObject | None = None, path: str | Non
     The first four are positional-only, so that template fields may share their names;
     ``file`` and ``line`` may not be template fields. Its severity is the template's level."""
     text, hint = catalogue.message(check_id, key, **fields)
-    ref = None
-    if obj is not None:
-        ref = obj.ref
-        file = file or obj.file
-        line = line or (obj.line_of(path) if path else obj.line) or None
-    return Finding(text, ref, file, line, path, hint or None,
-                   catalogue.level(check_id, key))
+    return Finding.at(text, obj, path, file=file, line=line, hint=hint,
+                      severity=catalogue.level(check_id, key))
 
 
 def label_map(value: Any) -> dict[str, str]:

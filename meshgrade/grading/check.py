@@ -122,11 +122,8 @@ class Findings:
     @staticmethod
     def _make(message: str, obj: KObject | None, path: str | None, hint: str | None,
               file: str | None, line: int | None, severity: Severity) -> Finding:
-        if obj is not None:
-            file = file or obj.file
-            line = line or (obj.line_of(path) if path else obj.line) or None
-        return Finding(message, obj.ref if obj is not None else None, file, line, path, hint,
-                       severity)
+        return Finding.at(message, obj, path, file=file, line=line, hint=hint,
+                          severity=severity)
 
 
 def live_cluster(ctx: Context) -> ClusterWriter | None:
@@ -151,23 +148,25 @@ def live_facts(ctx: Context) -> ClusterFacts | None:
     return ctx.live.facts() if ctx.live is not None else None
 
 
+_FIXTURES: dict[str, Callable[[Context, Findings], Any]] = {
+    "ctx": lambda ctx, _f: ctx,
+    "index": lambda ctx, _f: ctx.index,
+    "model": lambda ctx, _f: ctx.model(),
+    "settings": lambda ctx, _f: ctx.settings,
+    "findings": lambda _c, findings: findings,
+    "cluster": lambda ctx, _f: live_cluster(ctx),
+    "gateway": lambda ctx, _f: live_gateway(ctx),
+    "sampler": lambda ctx, _f: live_sampler(ctx),
+    "facts": lambda ctx, _f: live_facts(ctx),
+}
+
+
 def fixture(name: str, ctx: Context, findings: Findings) -> Any:
     """The value of fixture ``name`` outside pytest, as ``fixtures/`` gives it under pytest."""
-    values: dict[str, Callable[[], Any]] = {
-        "ctx": lambda: ctx,
-        "index": lambda: ctx.index,
-        "model": ctx.model,
-        "settings": lambda: ctx.settings,
-        "findings": lambda: findings,
-        "cluster": lambda: live_cluster(ctx),
-        "gateway": lambda: live_gateway(ctx),
-        "sampler": lambda: live_sampler(ctx),
-        "facts": lambda: live_facts(ctx),
-    }
-    if name not in values:
+    if name not in _FIXTURES:
         raise LookupError(f"fixture '{name}' is only available under pytest "
-                          f"(outside it: {', '.join(values)})")
-    return values[name]()
+                          f"(outside it: {', '.join(_FIXTURES)})")
+    return _FIXTURES[name](ctx, findings)
 
 
 def gate(chk: Check, ctx: Context | None) -> CheckReport | None:
@@ -182,15 +181,16 @@ def gate(chk: Check, ctx: Context | None) -> CheckReport | None:
     return CheckReport(Outcome.ERROR if ctx.live_error else Outcome.SKIPPED, ctx.live_reason)
 
 
-def call(fn: CheckFn, kwargs: dict[str, Any], findings: Findings | None) -> CheckReport:
-    """Call a check function and make its report: what it returned; else its findings;
-    else passed. A failed assertion fails it, ``pytest.skip`` skips it, a crash is an error."""
+def call(fn: CheckFn, kwargs: dict[str, Any], findings: Findings) -> CheckReport:
+    """Call a check function and make its report: what it returned; else its findings
+    (``findings``, whether or not the function asked for them). A failed assertion fails it,
+    ``pytest.skip`` skips it, a crash is an error."""
     import pytest  # start-up: pytest, not for `meshgrade checks`
 
     try:
         returned = fn(**kwargs)
     except AssertionError as exc:
-        found = list(findings.items) if findings is not None else []
+        found = list(findings.items)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else "assertion failed"
         return CheckReport(Outcome.FAILED, message, found + [Finding(message)],
                            traceback=traceback.format_exc())
@@ -199,16 +199,16 @@ def call(fn: CheckFn, kwargs: dict[str, Any], findings: Findings | None) -> Chec
     except pytest.fail.Exception as exc:
         return CheckReport(Outcome.FAILED, str(exc.msg), [Finding(str(exc.msg))])
     except Exception as exc:  # a crash in one check must not lose the run
-        return CheckReport(Outcome.ERROR, f"internal error: {exc!r}",
+        return CheckReport(Outcome.ERROR, f"internal error in {findings.check_id}: {exc!r}",
                            traceback=traceback.format_exc())
     if isinstance(returned, CheckReport):
-        if findings is not None and findings.items:
+        if findings.items:
             returned.findings = findings.items + returned.findings
         return returned
     if returned is not None:
         return CheckReport(Outcome.ERROR, f"the check returned {type(returned).__name__}, "
                            "not a CheckReport or None")
-    return findings.report() if findings is not None else CheckReport(Outcome.PASSED, "passed")
+    return findings.report()
 
 
 def run(chk: Check, ctx: Context | None,
@@ -230,7 +230,4 @@ def run(chk: Check, ctx: Context | None,
         report = call(chk.fn, kwargs, findings)
     else:
         report = invoke()
-    if report.outcome is Outcome.ERROR and report.message.startswith("internal error:"):
-        report.message = report.message.replace("internal error:",
-                                                f"internal error in {chk.id}:", 1)
     return report, time.perf_counter() - start

@@ -10,6 +10,7 @@ from .modes import Mode
 
 if TYPE_CHECKING:
     from ..routing.diagram import Diagram
+    from ..submission.objects import KObject
 
 SCHEMA_ID = "meshgrade.results/v1"
 NOT_RUN = "not run: "  # a check's message when it could not start: interrupted, no submission
@@ -65,6 +66,18 @@ class Finding:
     path: str | None = None
     hint: str | None = None
     severity: Severity = Severity.ERROR
+
+    @classmethod
+    def at(cls, message: str, obj: KObject | None = None, path: str | None = None, *,
+           file: str | None = None, line: int | None = None, hint: str | None = None,
+           severity: Severity = Severity.ERROR) -> Finding:
+        """A finding located at ``obj`` and field ``path`` (its file and the path's line),
+        unless ``file`` and ``line`` say otherwise."""
+        if obj is not None:
+            file = file or obj.file
+            line = line or (obj.line_of(path) if path else obj.line) or None
+        return cls(message, obj.ref if obj is not None else None, file, line, path, hint or None,
+                   severity)
 
     @property
     def is_error(self) -> bool:

@@ -142,6 +142,20 @@ class _Validator:
         return Rubric(str(name), str(d.get("title") or name), checks, settings, extra,
                       self.where, shared_files=shared)
 
+    def _points(self, value: Any, path: str) -> float:
+        """``value`` as points (a number >= 0), else 0 after a problem at ``path.points``."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            self.err(f"{path}.points", "points must be a number >= 0")
+            return 0.0
+        return float(value)
+
+    def _visibility(self, value: Any, path: str) -> str:
+        """``value`` if it is a visibility, else visible after a problem."""
+        if value not in _VIS:
+            self.err(f"{path}.visibility", f"must be one of {', '.join(sorted(_VIS))}")
+            return "visible"
+        return str(value)
+
     def _default_points(self, cid: str) -> float:
         """The points declared on the check (1 when only its ID is known)."""
         known = self.known
@@ -166,14 +180,8 @@ class _Validator:
             for key in rule:
                 if key not in _CHECK:
                     self.err(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(_CHECK))})")
-            points = rule.get("points", self._default_points(str(cid)))
-            if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
-                self.err(f"{path}.points", "points must be a number >= 0")
-                points = 0
-            vis = rule.get("visibility", "visible")
-            if vis not in _VIS:
-                self.err(f"{path}.visibility", f"must be one of {', '.join(sorted(_VIS))}")
-                vis = "visible"
+            points = self._points(rule.get("points", self._default_points(str(cid))), path)
+            vis = self._visibility(rule.get("visibility", "visible"), path)
             for flag in ("partial", "count_skipped", "promote_warnings"):
                 if flag in rule and not isinstance(rule[flag], bool):
                     self.err(f"{path}.{flag}", "must be true or false")
@@ -245,14 +253,8 @@ class _Validator:
             folder = folder if folder.is_absolute() else base / folder
             if not folder.exists():
                 self.err(f"{path}.path", f"folder {folder} does not exist")
-            points = item.get("points", 1)
-            if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
-                self.err(f"{path}.points", "points must be a number >= 0")
-                points = 0
-            vis = item.get("visibility", "visible")
-            if vis not in _VIS:
-                self.err(f"{path}.visibility", f"must be one of {', '.join(sorted(_VIS))}")
-                vis = "visible"
+            points = self._points(item.get("points", 1), path)
+            vis = self._visibility(item.get("visibility", "visible"), path)
             out.append(ExtraSuite(folder, float(points), Visibility(vis),
                                   str(item.get("name") or folder.name)))
         return tuple(out)

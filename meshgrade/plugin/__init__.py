@@ -179,7 +179,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     kwargs = {name: pyfuncitem.funcargs[name] for name in spec.fixtures}
     given = kwargs.get("findings")
-    findings = given if isinstance(given, Findings) else None
+    findings = given if isinstance(given, Findings) else Findings(spec.id)
 
     def invoke() -> CheckReport:
         return call(pyfuncitem.obj, kwargs, findings)
